@@ -1,0 +1,61 @@
+"""Shared fixtures: a project directory with a config, topics and seeds, and a way to
+run the real ``tracker`` command against it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def make_project(
+    root: Path, feeds: list[str], *, extra_settings: str = "", with_topics: bool = True
+) -> Path:
+    """A project directory like the repository's: config/, config/topics/, seeds/, db/."""
+    (root / "config").mkdir(parents=True, exist_ok=True)
+    if with_topics:
+        shutil.copytree(REPO / "config" / "topics", root / "config" / "topics", dirs_exist_ok=True)
+        shutil.copytree(REPO / "seeds", root / "seeds", dirs_exist_ok=True)
+    lines = ["[settings]", 'db_path = "db/tracker.db"', 'deadline = "10s"', extra_settings, ""]
+    for url in feeds:
+        lines += ["[[feeds]]", f'url = "{url}"', ""]
+    path = root / "config" / "tracker.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def run_tracker(tmp_path: Path) -> Run:
+    """Run ``python -m tracker`` in a project directory, as a user would."""
+
+    def run(
+        *args: str, cwd: Path | None = None, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
+        result = subprocess.run(
+            [sys.executable, "-m", "tracker", *args],
+            cwd=cwd or tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"tracker {' '.join(args)} exited {result.returncode}:\n"
+                f"{result.stdout}\n{result.stderr}"
+            )
+        return result
+
+    return run

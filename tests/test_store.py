@@ -1,0 +1,288 @@
+"""The store: one transaction per poll, items deduplicated by key and URL, edits
+recorded, stories grouped, flags kept, feed state updated."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tracker.errors import StoreError
+from tracker.models import (
+    FeedConfig,
+    FeedPoll,
+    FetchResult,
+    FlagDecision,
+    ItemText,
+    ParsedFeed,
+    ParsedItem,
+    TermMatch,
+)
+from tracker.store import Store
+
+NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def item(key: str, title: str, url: str | None = None, summary: str = "") -> ParsedItem:
+    return ParsedItem(
+        key=key,
+        key_kind="guid",
+        url=url,
+        link=url,
+        title=title,
+        summary=summary,
+        content="",
+        author="",
+        language="en",
+        published=NOW - timedelta(hours=1),
+        published_raw=None,
+        date_estimated=False,
+        content_hash=f"h:{title}:{summary}",
+    )
+
+
+def poll_of(
+    url: str, *items: ParsedItem, title: str = "Outlet", when: datetime = NOW, **fetch: object
+) -> FeedPoll:
+    result = FetchResult(url=url, final_url=url, status=200, content_hash="x", **fetch)  # type: ignore[arg-type]
+    parsed = ParsedFeed(title=title, link=None, language="en", format="rss20", items=items)
+    return FeedPoll(feed_url=url, started_at=when, fetch=result, parsed=parsed)
+
+
+def failed_poll(url: str, kind: str = "http", when: datetime = NOW) -> FeedPoll:
+    result = FetchResult(url=url, final_url=url, status=500, error_kind=kind, error="HTTP 500")
+    return FeedPoll(url, when, result, None, kind, "HTTP 500")
+
+
+def flag_taliban(text: ItemText) -> Sequence[FlagDecision]:
+    hit = "Taliban" in text.title
+    matches = (TermMatch("taliban", "Taliban", "Taliban", "title", text.title.find("Taliban")),)
+    return [
+        FlagDecision(
+            "t",
+            relevant=hit,
+            flagged=hit and "US" in text.title,
+            score=1.0,
+            reasons='taliban: "Taliban" in title',
+            rule_version="v1",
+            matches=matches if hit else (),
+        )
+    ]
+
+
+def nothing(text: ItemText) -> Sequence[FlagDecision]:
+    return []
+
+
+def later(minutes: int = 15) -> object:
+    return lambda new: (NOW + timedelta(minutes=minutes), 900.0)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store(tmp_path / "db" / "t.db")
+    s.sync_feeds([FeedConfig("http://a.test/rss", "A"), FeedConfig("http://b.test/rss", "B")], NOW)
+    return s
+
+
+def write(store: Store, poll: FeedPoll, assess: object = nothing, when: datetime = NOW):  # type: ignore[no-untyped-def]
+    state = store.feed(poll.feed_url)
+    assert state is not None
+    return store.record_poll(state, poll, assess, later(), when)  # type: ignore[arg-type]
+
+
+def count(store: Store, sql: str) -> int:
+    return int(store.conn.execute(sql).fetchone()[0])
+
+
+def test_new_items_are_stored_once_and_repolls_add_nothing(store: Store) -> None:
+    first = write(
+        store,
+        poll_of(
+            "http://a.test/rss",
+            item("1", "One", "http://a.test/1"),
+            item("2", "Two", "http://a.test/2"),
+        ),
+    )
+    again = write(
+        store,
+        poll_of(
+            "http://a.test/rss",
+            item("1", "One", "http://a.test/1"),
+            item("2", "Two", "http://a.test/2"),
+        ),
+    )
+    assert (first.new_items, again.new_items, again.updated_items) == (2, 0, 0)
+    assert count(store, "SELECT COUNT(*) FROM items") == 2
+    assert count(store, "SELECT COUNT(*) FROM polls") == 2
+
+
+def test_same_url_in_two_feeds_is_one_item_carried_by_both(store: Store) -> None:
+    write(store, poll_of("http://a.test/rss", item("a-1", "Story", "http://x.test/s")))
+    second = write(store, poll_of("http://b.test/rss", item("b-9", "Story", "http://x.test/s")))
+    assert second.new_items == 0
+    assert count(store, "SELECT COUNT(*) FROM items") == 1
+    assert count(store, "SELECT COUNT(*) FROM item_feeds") == 2
+
+
+def test_edited_entry_updates_its_item_and_records_the_change(store: Store) -> None:
+    write(store, poll_of("http://a.test/rss", item("1", "Draft", "http://a.test/1")))
+    edited = write(store, poll_of("http://a.test/rss", item("1", "Final", "http://a.test/1")))
+    assert (edited.new_items, edited.updated_items) == (0, 1)
+    row = store.conn.execute("SELECT title, update_count, updated_at FROM items").fetchone()
+    assert (row[0], row[1]) == ("Final", 1) and row[2]
+    hits = store.conn.execute(
+        "SELECT COUNT(*) FROM items_fts WHERE items_fts MATCH 'Final'"
+    ).fetchone()[0]
+    assert hits == 1
+    old = store.conn.execute(
+        "SELECT COUNT(*) FROM items_fts WHERE items_fts MATCH 'Draft'"
+    ).fetchone()[0]
+    assert old == 0
+
+
+def test_syndicated_copies_share_a_story(store: Store) -> None:
+    write(
+        store,
+        poll_of(
+            "http://a.test/rss",
+            item(
+                "1", "US and Taliban officials hold talks in Doha on detainees", "http://a.test/1"
+            ),
+        ),
+    )
+    write(
+        store,
+        poll_of(
+            "http://b.test/rss",
+            item(
+                "2",
+                "US and Taliban officials hold talks in Doha on detainees - Outlet B",
+                "http://b.test/2",
+            ),
+            item("3", "Cricket: Afghanistan beat Bangladesh", "http://b.test/3"),
+        ),
+    )
+    rows = store.conn.execute("SELECT title, story_id FROM items ORDER BY id").fetchall()
+    assert rows[0][1] == rows[1][1] == 1
+    assert rows[2][1] == 3
+
+
+def test_flags_written_with_matches_and_backlog_marked_on_first_poll(store: Store) -> None:
+    first = write(
+        store,
+        poll_of(
+            "http://a.test/rss",
+            item("1", "US meets Taliban", "http://a/1"),
+            item("2", "Taliban ban salons", "http://a/2"),
+        ),
+        flag_taliban,
+    )
+    assert [f.title for f in first.new_flags] == ["US meets Taliban"]
+    assert first.new_flags[0].backlog
+    later_poll = write(
+        store,
+        poll_of("http://a.test/rss", item("3", "US talks to Taliban again", "http://a/3")),
+        flag_taliban,
+    )
+    assert not later_poll.new_flags[0].backlog
+    assert count(store, "SELECT COUNT(*) FROM matches") == 3
+    assert count(store, "SELECT COUNT(*) FROM assessments WHERE relevant") == 3
+    assert [f.title for f in store.unnotified_flags()] == ["US talks to Taliban again"]
+    flagged = store.conn.execute("SELECT title, feed, topic FROM flagged").fetchall()
+    assert {tuple(r) for r in flagged} == {
+        ("US meets Taliban", "Outlet", "t"),
+        ("US talks to Taliban again", "Outlet", "t"),
+    }
+
+
+def test_rescore_reports_what_became_and_stopped_being_flagged(store: Store) -> None:
+    write(
+        store,
+        poll_of(
+            "http://a.test/rss",
+            item("1", "US meets Taliban", "http://a/1"),
+            item("2", "Taliban and US", "http://a/2"),
+        ),
+        flag_taliban,
+    )
+
+    def only_meets(text: ItemText) -> Sequence[FlagDecision]:
+        hit = "meets" not in text.title
+        return [FlagDecision("t", hit, hit, 2.0, "r", "v2")]
+
+    changes = store.rescore(only_meets, ["t"], NOW)
+    assert {(c.title, c.became_flagged) for c in changes} == {("US meets Taliban", False)}
+    assert count(store, "SELECT COUNT(*) FROM flags") == 1
+
+
+def test_failures_are_counted_and_cleared_by_a_success(store: Store) -> None:
+    write(store, failed_poll("http://a.test/rss"))
+    write(store, failed_poll("http://a.test/rss"))
+    state = store.feed("http://a.test/rss")
+    assert state is not None and state.consecutive_failures == 2
+    assert state.last_error == "HTTP 500" and state.failing_since
+    write(store, poll_of("http://a.test/rss", item("1", "x", "http://a/1")))
+    state = store.feed("http://a.test/rss")
+    assert state is not None and state.consecutive_failures == 0 and state.last_error is None
+
+
+def test_permanent_redirect_moves_the_url_once_confirmed_and_keeps_the_old(store: Store) -> None:
+    moved = "http://new.test/rss"
+    write(store, poll_of("http://a.test/rss", permanent_redirect=moved))
+    state = store.feed("http://a.test/rss")
+    assert state is not None and state.url == "http://a.test/rss"
+    summary = write(store, poll_of("http://a.test/rss", permanent_redirect=moved))
+    assert summary.moved_to == moved
+    state = store.feed("http://a.test/rss")
+    assert state is not None and state.url == moved
+    store.sync_feeds([FeedConfig("http://a.test/rss"), FeedConfig("http://b.test/rss")], NOW)
+    assert count(store, "SELECT COUNT(*) FROM feeds") == 2
+
+
+def test_a_failed_write_leaves_no_half_poll(store: Store) -> None:
+    def explode(text: ItemText) -> Sequence[FlagDecision]:
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        write(store, poll_of("http://a.test/rss", item("1", "One", "http://a/1")), explode)
+    assert count(store, "SELECT COUNT(*) FROM items") == 0
+    assert count(store, "SELECT COUNT(*) FROM polls") == 0
+
+
+def test_removed_feed_is_unconfigured_but_keeps_its_items(store: Store) -> None:
+    write(store, poll_of("http://a.test/rss", item("1", "One", "http://a/1")))
+    store.sync_feeds([FeedConfig("http://b.test/rss")], NOW)
+    assert [f.url for f in store.feeds(configured_only=True)] == ["http://b.test/rss"]
+    assert count(store, "SELECT COUNT(*) FROM items") == 1
+
+
+def test_unusable_database_is_a_store_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="cannot use database"):
+        Store(bad)
+
+
+def test_views_exist_and_schema_is_versioned(store: Store) -> None:
+    names = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type='view'")}
+    assert {"flagged", "flagged_stories", "relevant", "feed_health"} <= names
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    reopened = Store(store.path)
+    assert reopened.counts()["feeds"] == 2
+
+
+def test_second_writer_waits_instead_of_failing(store: Store) -> None:
+    other = sqlite3.connect(store.path, timeout=5, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    releaser = threading.Timer(0.3, lambda: other.execute("COMMIT"))
+    releaser.start()
+    write(store, poll_of("http://a.test/rss", item("1", "One", "http://a/1")))
+    releaser.join()
+    other.close()
+    assert count(store, "SELECT COUNT(*) FROM items") == 1

@@ -1,0 +1,449 @@
+"""Load, validate and edit ``config/tracker.toml``.
+
+Owns the config file format: the ``[settings]`` table, the ``[[feeds]]`` list and
+the ``[[alerts]]`` sinks. Validation is strict: an unknown key, a wrong type or a
+bad value raises ``ConfigError`` naming the file, the line and the key, with a
+suggestion for a misspelt key. Edits (``feeds add/remove``) go through tomlkit so
+the user's comments and layout survive, and are written atomically.
+
+Must not: touch the network or the database, or decide anything about feeds.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tempfile
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+
+from tracker.errors import ConfigError
+from tracker.models import FeedConfig, Settings
+
+DEFAULT_CONFIG = "config/tracker.toml"
+MIN_INTERVAL = 10.0
+WARN_INTERVAL = 60.0
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_DURATION_KEYS = {
+    "interval",
+    "min_interval",
+    "max_interval",
+    "connect_timeout",
+    "read_timeout",
+    "deadline",
+    "parse_timeout",
+    "digest",
+}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {
+    "b": 1,
+    "kb": 1000,
+    "kib": 1024,
+    "mb": 1000**2,
+    "mib": 1024**2,
+    "gb": 1000**3,
+    "gib": 1024**3,
+}
+ALERT_TYPES = ("webhook", "email", "apprise")
+_ALERT_KEYS = {
+    "type": str,
+    "url": str,
+    "name": str,
+    "digest": object,
+    "topics": list,
+    "smtp_host": str,
+    "smtp_port": int,
+    "smtp_user": str,
+    "smtp_password": str,
+    "smtp_starttls": bool,
+    "from": str,
+    "to": list,
+    "timeout": object,
+    "retries": int,
+}
+_FEED_KEYS = {"url": str, "name": str, "interval": object, "language": str}
+
+
+@dataclass(frozen=True)
+class AlertSink:
+    """One ``[[alerts]]`` entry: where new flags are sent."""
+
+    type: str
+    url: str = ""
+    name: str = ""
+    digest: float | None = None  # seconds between digests; None: one message per story
+    topics: tuple[str, ...] = ()  # empty: every topic
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    sender: str = ""
+    to: tuple[str, ...] = ()
+    timeout: float = 10.0
+    retries: int = 3
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated config file."""
+
+    path: Path
+    settings: Settings
+    feeds: tuple[FeedConfig, ...]
+    alerts: tuple[AlertSink, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def directory(self) -> Path:
+        return self.path.parent
+
+    @property
+    def db_path(self) -> Path:
+        return resolve_relative(self.path, self.settings.db_path)
+
+    @property
+    def topics_dir(self) -> Path:
+        return resolve_relative(self.path, self.settings.topics_dir)
+
+    @property
+    def seeds_dir(self) -> Path:
+        return resolve_relative(self.path, self.settings.seeds_dir)
+
+
+def resolve_relative(config_path: Path, value: str) -> Path:
+    """Resolve a path setting against the project root (see ``project_root``)."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (project_root(config_path) / path).resolve()
+
+
+def project_root(config_path: Path) -> Path:
+    """The directory config paths like ``db/tracker.db`` are relative to:
+    the parent of ``config/`` when the file lives in a ``config`` directory."""
+    parent = config_path.resolve().parent
+    return parent.parent if parent.name == "config" else parent
+
+
+def parse_duration(
+    value: object, *, path: str = "", key: str = "", line: int | None = None
+) -> float:
+    """``"15m"`` → 900.0; numbers are seconds."""
+    if isinstance(value, bool):
+        raise ConfigError("expected a duration like 15m", path=path, line=line, key=key)
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION.match(value)):
+        seconds = float(m.group(1)) * _UNITS[m.group(2) or "s"]
+    else:
+        raise ConfigError(
+            f"expected a duration like 15m, 10s, 1h or 1d, got {value!r}",
+            path=path,
+            line=line,
+            key=key,
+        )
+    if seconds <= 0:
+        raise ConfigError("must be positive", path=path, line=line, key=key)
+    return seconds
+
+
+def parse_size(value: object, *, path: str = "", key: str = "", line: int | None = None) -> int:
+    """``"15MiB"`` → 15728640; integers are bytes."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str) and (m := _SIZE.match(value)):
+        return int(float(m.group(1)) * _SIZE_UNITS[(m.group(2) or "b").lower()])
+    raise ConfigError(f"expected a size like 15MiB, got {value!r}", path=path, line=line, key=key)
+
+
+def format_duration(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+class _Source:
+    """The config text, to find the line a key was written on."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = str(path)
+        self.lines = text.splitlines()
+
+    def line_of(self, key: str, section: str = "", index: int = 0) -> int | None:
+        start = self._section_start(section, index) if section else 0
+        if start is None:
+            return None
+        pattern = re.compile(
+            rf"^\s*(?:[\"']?{re.escape(key)}[\"']?\s*=|\[\[?\s*{re.escape(key)}\s*[\].])"
+        )
+        for number in range(start, len(self.lines)):
+            line = self.lines[number]
+            if number > start and section and line.lstrip().startswith("["):
+                break
+            if pattern.match(line):
+                return number + 1
+        return start + 1 if section else None
+
+    def _section_start(self, section: str, index: int) -> int | None:
+        header = re.compile(rf"^\s*\[\[?\s*{re.escape(section)}\s*\]\]?")
+        seen = [n for n, line in enumerate(self.lines) if header.match(line)]
+        return seen[index] if index < len(seen) else (seen[-1] if seen else None)
+
+    def error(self, message: str, key: str, section: str = "", index: int = 0) -> ConfigError:
+        qualified = (
+            f"{section}[{index}].{key}"
+            if section in ("feeds", "alerts")
+            else f"{section}.{key}"
+            if section
+            else key
+        )
+        return ConfigError(
+            message, path=self.path, line=self.line_of(key, section, index), key=qualified
+        )
+
+
+def _unknown(src: _Source, key: str, allowed: Any, section: str, index: int = 0) -> ConfigError:
+    close = difflib.get_close_matches(key, list(allowed), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return src.error(f"unknown key{hint}", key, section, index)
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read and validate a config file; raise ``ConfigError`` on any problem."""
+    config_path = Path(path)
+    try:
+        raw = config_path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError("config file not found", path=str(config_path)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config: {exc.strerror}", path=str(config_path)) from None
+    return parse_config(raw, config_path)
+
+
+def parse_config(raw: bytes, config_path: Path) -> Config:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError("not valid UTF-8", path=str(config_path)) from None
+    if not text.strip():
+        raise ConfigError("config file is empty", path=str(config_path))
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _decode_error(exc, config_path) from None
+    src = _Source(config_path, text)
+    for key in data:
+        if key not in ("settings", "feeds", "alerts"):
+            raise _unknown(src, key, ("settings", "feeds", "alerts"), "")
+    warnings: list[str] = []
+    settings = _settings(src, data.get("settings", {}))
+    feeds = _feeds(src, data.get("feeds", []), warnings)
+    alerts = _alerts(src, data.get("alerts", []))
+    return Config(config_path, settings, feeds, alerts, tuple(warnings))
+
+
+def _decode_error(exc: tomllib.TOMLDecodeError, config_path: Path) -> ConfigError:
+    message = str(exc)
+    match = re.search(r"\(at line (\d+), column \d+\)", message)
+    line = int(match.group(1)) if match else None
+    message = re.sub(r"\s*\(at line \d+, column \d+\)", "", message) or "invalid TOML"
+    return ConfigError(f"invalid TOML: {message}", path=str(config_path), line=line)
+
+
+def _settings(src: _Source, table: object) -> Settings:
+    if not isinstance(table, dict):
+        raise src.error("expected a table", "settings")
+    known = {f.name: f for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in known:
+            raise _unknown(src, key, known, "settings")
+        values[key] = _setting_value(src, key, value, type(getattr(Settings(), key)))
+    return Settings(**values)
+
+
+def _setting_value(src: _Source, key: str, value: object, kind: type) -> object:
+    line = src.line_of(key, "settings")
+    if key in _DURATION_KEYS:
+        return parse_duration(value, path=src.path, key=f"settings.{key}", line=line)
+    if key == "max_bytes":
+        return parse_size(value, path=src.path, key=f"settings.{key}", line=line)
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+        raise src.error("expected a positive integer", key, "settings")
+    if kind is bool and not isinstance(value, bool):
+        raise src.error("expected true or false", key, "settings")
+    if kind is str and not isinstance(value, str):
+        raise src.error("expected a string", key, "settings")
+    return value
+
+
+def _feeds(src: _Source, entries: object, warnings: list[str]) -> tuple[FeedConfig, ...]:
+    if not isinstance(entries, list):
+        raise src.error("expected [[feeds]] entries", "feeds")
+    feeds: list[FeedConfig] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(entries):
+        feed = _feed(src, entry, index, warnings)
+        if feed.url in seen:
+            raise src.error(f"duplicate feed URL {feed.url}", "url", "feeds", index)
+        seen.add(feed.url)
+        feeds.append(feed)
+    return tuple(feeds)
+
+
+def _feed(src: _Source, entry: object, index: int, warnings: list[str]) -> FeedConfig:
+    if not isinstance(entry, dict):
+        raise src.error("expected a table", "feeds")
+    for key, value in entry.items():
+        if key not in _FEED_KEYS:
+            raise _unknown(src, key, _FEED_KEYS, "feeds", index)
+        if _FEED_KEYS[key] is str and not isinstance(value, str):
+            raise src.error("expected a string", key, "feeds", index)
+    url = entry.get("url")
+    if not url:
+        raise src.error("every feed needs a url", "url", "feeds", index)
+    if not re.match(r"^https?://[^/\s]+", url):
+        raise src.error(f"only http and https URLs can be polled: {url}", "url", "feeds", index)
+    interval = None
+    if "interval" in entry:
+        interval = check_interval(
+            entry["interval"],
+            path=src.path,
+            key=f"feeds[{index}].interval",
+            line=src.line_of("interval", "feeds", index),
+        )
+        if interval < WARN_INTERVAL:
+            warnings.append(
+                f"{src.path}: feeds[{index}].interval: polling {url} every "
+                f"{format_duration(interval)} is aggressive; servers may block it"
+            )
+    return FeedConfig(
+        url=url, name=entry.get("name", ""), interval=interval, language=entry.get("language", "")
+    )
+
+
+def check_interval(
+    value: object, *, path: str = "", key: str = "interval", line: int | None = None
+) -> float:
+    seconds = parse_duration(value, path=path, key=key, line=line)
+    if seconds < MIN_INTERVAL:
+        raise ConfigError(f"must be at least {MIN_INTERVAL:g}s", path=path, line=line, key=key)
+    return seconds
+
+
+def _alerts(src: _Source, entries: object) -> tuple[AlertSink, ...]:
+    if not isinstance(entries, list):
+        raise src.error("expected [[alerts]] entries", "alerts")
+    return tuple(_alert(src, entry, index) for index, entry in enumerate(entries))
+
+
+def _alert(src: _Source, entry: object, index: int) -> AlertSink:
+    if not isinstance(entry, dict):
+        raise src.error("expected a table", "alerts")
+    for key, value in entry.items():
+        if key not in _ALERT_KEYS:
+            raise _unknown(src, key, _ALERT_KEYS, "alerts", index)
+        expected = _ALERT_KEYS[key]
+        if expected is not object and not isinstance(value, expected):
+            raise src.error(f"expected a {expected.__name__}", key, "alerts", index)
+    kind = entry.get("type", "")
+    if kind not in ALERT_TYPES:
+        raise src.error(f"type must be one of {', '.join(ALERT_TYPES)}", "type", "alerts", index)
+    if kind in ("webhook", "apprise") and not entry.get("url"):
+        raise src.error(f"a {kind} alert needs a url", "url", "alerts", index)
+    if kind == "email" and not (entry.get("smtp_host") and entry.get("to")):
+        raise src.error("an email alert needs smtp_host and to", "smtp_host", "alerts", index)
+    return _alert_sink(src, entry, index)
+
+
+def _alert_sink(src: _Source, entry: dict[str, Any], index: int) -> AlertSink:
+    def duration(key: str, default: float | None) -> float | None:
+        if key not in entry:
+            return default
+        return parse_duration(
+            entry[key],
+            path=src.path,
+            key=f"alerts[{index}].{key}",
+            line=src.line_of(key, "alerts", index),
+        )
+
+    return AlertSink(
+        type=entry["type"],
+        url=entry.get("url", ""),
+        name=entry.get("name", ""),
+        digest=duration("digest", None),
+        topics=tuple(entry.get("topics", ())),
+        smtp_host=entry.get("smtp_host", ""),
+        smtp_port=entry.get("smtp_port", 25),
+        smtp_user=entry.get("smtp_user", ""),
+        smtp_password=entry.get("smtp_password", ""),
+        smtp_starttls=entry.get("smtp_starttls", False),
+        sender=entry.get("from", ""),
+        to=tuple(entry.get("to", ())),
+        timeout=duration("timeout", 10.0) or 10.0,
+        retries=entry.get("retries", 3),
+    )
+
+
+# ---- editing, keeping the user's comments ---------------------------------------------
+
+
+def add_feed(path: Path, feed: FeedConfig) -> None:
+    """Append a ``[[feeds]]`` entry; ``ConfigError`` if the URL is already there."""
+    document = _edit_document(path)
+    feeds = document.setdefault("feeds", tomlkit.aot())
+    if any(str(entry.get("url")) == feed.url for entry in feeds):
+        raise ConfigError(f"feed already configured: {feed.url}", path=str(path), key="feeds")
+    entry = tomlkit.table()
+    entry["url"] = feed.url
+    if feed.name:
+        entry["name"] = feed.name
+    if feed.interval is not None:
+        entry["interval"] = format_duration(feed.interval)
+    if feed.language:
+        entry["language"] = feed.language
+    feeds.append(entry)
+    _write_checked(path, tomlkit.dumps(document))
+
+
+def remove_feed(path: Path, url: str) -> None:
+    """Remove the ``[[feeds]]`` entry with this URL; ``ConfigError`` if absent."""
+    document = _edit_document(path)
+    feeds = document.get("feeds", [])
+    keep = [entry for entry in feeds if str(entry.get("url")) != url]
+    if len(keep) == len(feeds):
+        raise ConfigError(f"no such feed: {url}", path=str(path), key="feeds")
+    for index in reversed(range(len(feeds))):
+        if str(feeds[index].get("url")) == url:
+            del feeds[index]
+    _write_checked(path, tomlkit.dumps(document))
+
+
+def _edit_document(path: Path) -> tomlkit.TOMLDocument:
+    load_config(path)  # never edit a file that is already invalid
+    return tomlkit.parse(path.read_text(encoding="utf-8"))
+
+
+def _write_checked(path: Path, text: str) -> None:
+    parse_config(text.encode("utf-8"), path)
+    write_atomically(path, text)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so a reader never sees half a file."""
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        if path.exists():
+            os.chmod(temp, path.stat().st_mode & 0o777)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise

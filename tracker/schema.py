@@ -1,0 +1,235 @@
+"""The database schema: tracker's public API for Datasette users.
+
+Owns the versioned migrations (``PRAGMA user_version``). Each migration is a list
+of SQL statements applied in one immediate transaction; views are (re)created
+idempotently after the migrations. Column names are contracts: ``feeds.id``,
+``feeds.url``, ``items.url``, ``polls.feed_id``, the ``*error*`` columns of
+``feeds``. Extend around them; never rename.
+
+Must not: import a third-party library or run queries itself (``store`` does).
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE feeds (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL DEFAULT '',
+            title TEXT NOT NULL DEFAULT '',
+            site_url TEXT,
+            language TEXT NOT NULL DEFAULT '',
+            configured INTEGER NOT NULL DEFAULT 0,
+            interval_seconds REAL,
+            poll_interval_seconds REAL,
+            etag TEXT,
+            last_modified TEXT,
+            content_hash TEXT,
+            created_at TEXT NOT NULL,
+            first_polled_at TEXT,
+            last_polled_at TEXT,
+            last_success_at TEXT,
+            last_new_item_at TEXT,
+            last_status INTEGER,
+            last_error TEXT,
+            last_error_kind TEXT,
+            last_error_at TEXT,
+            failing_since TEXT,
+            consecutive_failures INTEGER NOT NULL DEFAULT 0,
+            next_poll_at TEXT,
+            gone INTEGER NOT NULL DEFAULT 0,
+            previous_url TEXT,
+            redirect_to TEXT,
+            redirect_seen INTEGER NOT NULL DEFAULT 0,
+            last_warning TEXT
+        )""",
+        """CREATE TABLE items (
+            id INTEGER PRIMARY KEY,
+            url TEXT UNIQUE,
+            link TEXT,
+            title TEXT NOT NULL DEFAULT '',
+            summary TEXT NOT NULL DEFAULT '',
+            content TEXT NOT NULL DEFAULT '',
+            author TEXT NOT NULL DEFAULT '',
+            language TEXT NOT NULL DEFAULT '',
+            published TEXT NOT NULL,
+            published_raw TEXT,
+            date_estimated INTEGER NOT NULL DEFAULT 0,
+            first_seen_at TEXT NOT NULL,
+            updated_at TEXT,
+            update_count INTEGER NOT NULL DEFAULT 0,
+            content_hash TEXT NOT NULL,
+            truncated INTEGER NOT NULL DEFAULT 0,
+            feed_id INTEGER REFERENCES feeds(id),
+            story_id INTEGER
+        )""",
+        "CREATE INDEX items_published ON items(published)",
+        "CREATE INDEX items_story_id ON items(story_id)",
+        "CREATE INDEX items_first_seen_at ON items(first_seen_at)",
+        """CREATE TABLE item_feeds (
+            feed_id INTEGER NOT NULL REFERENCES feeds(id),
+            entry_key TEXT NOT NULL,
+            item_id INTEGER NOT NULL REFERENCES items(id),
+            first_seen_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            PRIMARY KEY (feed_id, entry_key)
+        )""",
+        "CREATE INDEX item_feeds_item_id ON item_feeds(item_id)",
+        """CREATE TABLE story_bands (
+            band TEXT NOT NULL,
+            item_id INTEGER NOT NULL REFERENCES items(id),
+            PRIMARY KEY (band, item_id)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE polls (
+            id INTEGER PRIMARY KEY,
+            feed_id INTEGER NOT NULL REFERENCES feeds(id),
+            started_at TEXT NOT NULL,
+            duration_ms INTEGER NOT NULL,
+            status INTEGER,
+            outcome TEXT NOT NULL,
+            bytes INTEGER NOT NULL DEFAULT 0,
+            items_seen INTEGER NOT NULL DEFAULT 0,
+            new_items INTEGER NOT NULL DEFAULT 0,
+            updated_items INTEGER NOT NULL DEFAULT 0,
+            new_flags INTEGER NOT NULL DEFAULT 0,
+            error_kind TEXT,
+            error TEXT,
+            warnings TEXT
+        )""",
+        "CREATE INDEX polls_feed_id_started_at ON polls(feed_id, started_at)",
+        "CREATE INDEX polls_started_at ON polls(started_at)",
+        """CREATE TABLE matches (
+            item_id INTEGER NOT NULL REFERENCES items(id),
+            topic TEXT NOT NULL,
+            group_name TEXT NOT NULL,
+            term TEXT NOT NULL,
+            matched_text TEXT NOT NULL,
+            field TEXT NOT NULL,
+            char_offset INTEGER NOT NULL
+        )""",
+        "CREATE INDEX matches_item_topic ON matches(item_id, topic)",
+        "CREATE INDEX matches_topic ON matches(topic)",
+        """CREATE TABLE assessments (
+            item_id INTEGER NOT NULL REFERENCES items(id),
+            topic TEXT NOT NULL,
+            relevant INTEGER NOT NULL,
+            flagged INTEGER NOT NULL,
+            score REAL NOT NULL,
+            rule_version TEXT NOT NULL,
+            assessed_at TEXT NOT NULL,
+            PRIMARY KEY (item_id, topic)
+        )""",
+        """CREATE TABLE flags (
+            item_id INTEGER NOT NULL REFERENCES items(id),
+            topic TEXT NOT NULL,
+            score REAL NOT NULL,
+            reasons TEXT NOT NULL,
+            seed_terms TEXT NOT NULL DEFAULT '',
+            rule_version TEXT NOT NULL,
+            flagged_at TEXT NOT NULL,
+            backlog INTEGER NOT NULL DEFAULT 0,
+            notified_at TEXT,
+            PRIMARY KEY (item_id, topic)
+        )""",
+        "CREATE INDEX flags_topic_flagged_at ON flags(topic, flagged_at)",
+        """CREATE TABLE topics (
+            name TEXT PRIMARY KEY,
+            title TEXT NOT NULL DEFAULT '',
+            path TEXT NOT NULL DEFAULT '',
+            rule_version TEXT NOT NULL,
+            applied_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE service_runs (
+            id INTEGER PRIMARY KEY,
+            pid INTEGER NOT NULL,
+            host TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            stopped_at TEXT,
+            last_cycle_at TEXT,
+            cycles INTEGER NOT NULL DEFAULT 0,
+            last_cycle_summary TEXT,
+            config_error TEXT,
+            config_error_at TEXT
+        )""",
+    ),
+)
+
+FTS_TABLE = "items_fts"
+FTS_COLUMNS = ("title", "summary", "content")
+
+# Kept in sync by triggers that fire only when the searchable text changes, so
+# updating an item's other columns never rewrites the index.
+FTS_TRIGGERS: tuple[str, ...] = (
+    """CREATE TRIGGER IF NOT EXISTS items_fts_insert AFTER INSERT ON items BEGIN
+        INSERT INTO items_fts (rowid, title, summary, content)
+        VALUES (new.id, new.title, new.summary, new.content);
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS items_fts_delete AFTER DELETE ON items BEGIN
+        INSERT INTO items_fts (items_fts, rowid, title, summary, content)
+        VALUES ('delete', old.id, old.title, old.summary, old.content);
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS items_fts_update
+    AFTER UPDATE OF title, summary, content ON items BEGIN
+        INSERT INTO items_fts (items_fts, rowid, title, summary, content)
+        VALUES ('delete', old.id, old.title, old.summary, old.content);
+        INSERT INTO items_fts (rowid, title, summary, content)
+        VALUES (new.id, new.title, new.summary, new.content);
+    END""",
+)
+
+VIEWS: dict[str, str] = {
+    "flagged": """
+        SELECT items.id AS item_id, items.url, items.title, feeds.title AS feed,
+               feeds.id AS feed_id, items.published, flags.topic, flags.score,
+               flags.reasons, flags.seed_terms, items.story_id, items.language,
+               flags.flagged_at, flags.backlog, items.summary
+        FROM flags
+        JOIN items ON items.id = flags.item_id
+        JOIN item_feeds ON item_feeds.item_id = items.id
+        JOIN feeds ON feeds.id = item_feeds.feed_id
+        ORDER BY items.published DESC, items.id DESC""",
+    "flagged_stories": """
+        SELECT items.story_id, flags.topic, MAX(flags.score) AS score,
+               (SELECT title FROM items AS first WHERE first.id = items.story_id) AS title,
+               (SELECT url FROM items AS first WHERE first.id = items.story_id) AS url,
+               COUNT(DISTINCT item_feeds.feed_id) AS outlets,
+               COUNT(DISTINCT items.id) AS copies,
+               GROUP_CONCAT(DISTINCT feeds.title) AS feeds,
+               MIN(items.published) AS first_published,
+               MAX(items.published) AS last_published,
+               MIN(flags.flagged_at) AS first_flagged_at
+        FROM flags
+        JOIN items ON items.id = flags.item_id
+        JOIN item_feeds ON item_feeds.item_id = items.id
+        JOIN feeds ON feeds.id = item_feeds.feed_id
+        GROUP BY items.story_id, flags.topic
+        ORDER BY last_published DESC""",
+    "relevant": """
+        SELECT items.id AS item_id, items.url, items.title, feeds.title AS feed,
+               items.published, assessments.topic, assessments.flagged,
+               assessments.score, items.story_id, items.language,
+               (SELECT GROUP_CONCAT(DISTINCT group_name) FROM matches
+                 WHERE matches.item_id = items.id AND matches.topic = assessments.topic)
+                 AS groups
+        FROM assessments
+        JOIN items ON items.id = assessments.item_id
+        JOIN item_feeds ON item_feeds.item_id = items.id
+        JOIN feeds ON feeds.id = item_feeds.feed_id
+        WHERE assessments.relevant
+        ORDER BY items.published DESC, items.id DESC""",
+    "feed_health": """
+        SELECT feeds.id, feeds.url, COALESCE(NULLIF(feeds.title, ''), feeds.name) AS title,
+               feeds.configured, feeds.gone, feeds.last_polled_at, feeds.last_success_at,
+               feeds.last_status, feeds.last_error_kind, feeds.last_error, feeds.failing_since,
+               feeds.consecutive_failures, feeds.next_poll_at, feeds.poll_interval_seconds,
+               (SELECT COUNT(*) FROM item_feeds WHERE item_feeds.feed_id = feeds.id) AS items,
+               (SELECT AVG(duration_ms) FROM (SELECT duration_ms FROM polls
+                 WHERE polls.feed_id = feeds.id ORDER BY started_at DESC LIMIT 20))
+                 AS avg_duration_ms
+        FROM feeds
+        ORDER BY feeds.consecutive_failures DESC, feeds.title""",
+}
+
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,79 @@
+"""Group syndicated copies of one story (pure).
+
+The same wire story reaches several outlets with the same or nearly the same
+title ("... - BBC News", different punctuation, a word changed). Each item gets a
+set of title tokens and MinHash bands; items sharing a band are candidates and
+the same story when their token sets are close (Jaccard). ``store`` keeps the
+bands in ``story_bands`` and gives a new item the ``story_id`` of its match.
+
+Must not: do I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable
+
+SAME_STORY_JACCARD = 0.6
+MIN_TOKENS = 3  # shorter titles only group on an exact match
+_BANDS = 6
+_ROWS = 2
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+_OUTLET_SUFFIX = re.compile(r"\s+[-|–—:]\s+[^-|–—:]{2,40}$")
+_STOPWORDS = frozenset(
+    "a an the of to in on at for and or but with from by as is are was were be been "
+    "it its this that says said say after over into about new".split()
+)
+
+
+def title_tokens(title: str) -> frozenset[str]:
+    """Significant, normalised words of a title, without an outlet suffix."""
+    text = unicodedata.normalize("NFKC", title).casefold().replace("ё", "е")
+    text = _OUTLET_SUFFIX.sub("", text)
+    return frozenset(t for t in _TOKEN.findall(text) if t not in _STOPWORDS)
+
+
+def story_bands(tokens: frozenset[str]) -> tuple[str, ...]:
+    """MinHash bands of a token set; equal bands make two items candidates."""
+    if not tokens:
+        return ()
+    if len(tokens) < MIN_TOKENS:
+        return ("x" + _digest(" ".join(sorted(tokens)))[:16],)
+    minima = [min(_hash(seed, token) for token in tokens) for seed in range(_BANDS * _ROWS)]
+    return tuple(
+        f"{band}:" + _digest(repr(minima[band * _ROWS : (band + 1) * _ROWS]))[:12]
+        for band in range(_BANDS)
+    )
+
+
+def same_story(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Whether two titles' token sets are close enough to be one story."""
+    if not a or not b:
+        return False
+    if len(a) < MIN_TOKENS or len(b) < MIN_TOKENS:
+        return a == b
+    return len(a & b) / len(a | b) >= SAME_STORY_JACCARD
+
+
+def best_match(tokens: frozenset[str], candidates: Iterable[tuple[int, str]]) -> int | None:
+    """The story id of the closest candidate ``(story_id, title)``, if any is close."""
+    best: tuple[float, int] | None = None
+    for story_id, title in candidates:
+        other = title_tokens(title)
+        if same_story(tokens, other):
+            score = len(tokens & other) / len(tokens | other)
+            if best is None or score > best[0]:
+                best = (score, story_id)
+    return best[1] if best else None
+
+
+def _hash(seed: int, token: str) -> int:
+    return int.from_bytes(
+        hashlib.blake2b(token.encode(), digest_size=8, salt=bytes([seed]) * 8).digest(), "big"
+    )
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()

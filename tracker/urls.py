@@ -1,0 +1,176 @@
+"""URL normalisation: one canonical form per article link, and safe display.
+
+Owns ``canonical_url`` (the form used to key and de-duplicate items when a
+feed gives no guid) and ``redact_url`` (the form written to logs and error
+messages). Pure stdlib string work: nothing here resolves names, opens
+connections or reads files.
+
+The canonical form keeps what identifies a page and drops what does not:
+http(s) only, lower-case scheme and host, no default port, no credentials, no
+fragment, and no tracking parameters (``TRACKING_PARAMS``). Other query
+parameters keep their order and spelling; paths are left as the site wrote them.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+# One table of query parameters that only say where a click came from.
+# "name" drops the parameter whatever its value, "prefix*" drops every name
+# starting with prefix, "name=value" drops the parameter only with that value
+# (for names that are meaningful elsewhere). Names match case-insensitively.
+TRACKING_PARAMS: tuple[str, ...] = (
+    "utm_*",
+    "fbclid",
+    "gclid",
+    "dclid",
+    "msclkid",
+    "mc_cid",
+    "mc_eid",
+    "ocid",
+    "cmpid",
+    "cmp",
+    "intcmp",
+    "at_medium",
+    "at_campaign",
+    "at_link_type",
+    "at_link_origin",
+    "at_format",
+    "at_ptr_name",
+    "ns_mchannel",
+    "ns_source",
+    "ns_campaign",
+    "ns_linkname",
+    "ns_fee",
+    "rss",
+    "ito",
+    "xtor",
+    "wt_mc",
+    "wprss",
+    "emc",
+    "smid",
+    "ref_src",
+    "ref=rss",
+    "partner=rss",
+)
+
+# Query parameters whose values are secrets; redacted for display.
+SECRET_PARAMS: tuple[str, ...] = (
+    "access_token",
+    "api_key",
+    "apikey",
+    "auth",
+    "key",
+    "password",
+    "secret",
+    "sig",
+    "signature",
+    "token",
+)
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+REDACTED = "***"
+
+_SCHEME_NETLOC = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)(.*)$", re.DOTALL)
+
+
+def canonical_url(url: str | None, base: str | None = None) -> str | None:
+    """The canonical http(s) form of ``url`` (resolved against ``base``), or None."""
+    if url is None or not url.strip():
+        return None
+    try:
+        parts = urlsplit(_resolve(url.strip(), base))
+        host = parts.hostname
+        port = parts.port
+    except ValueError:  # bad IPv6 brackets or a non-numeric port
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not host:
+        return None
+    netloc = _netloc(host, port, scheme)
+    query = _drop_tracking(parts.query)
+    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any user:password@ and secret query values replaced by ``***``."""
+    match = _SCHEME_NETLOC.match(url)
+    if match is None:
+        return url
+    prefix, netloc, rest = match.groups()
+    if "@" in netloc:
+        netloc = f"{REDACTED}@{netloc.rpartition('@')[2]}"
+    return prefix + netloc + _redact_secrets(rest)
+
+
+def absolute_url(url: str | None, base: str | None = None) -> str | None:
+    """``url`` resolved against ``base`` and otherwise untouched, if it is http(s)."""
+    if url is None or not url.strip():
+        return None
+    try:
+        resolved = _resolve(url.strip(), base)
+    except ValueError:  # bad IPv6 brackets in url or base
+        return None
+    return resolved if is_http_url(resolved) else None
+
+
+def is_http_url(url: str | None) -> bool:
+    """True when ``url`` is an absolute http(s) URL with a host."""
+    if not url:
+        return False
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname
+    except ValueError:
+        return False
+    return parts.scheme.lower() in DEFAULT_PORTS and bool(host)
+
+
+def _resolve(url: str, base: str | None) -> str:
+    url = url.replace(" ", "%20")
+    return urljoin(base.strip(), url) if base else url
+
+
+def _netloc(host: str, port: int | None, scheme: str) -> str:
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    if port is None or port == DEFAULT_PORTS[scheme]:
+        return host
+    return f"{host}:{port}"
+
+
+def _drop_tracking(query: str) -> str:
+    kept = [p for p in query.split("&") if p and not _is_tracking(p)]
+    return "&".join(kept)
+
+
+def _is_tracking(param: str) -> bool:
+    name, _, value = param.partition("=")
+    name, value = name.lower(), value.lower()
+    for pattern in TRACKING_PARAMS:
+        if pattern.endswith("*"):
+            if name.startswith(pattern[:-1]):
+                return True
+        elif "=" in pattern:
+            if pattern == f"{name}={value}":
+                return True
+        elif name == pattern:
+            return True
+    return False
+
+
+def _redact_secrets(rest: str) -> str:
+    path, sep, query = rest.partition("?")
+    if not sep:
+        return rest
+    query, hash_sep, fragment = query.partition("#")
+    params = [_redact_param(p) for p in query.split("&")]
+    return f"{path}?{'&'.join(params)}{hash_sep}{fragment}"
+
+
+def _redact_param(param: str) -> str:
+    name, sep, value = param.partition("=")
+    if sep and value and name.lower() in SECRET_PARAMS:
+        return f"{name}={REDACTED}"
+    return param
