@@ -1,0 +1,259 @@
+"""``tracker run``: the background service (APScheduler is the clock).
+
+One dispatcher job (``coalesce=True``, ``max_instances=1``, a misfire grace) runs
+every tick: it reloads the config and topics when their files changed (or on
+SIGHUP), polls the feeds whose ``next_poll_at`` has come, sends alerts for new
+flags and records the cycle in ``service_runs``. Scheduling state lives in the
+``feeds`` table, so a restart resumes where it stopped. One service per
+database, enforced with a lock file beside it. SIGTERM/SIGINT stop new polls,
+let the running cycle finish (bounded) and exit 0.
+
+Must not: decide when a feed is due (``store``/``schedule`` do) or how to match.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import hashlib
+import logging
+import os
+import signal
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from tracker.alerts import alerts_from_flags
+from tracker.config import Config, load_config
+from tracker.errors import TrackerError
+from tracker.poll import ParsePool, Poller, utcnow
+from tracker.sinks import AlertSender
+from tracker.store import Store
+from tracker.topicset import TopicSet, load_topic_set, rescore_changed_topics
+
+log = logging.getLogger(__name__)
+
+JOB_ID = "dispatch"
+STOP_GRACE = 5.0  # seconds beyond a fetch deadline and a parse limit to finish a cycle
+
+
+class ServiceLocked(TrackerError):
+    """Another service already runs on this database."""
+
+
+@contextlib.contextmanager
+def single_instance(db_path: Path) -> Iterator[None]:
+    """Hold an exclusive lock beside the database for the service's lifetime."""
+    lock_path = db_path.with_name(db_path.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    handle: IO[str] = open(lock_path, "a+", encoding="utf-8")  # noqa: SIM115
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "unknown"
+            raise ServiceLocked(
+                f"another tracker service is already running on {db_path} (pid {owner}); "
+                "stop it first"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
+def files_fingerprint(config_path: Path, topics_dir: Path) -> str:
+    """A hash of the config file and every topic file, to notice edits and renames."""
+    digest = hashlib.sha256()
+    paths = (
+        [config_path, *sorted(topics_dir.glob("*.toml"))] if topics_dir.is_dir() else [config_path]
+    )
+    for path in paths:
+        digest.update(str(path).encode())
+        with contextlib.suppress(OSError):
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@dataclass
+class Service:
+    """The running service's state: the last good config and topics."""
+
+    config_path: Path
+    db_override: Path | None
+    tick: float
+    config: Config
+    topics: TopicSet
+    store: Store
+    run_id: int = 0
+    fingerprint: str = ""
+    reload_requested: bool = False
+    stopping: bool = False
+    cycle_task: asyncio.Task[None] | None = None
+    pool: ParsePool = field(default_factory=lambda: ParsePool(os.cpu_count() or 1))
+    sender: AlertSender | None = None
+
+    # ---- live configuration ------------------------------------------------------------
+
+    def maybe_reload(self, now: datetime) -> None:
+        fingerprint = files_fingerprint(self.config_path, self.config.topics_dir)
+        if fingerprint == self.fingerprint and not self.reload_requested:
+            return
+        self.reload_requested = False
+        self.fingerprint = fingerprint
+        try:
+            new_config = load_config(self.config_path)
+            new_topics = load_topic_set(new_config.topics_dir, new_config.seeds_dir)
+        except TrackerError as exc:
+            log.error("config not applied, keeping the last good one error=%s", exc)
+            self.store.record_config_error(self.run_id, str(exc), now)
+            return
+        self.apply(new_config, new_topics, now)
+
+    def apply(self, new_config: Config, new_topics: TopicSet, now: datetime) -> None:
+        self.config, self.topics = new_config, new_topics
+        self.sender = AlertSender(new_config.alerts)
+        self.store.record_config_error(self.run_id, None, now)
+        self.store.sync_feeds(new_config.feeds, now)
+        for warning in new_config.warnings:
+            log.warning("config warning=%s", warning)
+        log.info("config applied feeds=%d topics=%d", len(new_config.feeds), len(new_topics.topics))
+        for change in rescore_changed_topics(self.store, new_topics, now):
+            log.info(
+                "rescore %s topic=%s item=%d title=%s",
+                "flagged" if change.became_flagged else "unflagged",
+                change.topic,
+                change.item_id,
+                change.title,
+            )
+
+    # ---- one cycle -----------------------------------------------------------------------
+
+    async def dispatch(self) -> None:
+        """The scheduler's job: one cycle, never two at once."""
+        if self.stopping:
+            return
+        self.cycle_task = asyncio.current_task()
+        try:
+            await self.cycle()
+        except Exception:
+            log.exception("cycle failed")
+        finally:
+            self.cycle_task = None
+
+    async def cycle(self) -> None:
+        now = utcnow()
+        self.maybe_reload(now)
+        due = self.store.due_feeds(now)
+        poller = Poller(self.store, self.config.settings, self.topics.assess, self.pool)
+        summary = await poller.poll(due) if due else None
+        sent = self.send_alerts(utcnow())
+        if summary is not None:
+            record: dict[str, Any] = summary.as_dict() | {"alerts_sent": sent}
+            log.info(
+                "cycle feeds=%d new_items=%d new_flags=%d errors=%d alerts=%d duration=%.1fs",
+                summary.feeds,
+                summary.new_items,
+                summary.new_flags,
+                summary.errors,
+                sent,
+                summary.duration,
+            )
+        else:
+            record = {"started_at": now.isoformat(), "feeds": 0, "alerts_sent": sent}
+        self.store.record_cycle(self.run_id, record, utcnow())
+        self.store.checkpoint()
+
+    def send_alerts(self, now: datetime) -> int:
+        flags = self.store.unnotified_flags()
+        if not flags:
+            return 0
+        fresh = [f for f in flags if not self.store.story_notified(f.story_id, f.topic)]
+        if self.sender is None or not self.config.alerts or not fresh:
+            self.store.mark_notified(flags, now)
+            return 0
+        report = self.sender.send(alerts_from_flags(fresh), now)
+        delivered = {(a.topic, a.story_id) for a in report.delivered}
+        done = [f for f in flags if (f.topic, f.story_id) in delivered or f not in fresh]
+        self.store.mark_notified(done, now)
+        return len(delivered)
+
+
+def run_service(config_path: Path, db_override: Path | None, *, tick: float = 10.0) -> int:
+    """Run until SIGTERM/SIGINT; return the exit code."""
+    first = load_config(config_path)
+    db_path = db_override or first.db_path
+    with single_instance(db_path), Store(db_path) as store:
+        topics = load_topic_set(first.topics_dir, first.seeds_dir)
+        service = Service(config_path, db_override, tick, first, topics, store)
+        return asyncio.run(_serve(service))
+
+
+async def _serve(service: Service) -> int:
+    now = utcnow()
+    service.run_id = service.store.start_service_run(os.getpid(), socket.gethostname(), now)
+    service.fingerprint = files_fingerprint(service.config_path, service.config.topics_dir)
+    service.apply(service.config, service.topics, now)
+    stopped = asyncio.Event()
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    scheduler.add_job(
+        service.dispatch,
+        "interval",
+        seconds=service.tick,
+        id=JOB_ID,
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=max(1, int(service.tick)),
+        next_run_time=now,
+    )
+    _install_signals(service, scheduler, stopped)
+    scheduler.start()
+    log.info("service started pid=%d db=%s tick=%gs", os.getpid(), service.store.path, service.tick)
+    await stopped.wait()
+    await _finish(service, scheduler)
+    return 0
+
+
+def _install_signals(service: Service, scheduler: AsyncIOScheduler, stopped: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        log.info("stopping: finishing the running cycle")
+        service.stopping = True
+        stopped.set()
+
+    def reload() -> None:
+        service.reload_requested = True
+        scheduler.modify_job(JOB_ID, next_run_time=utcnow())
+
+    loop.add_signal_handler(signal.SIGTERM, stop)
+    loop.add_signal_handler(signal.SIGINT, stop)
+    loop.add_signal_handler(signal.SIGHUP, reload)
+
+
+async def _finish(service: Service, scheduler: AsyncIOScheduler) -> None:
+    scheduler.shutdown(wait=False)
+    task = service.cycle_task
+    settings = service.config.settings
+    if task is not None and not task.done():
+        grace = settings.deadline + settings.parse_timeout + STOP_GRACE
+        try:
+            await asyncio.wait_for(asyncio.shield(task), grace)
+        except TimeoutError:
+            log.warning("cycle did not finish in %gs; cancelling", grace)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+    service.pool.close()
+    service.store.stop_service_run(service.run_id, utcnow())
+    log.info("service stopped")
