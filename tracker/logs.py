@@ -38,8 +38,11 @@ def configure_logging(verbose: int, log_format: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "apscheduler"):
+    for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    # A cycle longer than a tick makes APScheduler warn that it skipped a run; that is
+    # the intended coalescing, not a problem.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
 
 
 def set_level(level: int) -> None:

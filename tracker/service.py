@@ -29,6 +29,7 @@ from typing import IO, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from tracker import schedule
 from tracker.alerts import alerts_from_flags
 from tracker.config import Config, load_config
 from tracker.errors import TrackerError
@@ -36,11 +37,13 @@ from tracker.poll import ParsePool, Poller, utcnow
 from tracker.sinks import AlertSender
 from tracker.store import Store
 from tracker.topicset import TopicSet, load_topic_set, rescore_changed_topics
+from tracker.urls import secret_urls
 
 log = logging.getLogger(__name__)
 
 JOB_ID = "dispatch"
 STOP_GRACE = 5.0  # seconds beyond a fetch deadline and a parse limit to finish a cycle
+SETTLE = 1.0  # seconds an edited config or topic file must stay unchanged to be applied
 
 
 class ServiceLocked(TrackerError):
@@ -105,25 +108,40 @@ class Service:
 
     # ---- live configuration ------------------------------------------------------------
 
-    def maybe_reload(self, now: datetime) -> None:
+    async def maybe_reload(self, now: datetime) -> None:
         fingerprint = files_fingerprint(self.config_path, self.config.topics_dir)
         if fingerprint == self.fingerprint and not self.reload_requested:
             return
+        # A file being written, or saved by an editor that moves the old one away first,
+        # is briefly half there or missing: only files that stay unchanged are read.
+        await asyncio.sleep(SETTLE)
+        if files_fingerprint(self.config_path, self.config.topics_dir) != fingerprint:
+            return  # still changing: look again next tick
         self.reload_requested = False
         self.fingerprint = fingerprint
+        errors: list[str] = []
+        new_config, new_topics = self.config, self.topics
         try:
             new_config = load_config(self.config_path)
+        except TrackerError as exc:
+            errors.append(str(exc))
+        try:
             new_topics = load_topic_set(new_config.topics_dir, new_config.seeds_dir)
         except TrackerError as exc:
-            log.error("config not applied, keeping the last good one error=%s", exc)
-            self.store.record_config_error(self.run_id, str(exc), now)
-            return
-        self.apply(new_config, new_topics, now)
+            errors.append(str(exc))
+        for error in errors:
+            log.error("config not applied, keeping the last good one error=%s", error)
+        self.apply(new_config, new_topics, now, "\n".join(errors) or None)
 
-    def apply(self, new_config: Config, new_topics: TopicSet, now: datetime) -> None:
+    def apply(
+        self, new_config: Config, new_topics: TopicSet, now: datetime, error: str | None = None
+    ) -> None:
+        """Put a validated config and topics in force (either may be the old one when
+        the other file had ``error``)."""
+        if self.sender is None or new_config.alerts != self.config.alerts:
+            self.sender = AlertSender(new_config.alerts)  # a digest in progress is kept otherwise
         self.config, self.topics = new_config, new_topics
-        self.sender = AlertSender(new_config.alerts)
-        self.store.record_config_error(self.run_id, None, now)
+        self.store.record_config_error(self.run_id, error, now)
         self.store.sync_feeds(new_config.feeds, now)
         for warning in new_config.warnings:
             log.warning("config warning=%s", warning)
@@ -153,9 +171,17 @@ class Service:
 
     async def cycle(self) -> None:
         now = utcnow()
-        self.maybe_reload(now)
-        due = self.store.due_feeds(now)
-        poller = Poller(self.store, self.config.settings, self.topics.assess, self.pool)
+        await self.maybe_reload(now)
+        feeds = self.config.feeds
+        horizon = schedule.furthest_ahead(self.config.settings, (f.interval for f in feeds))
+        due = self.store.due_feeds(now, horizon)
+        poller = Poller(
+            self.store,
+            self.config.settings,
+            self.topics.assess,
+            self.pool,
+            fetch_urls=secret_urls(f.url for f in feeds),
+        )
         summary = await poller.poll(due) if due else None
         sent = self.send_alerts(utcnow())
         if summary is not None:
