@@ -71,9 +71,11 @@ def _install_chromium() -> str | None:
     if shutil.which("apt-get") is None or os.geteuid() != 0:
         return None
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "install", "-y", "-q", "chromium"],
-                    ["apt-get", "update", "-q"],
-                    ["apt-get", "install", "-y", "-q", "chromium"]):
+    for command in (
+        ["apt-get", "install", "-y", "-q", "chromium"],
+        ["apt-get", "update", "-q"],
+        ["apt-get", "install", "-y", "-q", "chromium"],
+    ):
         subprocess.run(command, env=env, capture_output=True, check=False, timeout=900)
         if _find_chromium():
             break

@@ -20,15 +20,23 @@ from httpserver import LocalServer, Reply
 RSS = """<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>{title}</title><link>http://example.org/</link>
 {items}</channel></rss>"""
-ITEM = "<item><guid>{guid}</guid><title>{title}</title><link>http://example.org/{guid}</link>" \
-       "<description>{summary}</description></item>"
+ITEM = (
+    "<item><guid>{guid}</guid><title>{title}</title><link>http://example.org/{guid}</link>"
+    "<description>{summary}</description></item>"
+)
 
-CRICKET = ("Afghanistan beat Bangladesh to reach the cricket semi-final",
-           "Rashid Khan took three wickets.")
-BACKLOG = ("US and Taliban officials hold talks in Doha on detained Americans",
-           "The State Department envoy met the Taliban foreign minister.")
-FOLLOW_UP = ("Taliban say talks with Washington on prisoner exchange will continue",
-             "A Taliban spokesman said the Islamic Emirate and US envoys met in Doha.")
+CRICKET = (
+    "Afghanistan beat Bangladesh to reach the cricket semi-final",
+    "Rashid Khan took three wickets.",
+)
+BACKLOG = (
+    "US and Taliban officials hold talks in Doha on detained Americans",
+    "The State Department envoy met the Taliban foreign minister.",
+)
+FOLLOW_UP = (
+    "Taliban say talks with Washington on prisoner exchange will continue",
+    "A Taliban spokesman said the Islamic Emirate and US envoys met in Doha.",
+)
 CRICKET_TOPIC = """name = "cricket"
 title = "Afghan cricket"
 [groups.sport]
@@ -66,22 +74,34 @@ def test_service_polls_on_schedule_applies_edits_alerts_and_stops_cleanly(
         server.route("/b.xml", Reply(body=rss("Outlet B", ("Weather in Kabul", "Sunny."))))
         server.route("/c.xml", Reply(body=rss("Outlet C", ("Markets", "Calm."))))
         server.route("/hook", Reply(status=204))
-        config = make_project(tmp_path, [server.url("/a.xml"), server.url("/b.xml")],
-                              extra_settings='interval = "10s"')
+        config = make_project(
+            tmp_path,
+            [server.url("/a.xml"), server.url("/b.xml")],
+            extra_settings='interval = "10s"',
+        )
         with config.open("a", encoding="utf-8") as out:
             out.write(f'\n[[alerts]]\ntype = "webhook"\nurl = "{server.url("/hook")}"\n')
         db = tmp_path / "db" / "tracker.db"
         log_path = tmp_path / "service.log"
         with log_path.open("w") as log:
             service = subprocess.Popen(
-                [sys.executable, "-m", "tracker", "-v", "run", "--tick", "1"], cwd=tmp_path,
-                stdout=log, stderr=subprocess.STDOUT,
+                [sys.executable, "-m", "tracker", "-v", "run", "--tick", "1"],
+                cwd=tmp_path,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 env={k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")},
             )
         try:
             # both feeds are polled at once; the backlog is flagged but not alerted
-            wait_for(lambda: len(query(db, "SELECT DISTINCT feed_id FROM polls")) == 2
-                     if db.exists() else False, 20, "first polls")
+            wait_for(
+                lambda: (
+                    len(query(db, "SELECT DISTINCT feed_id FROM polls")) == 2
+                    if db.exists()
+                    else False
+                ),
+                20,
+                "first polls",
+            )
             assert query(db, "SELECT backlog FROM flags") == [(1,)]
 
             second = run_tracker("run", check=False, timeout=30)
@@ -90,30 +110,44 @@ def test_service_polls_on_schedule_applies_edits_alerts_and_stops_cleanly(
 
             # a new follow-up in a feed polled before is alerted, once, at the webhook
             server.route("/a.xml", Reply(body=rss("Outlet A", CRICKET, BACKLOG, FOLLOW_UP)))
-            hook = wait_for(lambda: [r for r in server.received if r.path == "/hook"], 30,
-                            "the webhook alert")
+            hook = wait_for(
+                lambda: [r for r in server.received if r.path == "/hook"], 30, "the webhook alert"
+            )
             alert = json.loads(hook[0].body)  # type: ignore[index]
             assert alert["title"] == FOLLOW_UP[0]
             assert alert["url"].startswith("http://example.org/")
             assert alert["reasons"]
 
-            times = [datetime.fromisoformat(str(r[0])) for r in query(
-                db, "SELECT started_at FROM polls JOIN feeds ON feeds.id = polls.feed_id "
-                "WHERE feeds.url LIKE '%/a.xml' ORDER BY started_at")]
+            times = [
+                datetime.fromisoformat(str(r[0]))
+                for r in query(
+                    db,
+                    "SELECT started_at FROM polls JOIN feeds ON feeds.id = polls.feed_id "
+                    "WHERE feeds.url LIKE '%/a.xml' ORDER BY started_at",
+                )
+            ]
             gap = (times[1] - times[0]).total_seconds()
             assert 8 <= gap <= 15, f"feed polled {gap}s apart, configured every 10s"
 
             # a valid topic edit is applied and re-matches stored items
             (tmp_path / "config" / "topics" / "cricket.toml").write_text(CRICKET_TOPIC)
-            wait_for(lambda: query(db, "SELECT 1 FROM flags WHERE topic = 'cricket'"), 15,
-                     "the new topic to flag the stored cricket item")
+            wait_for(
+                lambda: query(db, "SELECT 1 FROM flags WHERE topic = 'cricket'"),
+                15,
+                "the new topic to flag the stored cricket item",
+            )
 
             # an invalid edit is reported with file, line and key, and ignored
             (tmp_path / "config" / "topics" / "cricket.toml").write_text(
-                CRICKET_TOPIC.replace("all_of", "all_off"))
-            error = wait_for(lambda: query(
-                db, "SELECT config_error FROM service_runs WHERE config_error IS NOT NULL"), 15,
-                "the config error to be recorded")
+                CRICKET_TOPIC.replace("all_of", "all_off")
+            )
+            error = wait_for(
+                lambda: query(
+                    db, "SELECT config_error FROM service_runs WHERE config_error IS NOT NULL"
+                ),
+                15,
+                "the config error to be recorded",
+            )
             message = str(error[0][0])  # type: ignore[index]
             assert "cricket.toml:6" in message and "all_off" in message
             status = run_tracker("status", check=False)
@@ -122,8 +156,15 @@ def test_service_polls_on_schedule_applies_edits_alerts_and_stops_cleanly(
 
             # a feed added while running is polled at once
             run_tracker("feeds", "add", server.url("/c.xml"), "--interval", "10s")
-            wait_for(lambda: query(db, "SELECT 1 FROM polls JOIN feeds ON feeds.id = feed_id "
-                                       "WHERE feeds.url LIKE '%/c.xml'"), 15, "the added feed")
+            wait_for(
+                lambda: query(
+                    db,
+                    "SELECT 1 FROM polls JOIN feeds ON feeds.id = feed_id "
+                    "WHERE feeds.url LIKE '%/c.xml'",
+                ),
+                15,
+                "the added feed",
+            )
         finally:
             service.send_signal(signal.SIGTERM)
             code = service.wait(timeout=45)

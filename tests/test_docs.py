@@ -1,0 +1,54 @@
+"""The README documents every command, option and config key users can type."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+import click
+import pytest
+
+from tracker import config
+from tracker.cli import cli
+from tracker.models import Settings
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def commands(group: click.Group, prefix: str = "tracker") -> list[tuple[str, click.Command]]:
+    found: list[tuple[str, click.Command]] = []
+    for name, command in group.commands.items():
+        path = f"{prefix} {name}"
+        if isinstance(command, click.Group):
+            found += commands(command, path)
+        else:
+            found.append((path, command))
+    return found
+
+
+@pytest.mark.parametrize(("path", "command"), commands(cli), ids=lambda v: str(v))
+def test_every_command_and_option_is_in_the_readme(path: str, command: click.Command) -> None:
+    assert f"`{path}" in README, f"{path} is not documented"
+    for param in command.params:
+        if isinstance(param, click.Option):
+            assert any(opt in README for opt in param.opts), f"{path} {param.opts}"
+
+
+@pytest.mark.parametrize("key", [f.name for f in fields(Settings)])
+def test_every_setting_is_in_the_readme(key: str) -> None:
+    assert f"| `{key}` |" in README
+
+
+@pytest.mark.parametrize("key", sorted(config._FEED_KEYS))
+def test_every_feed_key_is_in_the_readme(key: str) -> None:
+    assert f"`{key}`" in README
+
+
+@pytest.mark.parametrize("key", sorted(config._ALERT_KEYS))
+def test_every_alert_key_is_in_the_readme(key: str) -> None:
+    assert f"`{key}`" in README
+
+
+def test_global_options_are_in_the_readme() -> None:
+    for option in ("--config", "--db", "--log-format", "TRACKER_CONFIG", "TRACKER_DB"):
+        assert option in README
