@@ -1,0 +1,348 @@
+"""The follow-up flag: which terms match, whether the rule holds, the score and the reasons.
+
+The tables use stories written for these tests (not the dev set's wording), in
+English, Russian, Persian and Pashto; near misses must not be flagged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tracker.matching import TopicMatcher, compile_terms, find_matches
+from tracker.models import ItemText
+from tracker.topics import Topic, load_topic, parse_term
+
+ROOT = Path(__file__).resolve().parent.parent
+TOPIC = load_topic(ROOT / "config" / "topics" / "us-taliban.toml")
+SEED = (ROOT / "seeds" / TOPIC.seed).read_text(encoding="utf-8")
+MATCHER = TopicMatcher(TOPIC, SEED)
+
+# fmt: off
+FOLLOW_UPS = [
+    # (behaviour it pins, language, title, summary, groups expected among the matches)
+    ("Taliban named as Kabul's rulers; a swap", "en",
+     "Washington and Kabul's rulers agree to swap detainees",
+     "A deal mediated by Qatar freed an American aid worker.",
+     {"us", "taliban", "engagement"}),
+    ("a US official by name and talks", "en",
+     "Rubio says door open to talks with Taliban on missing Americans", "",
+     {"us", "taliban", "engagement"}),
+    ("CIA and a Taliban leader by name meeting", "en",
+     "CIA director met Mullah Baradar in secret Kabul meeting, officials say", "",
+     {"us", "taliban", "engagement"}),
+    ("demands and sanctions", "en",
+     "Taliban demand US lift sanctions before any deal on detained aid workers", "",
+     {"us", "taliban", "engagement"}),
+    ("intelligence handed over", "en",
+     "Islamic Emirate says it handed Washington evidence on ISIS-K cells", "",
+     {"us", "taliban", "engagement", "iskp"}),
+    ("actors split between title and summary", "en",
+     "State Department confirms second round of Doha contacts",
+     "Officials met representatives of the Islamic Emirate on Tuesday.",
+     {"us", "taliban", "engagement"}),
+    ("Kabul standing for its rulers as the counterpart", "en",
+     "Washington ready to exchange intelligence with Kabul against jihadists", "",
+     {"us", "taliban", "engagement"}),
+    ("a US envoy's trip to Kabul", "en",
+     "Khalilzad makes surprise trip to Kabul for talks on detained Americans", "",
+     {"us", "taliban", "engagement"}),
+    ("ru: envoy by name, prefix terms", "ru",
+     "Халилзад провел переговоры с талибами в Дохе", "",
+     {"us", "taliban", "engagement"}),
+    ("ru: Islamic Emirate, prisoner exchange", "ru",
+     "Вашингтон и «Исламский эмират» обменялись заключенными", "",
+     {"us", "taliban", "engagement"}),
+    ("ru: embassy and rapprochement", "ru",
+     "США рассматривают возможность возобновления работы посольства в Кабуле",
+     "Решение может стать шагом к сближению с талибами.",
+     {"us", "taliban", "engagement"}),
+    ("fa: special envoy meets Muttaqi", "fa",
+     "نماینده ویژه آمریکا با امیرخان متقی دیدار کرد", "",
+     {"us", "taliban", "engagement"}),
+    ("fa: security cooperation, zero-width joiner", "fa",
+     "طالبان‌ها: آماده همکاری امنیتی با واشنگتن هستیم", "",
+     {"us", "taliban", "engagement"}),
+    ("ps: prisoner exchange talks in Doha", "ps",
+     "امریکا او طالبان په دوحه کې د بندیانو پر تبادلې خبرې وکړې", "",
+     {"us", "taliban", "engagement"}),
+    ("ps: Islamic Emirate meets US representative", "ps",
+     "د اسلامي امارت مشرتابه د امریکا له استازي سره وکتل", "",
+     {"us", "taliban", "engagement"}),
+    ("Bagram demand without the Taliban named", "en",
+     "Trump says US wants Bagram air base back", "",
+     {"us", "bagram", "base_demand"}),
+    ("ru: Bagram demand", "ru",
+     "Трамп снова потребовал вернуть США авиабазу Баграм", "",
+     {"us", "bagram"}),
+    ("refusal of a US demand", "en",
+     "Taliban rebuff Washington's request to hand back Bagram", "",
+     {"us", "taliban", "engagement"}),
+]
+
+NEAR_MISSES = [
+    # (behaviour it pins, language, title, summary)
+    ("Taliban with Russia, no US actor", "en",
+     "Taliban host Russian envoy for talks on trade and security", ""),
+    ("Taliban with China and Pakistan", "en",
+     "Chinese and Pakistani ministers meet Taliban foreign minister in Kabul", ""),
+    ("US against ISKP, no Taliban actor", "en",
+     "US strike kills senior Islamic State Khorasan figure, Central Command says", ""),
+    ("UN and Taliban, no US actor", "en",
+     "UN Security Council extends Afghanistan mission, calls on Taliban to reverse curbs", ""),
+    ("US and Afghan evacuees, no Taliban actor", "en",
+     "Afghan evacuees in Texas await green cards as US court weighs their case", ""),
+    ("sport is excluded even with US, Taliban and a meeting", "en",
+     "Afghanistan cricketers meet US team before T20 World Cup warm-up",
+     "Taliban sports officials attended the practice match."),
+    ("a newspaper called Washington is no US actor", "en",
+     "Washington Post interview: Taliban spokesman says talks with Pakistan stalled", ""),
+    ("the Pakistani Taliban are not the Taliban", "en",
+     "Pakistani Taliban claim attack as US envoy holds talks in Islamabad", ""),
+    ("the pronoun 'us' is not the US", "en",
+     "Taliban Tell Us They Want Talks, Says UN Envoy", ""),
+    ("a US-backed figure is not a US actor", "en",
+     "Former US-backed officials meet Taliban in Doha", ""),
+    ("Taliban background is not a Taliban actor", "en",
+     "US resumes talks with Qatar on Afghans who fled after the Taliban takeover", ""),
+    ("Kabul as a place is not an actor", "en",
+     "US lawmakers meet families of troops killed in Kabul airport bombing", ""),
+    ("ru: Taliban with China", "ru",
+     "Талибы провели переговоры с делегацией Китая в Пекине", ""),
+    ("ru: Pentagon against IS in Syria", "ru",
+     "Пентагон: удар по ИГИЛ в Сирии уничтожил командира", ""),
+    ("fa: Russian delegation meets the Taliban", "fa",
+     "هیئت روسی با مقامات طالبان در کابل دیدار کرد", ""),
+    ("ps: Afghan cricket team travels to America", "ps",
+     "د افغانستان د کرکټ لوبډلې امریکا ته سفر وکړ", ""),
+    ("Central Asian deals with the Taliban", "en",
+     "Kazakhstan and Uzbekistan sign deals with Taliban at Tashkent forum", ""),
+    ("US news unrelated to Afghanistan", "en",
+     "White House and Senate leaders hold talks on the budget", ""),
+    ("leaving Bagram in 2021 is no demand to get it back", "en",
+     "Last US troops leave Bagram as withdrawal nears completion", ""),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(
+    ("pins", "lang", "title", "summary", "groups"), FOLLOW_UPS, ids=[c[0] for c in FOLLOW_UPS]
+)
+def test_follow_ups_are_flagged(
+    pins: str, lang: str, title: str, summary: str, groups: set[str]
+) -> None:
+    decision = MATCHER.decide(ItemText(title, summary, language=lang))
+    assert decision.flagged, decision.reasons
+    assert decision.relevant
+    assert groups <= {match.group for match in decision.matches}
+    assert decision.reasons.startswith("flagged: ")
+
+
+@pytest.mark.parametrize(
+    ("pins", "lang", "title", "summary"), NEAR_MISSES, ids=[c[0] for c in NEAR_MISSES]
+)
+def test_near_misses_are_not_flagged(pins: str, lang: str, title: str, summary: str) -> None:
+    decision = MATCHER.decide(ItemText(title, summary, language=lang))
+    assert not decision.flagged, decision.reasons
+    assert decision.reasons.startswith("not flagged: ")
+
+
+def test_matches_report_original_text_term_and_offset() -> None:
+    title = "Итоги: Госдепартамент США провел «контакты» с талибами"
+    decision = MATCHER.decide(ItemText(title, "", language="ru"))
+    found = {(m.group, m.term, m.matched, m.field, m.offset) for m in decision.matches}
+    assert ("us", "Госдеп*", "Госдепартамент", "title", 7) in found
+    assert ("taliban", "талиб*", "талибами", "title", title.index("талибами")) in found
+    for match in decision.matches:
+        assert title[match.offset : match.offset + len(match.matched)] == match.matched
+
+
+def test_matched_text_keeps_joiners_and_diacritics_of_the_original() -> None:
+    summary = "سخنگوی طالبان‌ها گفت با اَمْرِيكَا گفت‌وگو می‌کنند"
+    matches = MATCHER.find_matches(ItemText("", summary))
+    matched = {match.matched for match in matches}
+    assert {"طالبان‌ها", "اَمْرِيكَا", "گفت‌وگو"} <= matched
+    for match in matches:
+        assert summary[match.offset : match.offset + len(match.matched)] == match.matched
+
+
+def test_reasons_list_each_group_with_matches_and_fields() -> None:
+    decision = MATCHER.decide(
+        ItemText(
+            "State Department envoy holds talks with Taliban",
+            "Intelligence sharing against ISKP and the embassy in Kabul were discussed.",
+        )
+    )
+    lines = decision.reasons.splitlines()
+    assert lines[0] == "flagged: US actors + Taliban actors within 40 words, with engagement"
+    assert 'US actors: "State Department" in title' in lines
+    assert 'Taliban actors: "Taliban" in title' in lines
+    engagement = next(line for line in lines if line.startswith("engagement: "))
+    assert '"talks" in title' in engagement
+    assert '"Intelligence sharing" in summary' in engagement
+    seed_line = lines[-1]
+    assert seed_line.startswith("seed terms shared: ")
+    assert {"intelligence", "ISKP", "Kabul"} <= set(seed_line.split(": ")[1].split(", "))
+    assert set(decision.seed_terms) == set(seed_line.split(": ")[1].split(", "))
+    assert decision.rule_version == TOPIC.version
+    assert decision.topic == "us-taliban"
+
+
+def test_reasons_say_why_an_item_is_not_flagged() -> None:
+    reasons = MATCHER.decide(ItemText("Taliban meet Iranian delegation", "")).reasons
+    assert reasons.splitlines()[0] == "not flagged: no US actors"
+    sport = MATCHER.decide(ItemText("US, Taliban officials at cricket talks", "")).reasons
+    assert sport.splitlines()[0] == "not flagged: excluded as sport"
+
+
+def test_masked_mentions_are_left_out_but_named() -> None:
+    decision = MATCHER.decide(ItemText("Washington Post: Taliban hold talks with Iran", ""))
+    assert "us" not in {match.group for match in decision.matches}
+    assert 'not actors (names, background): "Washington Post" in title' in decision.reasons
+
+
+def test_actors_far_apart_in_the_content_are_not_flagged() -> None:
+    filler = " ".join(["Border trade and crossings were discussed at length."] * 8)
+    text = ItemText(
+        "Pakistan and Taliban hold border talks",
+        "",
+        f"{filler} Separately, the State Department said it had no comment on visas.",
+    )
+    decision = MATCHER.decide(text)
+    assert not decision.flagged
+    first = decision.reasons.splitlines()[0]
+    assert first == "not flagged: US actors, Taliban actors, engagement not within 40 words"
+
+
+def test_phrases_do_not_run_across_a_sentence_end() -> None:
+    matches = MATCHER.find_matches(ItemText("The paint was white. House prices rose.", ""))
+    assert "White House" not in {match.term for match in matches}
+    abbreviation = MATCHER.find_matches(ItemText("U.S. officials met them", ""))
+    assert "U.S." in {match.term for match in abbreviation}
+
+
+def test_relevance_without_a_flag() -> None:
+    taliban_only = MATCHER.decide(ItemText("Taliban close beauty salons", ""))
+    assert taliban_only.relevant and not taliban_only.flagged
+    masked = MATCHER.decide(ItemText("Life in Taliban-ruled Afghanistan", ""))
+    assert masked.relevant and not masked.flagged
+    unrelated = MATCHER.decide(ItemText("Rain expected over the weekend", "Take an umbrella."))
+    assert not unrelated.relevant and not unrelated.flagged
+    assert unrelated.score == 0.0
+    assert unrelated.reasons == "not flagged: no topic terms matched"
+    assert unrelated.matches == ()
+
+
+def test_closer_follow_ups_score_higher() -> None:
+    close = MATCHER.decide(
+        ItemText(
+            "White House weighs intelligence sharing with Taliban against ISKP",
+            "Officials also discussed reopening the embassy in Kabul; lawmakers want concessions.",
+        )
+    )
+    thin = MATCHER.decide(ItemText("US and Taliban talk", ""))
+    assert close.flagged and thin.flagged
+    assert close.score > thin.score
+    assert len(close.seed_terms) > len(thin.seed_terms)
+
+
+def test_decisions_are_deterministic() -> None:
+    text = ItemText("Blinken: talks with Taliban continue", "In Doha.", language="en")
+    assert MATCHER.decide(text) == TopicMatcher(TOPIC, SEED).decide(text)
+
+
+def test_find_matches_takes_a_topic_or_a_compiled_index() -> None:
+    text = ItemText("Taliban and Washington", "")
+    assert find_matches(TOPIC, text) == find_matches(compile_terms(TOPIC), text)
+    assert {match.group for match in find_matches(TOPIC, text)} == {"taliban", "us"}
+
+
+RULE_TOPIC = """\
+name = "rules"
+[groups.a]
+terms = ["alpha", "alef*"]
+[groups.b]
+terms = ["beta", "bravo"]
+weight = 2
+[groups.c]
+terms = ["gamma"]
+[groups.stop]
+terms = ["stop"]
+[groups.penalty]
+terms = ["minus"]
+weight = -3
+[groups.shield]
+terms = ["alpha shield"]
+masks = ["a"]
+[rule]
+all_of = ["a"]
+any_of = ["b", "c"]
+none_of = ["stop"]
+min_matches = 3
+within = 5
+min_score = 1.5
+"""
+
+RULE_CASES = [
+    # (text, flagged, the behaviour it pins)
+    ("alpha beta bravo", True, "all_of and any_of met with three distinct terms"),
+    ("alpha beta", False, "min_matches counts distinct terms"),
+    ("alpha alpha beta", False, "repeating a term does not count twice"),
+    ("alpha alefbet gamma", True, "a prefix term counts, any_of met by another group"),
+    ("beta bravo gamma", False, "all_of group missing"),
+    ("alpha alefs beta stop", False, "none_of excludes"),
+    ("alpha alefs one two three four five six beta", False, "within: too far apart"),
+    ("alpha alefs beta minus", False, "a negative weight lowers the score below min_score"),
+    ("alpha shield alefs beta", False, "a masked match does not count"),
+]
+
+
+@pytest.mark.parametrize(("text", "flagged", "pins"), RULE_CASES, ids=[c[2] for c in RULE_CASES])
+def test_rule_features(tmp_path: Path, text: str, flagged: bool, pins: str) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text(RULE_TOPIC, encoding="utf-8")
+    decision = TopicMatcher(load_topic(path)).decide(ItemText(text, ""))
+    assert decision.flagged is flagged, decision.reasons
+
+
+def test_min_terms_needs_distinct_terms_of_a_group(tmp_path: Path) -> None:
+    path = tmp_path / "min.toml"
+    path.write_text(
+        '[groups.a]\nterms = ["one", "two"]\nmin_terms = 2\n[rule]\nall_of = ["a"]\n',
+        encoding="utf-8",
+    )
+    matcher = TopicMatcher(load_topic(path))
+    assert not matcher.decide(ItemText("one one", "")).flagged
+    assert matcher.decide(ItemText("one two", "")).flagged
+
+
+def test_a_thousand_terms_on_a_large_text(tmp_path: Path) -> None:
+    """Many terms and a long text: every occurrence found, nothing else."""
+    from dataclasses import replace
+
+    from tracker.topics import TermGroup
+
+    terms = tuple(parse_term(f"term{n}x") for n in range(990)) + tuple(
+        parse_term(text) for text in ("needle*", "hay stack", "talib*")
+    )
+    topic: Topic = replace(TOPIC, groups=(TermGroup("many", "many", terms),))
+    paragraph = "Some hay stack words and needles, a haystack, Talibs and term7x.\n"
+    text = paragraph * 20_000  # about 1.3 MB
+    matches = find_matches(topic, ItemText("", "", text))
+    counts: dict[str, int] = {}
+    for match in matches:
+        counts[match.term] = counts.get(match.term, 0) + 1
+    assert counts == {"hay stack": 20_000, "needle*": 20_000, "talib*": 20_000, "term7x": 20_000}
+
+
+def test_a_full_lookup_memory_is_replaced_without_losing_matches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tracker import matching
+
+    monkeypatch.setattr(matching, "TUNING", matching.Tuning(lookup_memo_limit=4))
+    matcher = TopicMatcher(TOPIC, SEED)
+    for n in range(5):
+        text = ItemText(f"Word{n} other{n} filler{n}: US and Taliban hold talks", "")
+        assert matcher.decide(text).flagged
