@@ -45,10 +45,14 @@ def test_shipped_topic_loads_with_its_groups_and_rule() -> None:
     assert topic.seed == "000_2fae77ef1c8f8cc0.txt"
     assert topic.version == hashlib.sha256(SHIPPED.read_bytes()).hexdigest()[:12]
     names = {group.name for group in topic.groups}
-    assert {"us", "taliban", "engagement", "iskp", "sport", "not_actors"} <= names
+    assert {"us", "taliban", "engagement", "contact", "iskp", "sport", "not_actors"} <= names
     main = topic.rule.clauses[0]
     assert main.all_of == ("us", "taliban")
     assert main.any_of == ("engagement",)
+    assert main.unless == ("other_states",)
+    assert topic.group("other_states").fields == ("title",)
+    tight = [clause for clause in topic.rule.clauses if clause.same_sentence]
+    assert tight and all(clause.within is not None for clause in tight)
     assert "sport" in topic.rule.none_of
 
 
@@ -70,6 +74,21 @@ def test_valid_topic_records(tmp_path: Path) -> None:
     assert taliban.weight == 2.0
     assert taliban.terms[1].prefix == (True,)
     assert topic.rule.clauses[0].within == 30
+    assert us.fields == ("title", "summary", "content")  # the default: everywhere
+    assert (topic.rule.clauses[0].same_sentence, topic.rule.clauses[0].unless) == (False, ())
+
+
+def test_fields_same_sentence_and_unless_are_read(tmp_path: Path) -> None:
+    text = VALID.replace("weight = 2", 'weight = 2\nfields = ["summary", "title"]').replace(
+        "within = 30",
+        "within = 30\nsame_sentence = true\n\n[[rule.alternatives]]\n"
+        'all_of = ["us"]\nunless = ["taliban"]',
+    )
+    topic = load_topic(write(tmp_path, "demo.toml", text))
+    assert topic.group("taliban").fields == ("title", "summary")  # in reading order
+    main, alternative = topic.rule.clauses
+    assert main.same_sentence and main.unless == ()
+    assert not alternative.same_sentence and alternative.unless == ("taliban",)
 
 
 def test_name_defaults_to_the_file_stem(tmp_path: Path) -> None:
@@ -92,6 +111,10 @@ ERRORS = [
     (("weight = 2", 'weight = "high"'), "groups.taliban.weight", None, "must be a number"),
     (("weight = 2", "weight = true"), "groups.taliban.weight", None, "must be a number"),
     (("weight = 2", "min_terms = 0"), "groups.taliban.min_terms", None, "at least 1"),
+    (("weight = 2", 'fields = ["titel"]'), "groups.taliban.fields", None, "did you mean 'title'"),
+    (("weight = 2", "fields = []"), "groups.taliban.fields", None, "needs at least one of title"),
+    (("weight = 2", 'fields = "title"'), "groups.taliban.fields", None, "list of strings"),
+    (("weight = 2", 'fields = ["title", "title"]'), "groups.taliban.fields", None, "twice"),
     (('terms = ["Taliban", "талиб*"]', 'terms = "Taliban"'), "groups.taliban.terms", None, "list"),
     (('"талиб*"', '"т*"'), "groups.taliban.terms", None, "2 letters before '*'"),
     (('"талиб*"', '"tali*ban"'), "groups.taliban.terms", None, "only at the end"),
@@ -101,6 +124,9 @@ ERRORS = [
     (("all_of", "any_off"), "rule.any_off", None, "did you mean 'any_of'"),
     (('all_of = ["us", "taliban"]', "none_of = []"), "rule", 14, "needs all_of or any_of"),
     (("within = 30", "within = 2.5"), "rule.within", None, "must be an integer"),
+    (("within = 30", 'same_sentence = "yes"'), "rule.same_sentence", None, "true or false"),
+    (("within = 30", 'unless = ["tailban"]'), "rule.unless", None, "did you mean 'taliban'"),
+    (("within = 30", 'unless = ["us"]'), "rule.unless", None, "both required and excluded"),
     (('exact_case = ["US"]', 'masks = ["talibn"]'), "groups.us.masks", None, "'taliban'"),
     (('seed = "demo.txt"', 'seed = "../secret.txt"'), "seed", None, "inside the seeds directory"),
     (('seed = "demo.txt"', 'seed = "/etc/passwd"'), "seed", None, "inside the seeds directory"),

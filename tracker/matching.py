@@ -12,7 +12,15 @@ once in a dict of first words (exact terms) and by its prefixes of the lengths
 the topic uses (``*`` terms); phrases are then checked word by word and may not
 run across a sentence end. Offsets and matched text are those of the original
 field. A match of a masking group (``masks``) cancels matches of the masked
-groups inside it ("Washington Post" is no US actor).
+groups inside it ("Washington Post" is no US actor); a group limited to some
+fields (``fields``) is not looked for in the others.
+
+A clause holds when its groups matched, none of its ``unless`` groups did, and,
+when asked, one match of each lies within ``within`` words and in one sentence
+(``same_sentence``: a title is a sentence; a sentence ends at ``. ! ? ;``, ``|``
+or a line break, but not at the dot of an abbreviation such as "U.S.").
+Sentences are only worked out for items whose groups already satisfy such a
+clause.
 
 The score is the rule's strength (each matched group's weight, plus a bonus for
 each extra distinct term) plus the cosine similarity between the item's words
@@ -29,6 +37,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,7 +46,7 @@ from typing import NamedTuple
 
 from tracker.models import FlagDecision, ItemText, TermMatch
 from tracker.textnorm import WordSplit, fold, fold_keeping_case, normalize, split_words
-from tracker.topics import Clause, Term, Topic
+from tracker.topics import ITEM_FIELDS, Clause, Term, Topic
 
 
 @dataclass(frozen=True)
@@ -54,12 +63,17 @@ class Tuning:
 
 
 TUNING = Tuning()
-FIELDS = ("title", "summary", "content")
+FIELDS = ITEM_FIELDS
+_UNBOUNDED = 1 << 62  # a ``within`` wider than any text
+_NO_MATCH = "not flagged: no topic terms matched"
 # Between the words of a phrase: spaces, hyphens, apostrophes, quotes; or the dot of
 # an abbreviation ("U.S. officials"). Anything else (a sentence end, a comma, a new
 # line) breaks the phrase.
 _PHRASE_GAP = re.compile(r"[ \t\-'\"]{0,4}")
 _ABBREVIATION_GAP = re.compile(r"\.[ \t\-]{0,2}")
+# A separator holding one of these ends a sentence (unless it is an abbreviation's dot);
+# also the Arabic-script question mark, the Urdu full stop and the CJK full stop.
+_SENTENCE_END = re.compile("[.!?;|\n؟۔。]")
 
 STOPWORDS = frozenset(
     """
@@ -136,6 +150,10 @@ class TermIndex:
         self.topic = topic
         self._exact: dict[str, list[_Entry]] = {}
         self._prefix: dict[str, list[_Entry]] = {}
+        self.absent: Mapping[str, frozenset[str]] = {  # field -> groups not looked for there
+            field: frozenset(g.name for g in topic.groups if field not in g.fields)
+            for field in FIELDS
+        }
         for group in topic.groups:
             for term in group.terms:
                 table = self._prefix if term.prefix[0] else self._exact
@@ -204,7 +222,11 @@ class _Hit(NamedTuple):  # a NamedTuple: built for every match, and cheap to bui
 @dataclass(frozen=True)
 class _FieldScan:
     hits: tuple[_Hit, ...]
-    words: Sequence[str]
+    split: WordSplit
+
+    @property
+    def words(self) -> Sequence[str]:
+        return self.split.words
 
 
 @dataclass(frozen=True)
@@ -224,7 +246,7 @@ def compile_terms(topic: Topic) -> TermIndex:
 def find_matches(terms: TermIndex | Topic, text: ItemText) -> tuple[TermMatch, ...]:
     """Every term of the topic found in ``text`` (masked matches left out)."""
     index = terms if isinstance(terms, TermIndex) else TermIndex(terms)
-    found, _ = _scan_item(index, text)
+    found, _, _ = _scan_item(index, text)
     return tuple(_term_match(hit) for hit in _effective(index.topic, found))
 
 
@@ -239,6 +261,8 @@ class TopicMatcher:
         rule = topic.rule
         required = (name for clause in rule.clauses for name in (*clause.all_of, *clause.any_of))
         self._relevant_groups = set(rule.relevant_if or required)
+        self._min_terms = {group.name: group.min_terms for group in topic.groups}
+        self._line_order = _reason_order(topic)
 
     def find_matches(self, text: ItemText) -> tuple[TermMatch, ...]:
         """Every term of the topic found in ``text`` (masked matches left out)."""
@@ -246,19 +270,21 @@ class TopicMatcher:
 
     def decide(self, text: ItemText) -> FlagDecision:
         """Whether ``text`` is relevant, whether it is flagged, its score and why."""
-        found, words = _scan_item(self._index, text)
+        found, words, sentences = _scan_item(self._index, text)
+        if not found:  # most items: not ranked, nothing to say but that
+            return self._no_match()
         hits = _effective(self.topic, found)
-        # Items that match no term are not ranked: skip the similarity for them.
-        similarity, shared = seed_similarity(self._seed, words) if found else (0.0, ())
+        similarity, shared = seed_similarity(self._seed, words)
         terms = _terms_by_group(hits)
-        matched = _matched_groups(self.topic, terms)
+        matched = _matched_groups(self._min_terms, terms)
         score = round(_strength(self.topic, terms, matched) + self._seed_score(similarity), 4)
-        flagged, verdict = _judge(self.topic, self._titles, hits, matched, terms, score)
+        evidence = _Evidence(hits, matched, terms, sentences)
+        flagged, verdict = _judge(self.topic, self._titles, evidence, score)
         # Masked mentions still tell what the item is about ("Taliban-ruled Afghanistan").
         mentioned = {hit.group for hit in found}
         relevant = flagged or bool(mentioned & self._relevant_groups)
         reasons = [verdict]
-        reasons += _group_lines(self.topic, hits)
+        reasons += _group_lines(self.topic, hits, self._line_order)
         if shared:
             reasons.append("seed terms shared: " + ", ".join(shared))
         return FlagDecision(
@@ -275,28 +301,48 @@ class TopicMatcher:
     def _seed_score(self, similarity: float) -> float:
         return self.topic.rule.seed_weight * similarity
 
+    def _no_match(self) -> FlagDecision:
+        return FlagDecision(
+            topic=self.topic.name,
+            relevant=False,
+            flagged=False,
+            score=0.0,
+            reasons=_NO_MATCH,
+            rule_version=self.topic.version,
+            matches=(),
+            seed_terms=(),
+        )
 
-def _scan_item(index: TermIndex, text: ItemText) -> tuple[list[_Hit], list[str]]:
-    """Hits in title, summary and content (before masking), and all the item's words."""
+
+def _scan_item(index: TermIndex, text: ItemText) -> tuple[list[_Hit], list[str], _Sentences]:
+    """Hits in title, summary and content (before masking), all the item's words, and
+    its sentences."""
     hits: list[_Hit] = []
     words: list[str] = []
+    splits: dict[str, WordSplit] = {}
     for field in FIELDS:
         scan = _scan_field(index, field, getattr(text, field), len(words))
         hits.extend(scan.hits)
         words.extend(scan.words)
-    return hits, words
+        splits[field] = scan.split
+    return hits, words, _Sentences(splits)
+
+
+_NO_WORDS = split_words("")
 
 
 def _scan_field(index: TermIndex, field: str, text: str, base: int) -> _FieldScan:
     if not text:
-        return _FieldScan((), ())
+        return _FieldScan((), _NO_WORDS)
     normalized = normalize(text)
     split = split_words(normalized.text)
     words = split.words
     hot = index.hot_words(words)
     spans = _spans(hot, split, words) if hot else []
+    if absent := index.absent[field]:
+        spans = [span for span in spans if span[0].group not in absent]
     if not spans:
-        return _FieldScan((), words)
+        return _FieldScan((), split)
     starts = split.word_starts([i for span in spans for i in span[1:]])
     hits = []
     for entry, first, last in spans:
@@ -305,7 +351,32 @@ def _scan_field(index: TermIndex, field: str, text: str, base: int) -> _FieldSca
         if entry.term.exact_case and not _case_matches(entry.term, matched):
             continue
         hits.append(_Hit(entry.group, entry.term, field, first, last, base + first, start, matched))
-    return _FieldScan(tuple(hits), words)
+    return _FieldScan(tuple(hits), split)
+
+
+class _Sentences:
+    """Which sentence of its field a hit lies in, worked out per field on first use."""
+
+    def __init__(self, splits: Mapping[str, WordSplit]) -> None:
+        self._splits = splits
+        self._ends: dict[str, list[int]] = {}  # field -> words followed by a sentence end
+
+    def of(self, hit: _Hit) -> tuple[str, int]:
+        ends = self._ends.get(hit.field)
+        if ends is None:
+            ends = self._ends[hit.field] = _sentence_ends(self._splits[hit.field])
+        return hit.field, bisect_left(ends, hit.first)
+
+
+def _sentence_ends(split: WordSplit) -> list[int]:
+    """The indices of the words that end a sentence (the last word aside)."""
+    words = split.words
+    separators = split.parts[2::2]  # separators[i] follows words[i]
+    return [
+        i
+        for i, separator in enumerate(separators[: len(words) - 1])
+        if _SENTENCE_END.search(separator) and not _joins(separator, words[i])
+    ]
 
 
 def _spans(
@@ -411,10 +482,8 @@ def _terms_by_group(hits: Iterable[_Hit]) -> dict[str, set[str]]:
     return terms
 
 
-def _matched_groups(topic: Topic, terms: Mapping[str, set[str]]) -> set[str]:
-    return {
-        group.name for group in topic.groups if len(terms.get(group.name, ())) >= group.min_terms
-    }
+def _matched_groups(min_terms: Mapping[str, int], terms: Mapping[str, set[str]]) -> set[str]:
+    return {name for name, found in terms.items() if len(found) >= min_terms[name]}
 
 
 def _strength(topic: Topic, terms: Mapping[str, set[str]], matched: set[str]) -> float:
@@ -427,68 +496,96 @@ def _strength(topic: Topic, terms: Mapping[str, set[str]], matched: set[str]) ->
     return total
 
 
+@dataclass(frozen=True)
+class _Evidence:
+    """What the rule is judged on: the hits that count, by group, and their sentences."""
+
+    hits: Sequence[_Hit]
+    matched: set[str]  # groups with enough distinct terms
+    terms: Mapping[str, set[str]]  # group -> distinct terms matched
+    sentences: _Sentences
+
+
 def _judge(
-    topic: Topic,
-    titles: Mapping[str, str],
-    hits: Sequence[_Hit],
-    matched: set[str],
-    terms: Mapping[str, set[str]],
-    score: float,
+    topic: Topic, titles: Mapping[str, str], evidence: _Evidence, score: float
 ) -> tuple[bool, str]:
     """Whether the rule holds, and the first reasons line saying so or why not."""
     rule = topic.rule
-    if not hits:
-        return False, "not flagged: no topic terms matched"
-    if excluded := [titles[name] for name in rule.none_of if name in matched]:
+    if not evidence.hits:
+        return False, _NO_MATCH
+    if excluded := [titles[name] for name in rule.none_of if name in evidence.matched]:
         return False, "not flagged: excluded as " + ", ".join(excluded)
-    failures = [_clause_failure(clause, titles, hits, matched, terms) for clause in rule.clauses]
-    holding = [
-        clause for clause, failure in zip(rule.clauses, failures, strict=True) if not failure
-    ]
-    if not holding:
-        return False, "not flagged: " + failures[0]
+    holding = next(
+        (clause for clause in rule.clauses if not _clause_failure(clause, titles, evidence)), None
+    )
+    if holding is None:  # say why the main clause fails
+        return False, "not flagged: " + _clause_failure(rule.clauses[0], titles, evidence)
     if rule.min_score is not None and score < rule.min_score:
         return False, f"not flagged: score {score:g} below {rule.min_score:g}"
-    return True, "flagged: " + _describe(holding[0], titles)
+    return True, "flagged: " + _describe(holding, titles)
 
 
-def _clause_failure(
-    clause: Clause,
-    titles: Mapping[str, str],
-    hits: Sequence[_Hit],
-    matched: set[str],
-    terms: Mapping[str, set[str]],
-) -> str:
+def _clause_failure(clause: Clause, titles: Mapping[str, str], evidence: _Evidence) -> str:
     """Why ``clause`` does not hold; "" when it holds."""
+    matched = evidence.matched
     if missing := [titles[name] for name in clause.all_of if name not in matched]:
         return "no " + ", ".join(missing)
     if clause.any_of and not matched & set(clause.any_of):
         return "no " + " or ".join(titles[name] for name in clause.any_of)
-    counted = sum(len(terms.get(name, ())) for name in (*clause.all_of, *clause.any_of))
+    if excluded := [titles[name] for name in clause.unless if name in matched]:
+        return "excluded as " + ", ".join(excluded)
+    counted = sum(len(evidence.terms.get(name, ())) for name in (*clause.all_of, *clause.any_of))
     if counted < clause.min_matches:
         return f"too few terms ({counted} of {clause.min_matches})"
-    if clause.within is not None and not _close_together(clause, matched, hits):
+    if not _close_together(clause, evidence):
         named = ", ".join(titles[name] for name in (*clause.all_of, *clause.any_of))
-        return f"{named} not within {clause.within} words"
+        return f"{named} not {_closeness(clause)}"
     return ""
 
 
 def _describe(clause: Clause, titles: Mapping[str, str]) -> str:
     line = " + ".join(titles[name] for name in clause.all_of)
-    if clause.within is not None:
-        line += f" within {clause.within} words"
+    if closeness := _closeness(clause):
+        line += f" {closeness}"
     if clause.any_of:
         line += (", with " if line else "") + " or ".join(titles[name] for name in clause.any_of)
     return line
 
 
-def _close_together(clause: Clause, matched: set[str], hits: Sequence[_Hit]) -> bool:
-    """Whether one hit of each all_of group and one any_of hit lie within ``within`` words."""
-    required = [[hit.position for hit in hits if hit.group == name] for name in clause.all_of]
+def _closeness(clause: Clause) -> str:
+    """How close the clause wants its matches, in words: "within 12 words in one sentence"."""
+    parts = []
+    if clause.within is not None:
+        parts.append(f"within {clause.within} words")
+    if clause.same_sentence:
+        parts.append("in one sentence")
+    return " ".join(parts)
+
+
+def _close_together(clause: Clause, evidence: _Evidence) -> bool:
+    """Whether one hit of each all_of group and one any_of hit lie within ``within``
+    words (and in one sentence, for a ``same_sentence`` clause)."""
+    if clause.within is None and not clause.same_sentence:
+        return True
+    names = [{name} for name in clause.all_of]
     if clause.any_of:
-        alternatives = set(clause.any_of) & matched
-        required.append([hit.position for hit in hits if hit.group in alternatives])
-    return _covering_window(required, clause.within or 0)
+        names.append(set(clause.any_of) & evidence.matched)
+    wanted = set().union(*names)
+    hits = [hit for hit in evidence.hits if hit.group in wanted]
+    width = clause.within if clause.within is not None else _UNBOUNDED
+    if not clause.same_sentence:
+        return _covering_window([_positions(hits, group) for group in names], width)
+    by_sentence: dict[tuple[str, int], list[_Hit]] = {}
+    for hit in hits:
+        by_sentence.setdefault(evidence.sentences.of(hit), []).append(hit)
+    return any(
+        _covering_window([_positions(found, group) for group in names], width)
+        for found in by_sentence.values()
+    )
+
+
+def _positions(hits: Iterable[_Hit], groups: set[str]) -> list[int]:
+    return [hit.position for hit in hits if hit.group in groups]
 
 
 def _covering_window(position_sets: Sequence[Sequence[int]], width: int) -> bool:
@@ -514,14 +611,18 @@ def _covering_window(position_sets: Sequence[Sequence[int]], width: int) -> bool
     return False
 
 
-def _group_lines(topic: Topic, hits: Sequence[_Hit]) -> list[str]:
-    """One line per group that matched, in rule order: title: "match" in field, ..."""
+def _reason_order(topic: Topic) -> tuple[str, ...]:
+    """The order of the groups in the reasons: the rule's groups first."""
     rule = topic.rule
+    named = [name for clause in rule.clauses for name in (*clause.all_of, *clause.any_of)]
+    return tuple(dict.fromkeys([*named, *rule.none_of, *(group.name for group in topic.groups)]))
+
+
+def _group_lines(topic: Topic, hits: Sequence[_Hit], order: Sequence[str]) -> list[str]:
+    """One line per group that matched, in ``order``: title: "match" in field, ..."""
     by_group: dict[str, list[_Hit]] = {}
     for hit in hits:
         by_group.setdefault(hit.group, []).append(hit)
-    named = [name for clause in rule.clauses for name in (*clause.all_of, *clause.any_of)]
-    order = dict.fromkeys([*named, *rule.none_of, *(group.name for group in topic.groups)])
     lines = []
     for name in order:
         if name not in by_group:
@@ -578,7 +679,7 @@ def _commonest(spellings: Counter[str]) -> str:
 
 def seed_similarity(profile: SeedProfile, words: Iterable[str]) -> tuple[float, tuple[str, ...]]:
     """Cosine of the seed's weighted words and the item's distinct words; the shared words."""
-    stems = {key for word in set(words) if (key := stem(word)) is not None}
+    stems = set(filter(None, map(stem, set(words))))
     shared = sorted(
         (key for key in stems if key in profile.weights),
         key=lambda key: (-profile.weights[key], key),

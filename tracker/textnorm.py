@@ -21,8 +21,8 @@ the reader sees. :func:`split_words` cuts normalised text into words (runs of
 
 Pure and stdlib-only: no I/O, no logging, no third-party imports. Long texts stay
 fast: a text that needs no NFKC change and whose case folding keeps its length is
-folded with whole-string operations; otherwise it is halved at line breaks until
-only the lines that need it go character by character.
+folded with whole-string operations; otherwise it is halved at line breaks, then
+at spaces, until only the words that need it go character by character.
 """
 
 from __future__ import annotations
@@ -176,15 +176,17 @@ def _fold_span(text: str, norm_at: int, orig_at: int) -> tuple[str, list[Segment
     """Fold ``text`` (already pre-folded), whole when possible, else in halves.
 
     A text needing no NFKC change and keeping its length when case-folded is
-    folded with whole-string operations. Otherwise it is cut at a line break near
-    its middle and each half tried again, so only the lines that need it are
-    folded character by character.
+    folded with whole-string operations. Otherwise it is cut at a line break (or,
+    in a single line, a space) near its middle and each half tried again, so only
+    the words that need it are folded character by character. Neither NFKC nor
+    case folding joins anything across a space that no combining mark follows, so
+    the halves fold as the whole would.
     """
     if unicodedata.is_normalized("NFKC", text):
         lowered = text.casefold()
         if len(lowered) == len(text):
             return _fold_aligned(lowered, norm_at, orig_at)
-    cut = _line_break_near_middle(text)
+    cut = _cut_near_middle(text)
     if cut is None:
         return _fold_by_cluster(text, norm_at, orig_at)
     head, head_segments = _fold_span(text[:cut], norm_at, orig_at)
@@ -192,14 +194,27 @@ def _fold_span(text: str, norm_at: int, orig_at: int) -> tuple[str, list[Segment
     return head + tail, head_segments + tail_segments
 
 
-def _line_break_near_middle(text: str) -> int | None:
-    """The offset just after a line break near the middle of ``text``; None when none."""
+def _cut_near_middle(text: str) -> int | None:
+    """The offset just after a line break near the middle of ``text``, else just after
+    a space near it; None when there is neither (one word)."""
+    for separator in ("\n", " "):
+        cut = _separator_near_middle(text, separator)
+        if cut is not None:
+            return cut
+    return None
+
+
+def _separator_near_middle(text: str, separator: str) -> int | None:
+    """The offset just after ``separator`` nearest the middle of ``text`` on either
+    side, when no combining mark follows it there; None otherwise."""
     middle = len(text) // 2
-    after = text.find("\n", middle)
-    if 0 <= after < len(text) - 1:
+    after = text.find(separator, middle)
+    if 0 <= after < len(text) - 1 and not unicodedata.combining(text[after + 1]):
         return after + 1
-    before = text.rfind("\n", 0, middle)
-    return before + 1 if before >= 0 else None
+    before = text.rfind(separator, 0, middle)
+    if before >= 0 and not unicodedata.combining(text[before + 1]):
+        return before + 1
+    return None
 
 
 def _fold_aligned(lowered: str, norm_at: int, orig_at: int) -> tuple[str, list[Segment]]:

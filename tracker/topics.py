@@ -10,7 +10,13 @@ Term syntax: a literal word or phrase, matched case-insensitively on word
 boundaries after :mod:`tracker.textnorm` folding; a ``*`` at the end of a word
 matches any word starting with it (``талиб*``, ``negotiat*``); no other syntax,
 so there is no user regex and nothing to backtrack. Terms listed under
-``exact_case`` must also match their letter case (``US`` but not ``us``).
+``exact_case`` must also match their letter case (``US`` but not ``us``). A
+group's ``fields`` limit where its terms are looked for (``["title"]``: what a
+story is about).
+
+A clause (the main one in ``[rule]`` or a ``[[rule.alternatives]]`` table) may
+ask for its matches to be close (``within`` words), in one sentence
+(``same_sentence``), and may be switched off by other groups (``unless``).
 
 Validation is strict: an unknown key, a wrong type, a bad term or a rule naming
 a missing group raises :class:`~tracker.errors.TopicError` naming the file, the
@@ -36,9 +42,10 @@ from tracker.errors import TopicError
 from tracker.textnorm import fold, fold_keeping_case, split_words
 
 TOPIC_KEYS = ("name", "title", "description", "seed", "groups", "rule")
-GROUP_KEYS = ("title", "terms", "exact_case", "weight", "min_terms", "masks")
-CLAUSE_KEYS = ("all_of", "any_of", "min_matches", "within")
+GROUP_KEYS = ("title", "terms", "exact_case", "weight", "min_terms", "masks", "fields")
+CLAUSE_KEYS = ("all_of", "any_of", "min_matches", "within", "same_sentence", "unless")
 RULE_KEYS = (*CLAUSE_KEYS, "alternatives", "none_of", "relevant_if", "seed_weight", "min_score")
+ITEM_FIELDS = ("title", "summary", "content")  # the fields of an item, in reading order
 MIN_PREFIX_LENGTH = 2  # letters before a '*', so 'a*' cannot match half the language
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
 _GROUP_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
@@ -71,6 +78,7 @@ class TermGroup:
     weight: float = 1.0
     min_terms: int = 1  # distinct terms needed for the group to count as matched
     masks: tuple[str, ...] = ()  # groups whose matches inside ours do not count
+    fields: tuple[str, ...] = ITEM_FIELDS  # where the terms are looked for
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,8 @@ class Clause:
     any_of: tuple[str, ...] = ()
     min_matches: int = 1  # distinct terms over all_of and any_of groups
     within: int | None = None  # words; None: anywhere in the item
+    same_sentence: bool = False  # the matches within one sentence (a title is one)
+    unless: tuple[str, ...] = ()  # any of these groups matched: the clause does not hold
 
 
 @dataclass(frozen=True)
@@ -282,7 +292,24 @@ class _Checker:
             weight=self._number(table, "weight", where, default=1.0),
             min_terms=self._integer(table, "min_terms", where, default=1, minimum=1) or 1,
             masks=self._names(table, "masks", where),
+            fields=self._fields(table, where),
         )
+
+    def _fields(self, table: Mapping[str, Any], where: tuple[str, ...]) -> tuple[str, ...]:
+        if "fields" not in table:
+            return ITEM_FIELDS
+        fields, raw = self._strings(table, "fields", where), table["fields"]
+        if not isinstance(raw, list) or len(fields) != len(raw):
+            return ITEM_FIELDS  # not a list of strings: the error is recorded
+        if not fields:
+            self._error("needs at least one of " + ", ".join(ITEM_FIELDS), where, "fields")
+        for name in fields:
+            if name not in ITEM_FIELDS:
+                message = f"unknown field {name!r}{_suggest(name, ITEM_FIELDS)}"
+                self._error(message, where, "fields", needle=name)
+        if len(set(fields)) < len(fields):
+            self._error("lists a field twice", where, "fields")
+        return tuple(name for name in ITEM_FIELDS if name in fields)
 
     def _terms(self, table: Mapping[str, Any], where: tuple[str, ...]) -> tuple[Term, ...]:
         terms: list[Term] = []
@@ -342,12 +369,18 @@ class _Checker:
         return tuple(clauses)
 
     def _clause(self, table: Mapping[str, Any], where: tuple[str, ...], known: set[str]) -> Clause:
-        return Clause(
+        clause = Clause(
             all_of=self._names(table, "all_of", where, known=known),
             any_of=self._names(table, "any_of", where, known=known),
             min_matches=self._integer(table, "min_matches", where, default=1, minimum=1) or 1,
             within=self._integer(table, "within", where, default=None, minimum=1),
+            same_sentence=self._boolean(table, "same_sentence", where, default=False),
+            unless=self._names(table, "unless", where, known=known),
         )
+        if clashing := sorted(set(clause.unless) & {*clause.all_of, *clause.any_of}):
+            message = f"group {clashing[0]!r} is both required and excluded: the clause never holds"
+            self._error(message, where, "unless")
+        return clause
 
     def _check_masks(self, groups: Sequence[TermGroup]) -> None:
         names = {group.name for group in groups}
@@ -388,6 +421,15 @@ class _Checker:
         value = table.get(key, default)
         if not isinstance(value, str):
             self._error("must be a string", where, key)
+            return default
+        return value
+
+    def _boolean(
+        self, table: Mapping[str, Any], key: str, where: tuple[str, ...], default: bool
+    ) -> bool:
+        value = table.get(key, default)
+        if not isinstance(value, bool):
+            self._error("must be true or false", where, key)
             return default
         return value
 
