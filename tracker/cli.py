@@ -29,7 +29,7 @@ from tracker.models import FeedConfig
 from tracker.poll import CycleSummary, ParsePool, Poller, run_poll, utcnow
 from tracker.store import FeedState, PollSummary, Store
 from tracker.topicset import TopicSet, load_topic_set, rescore_changed_topics
-from tracker.urls import redact_url
+from tracker.urls import redact_url, secret_urls
 
 log = logging.getLogger("tracker")
 
@@ -144,7 +144,9 @@ def poll(ctx: Context, once: bool, urls: tuple[str, ...]) -> None:
         if not states:
             click.echo("no feeds configured: add one with `tracker feeds add URL`")
             return
-        poller = Poller(store, settings, topics.assess, ParsePool(os.cpu_count() or 1))
+        secrets = secret_urls([*(feed.url for feed in ctx.config.feeds), *urls])
+        pool = ParsePool(os.cpu_count() or 1)
+        poller = Poller(store, settings, topics.assess, pool, fetch_urls=secrets)
         try:
             with _progress(len(states)) as advance:
                 summary = run_poll(poller, states, advance)
@@ -218,7 +220,7 @@ def feeds_list(ctx: Context, as_json: bool) -> None:
     """List the configured feeds."""
     rows = [
         {
-            "url": f.url,
+            "url": redact_url(f.url),
             "name": f.name,
             "language": f.language,
             "interval": config.format_duration(f.interval or ctx.config.settings.interval),

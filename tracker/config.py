@@ -24,6 +24,7 @@ import tomlkit
 
 from tracker.errors import ConfigError
 from tracker.models import FeedConfig, Settings
+from tracker.urls import redact_url
 
 DEFAULT_CONFIG = "config/tracker.toml"
 MIN_INTERVAL = 10.0
@@ -290,9 +291,10 @@ def _feeds(src: _Source, entries: object, warnings: list[str]) -> tuple[FeedConf
     seen: set[str] = set()
     for index, entry in enumerate(entries):
         feed = _feed(src, entry, index, warnings)
-        if feed.url in seen:
-            raise src.error(f"duplicate feed URL {feed.url}", "url", "feeds", index)
-        seen.add(feed.url)
+        shown = redact_url(feed.url)  # the database knows a feed by this form
+        if shown in seen:
+            raise src.error(f"duplicate feed URL {shown}", "url", "feeds", index)
+        seen.add(shown)
         feeds.append(feed)
     return tuple(feeds)
 
@@ -309,7 +311,9 @@ def _feed(src: _Source, entry: object, index: int, warnings: list[str]) -> FeedC
     if not url:
         raise src.error("every feed needs a url", "url", "feeds", index)
     if not re.match(r"^https?://[^/\s]+", url):
-        raise src.error(f"only http and https URLs can be polled: {url}", "url", "feeds", index)
+        raise src.error(
+            f"only http and https URLs can be polled: {redact_url(url)}", "url", "feeds", index
+        )
     interval = None
     if "interval" in entry:
         interval = check_interval(
@@ -320,7 +324,7 @@ def _feed(src: _Source, entry: object, index: int, warnings: list[str]) -> FeedC
         )
         if interval < WARN_INTERVAL:
             warnings.append(
-                f"{src.path}: feeds[{index}].interval: polling {url} every "
+                f"{src.path}: feeds[{index}].interval: polling {redact_url(url)} every "
                 f"{format_duration(interval)} is aggressive; servers may block it"
             )
     return FeedConfig(
@@ -399,7 +403,9 @@ def add_feed(path: Path, feed: FeedConfig) -> None:
     document = _edit_document(path)
     feeds = document.setdefault("feeds", tomlkit.aot())
     if any(str(entry.get("url")) == feed.url for entry in feeds):
-        raise ConfigError(f"feed already configured: {feed.url}", path=str(path), key="feeds")
+        raise ConfigError(
+            f"feed already configured: {redact_url(feed.url)}", path=str(path), key="feeds"
+        )
     entry = tomlkit.table()
     entry["url"] = feed.url
     if feed.name:
@@ -418,7 +424,7 @@ def remove_feed(path: Path, url: str) -> None:
     feeds = document.get("feeds", [])
     keep = [entry for entry in feeds if str(entry.get("url")) != url]
     if len(keep) == len(feeds):
-        raise ConfigError(f"no such feed: {url}", path=str(path), key="feeds")
+        raise ConfigError(f"no such feed: {redact_url(url)}", path=str(path), key="feeds")
     for index in reversed(range(len(feeds))):
         if str(feeds[index].get("url")) == url:
             del feeds[index]

@@ -40,6 +40,7 @@ import httpx
 from tracker import USER_AGENT
 from tracker.errors import FeedGone, FetchError
 from tracker.models import FetchRequest, FetchResult, Settings
+from tracker.urls import SECRET_PARAMS
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ _INFLATE_WBITS = {
 _UNSUPPORTED_CODINGS = frozenset({"br", "zstd", "compress", "x-compress"})
 _FRAMING_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 _CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s@]*@")
+_SECRET_VALUES = re.compile(rf"(?i)([?&](?:{'|'.join(map(re.escape, SECRET_PARAMS))})=)[^&#\s]+")
 _MAX_AGE = re.compile(r"(?i)(?:^|[,\s])max-age\s*=\s*\"?(\d+)")
 
 
@@ -226,8 +228,9 @@ def is_fetchable_url(url: str) -> bool:
 
 
 def redact(text: str) -> str:
-    """Replace credentials in any URL within ``text`` (``user:pass@``) with ``***@``."""
-    return _CREDENTIALS.sub(r"\1***@", text)
+    """Replace credentials in any URL within ``text`` (``user:pass@``, secret query values
+    such as ``token=``) with ``***``."""
+    return _SECRET_VALUES.sub(r"\1***", _CREDENTIALS.sub(r"\1***@", text))
 
 
 def one_line(text: str) -> str:

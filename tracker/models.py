@@ -151,6 +151,16 @@ class FlagDecision:
 
 
 @dataclass(frozen=True)
+class ItemAnalysis:
+    """What the worker that parsed an item worked out about it, so that the single
+    writer does not have to: its verdicts and its story fingerprint."""
+
+    decisions: tuple[FlagDecision, ...] | None  # None: the writer assesses the item itself
+    title_tokens: frozenset[str]
+    story_bands: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class FeedPoll:
     """The outcome of polling one feed, ready to be written in one transaction."""
 
@@ -160,3 +170,5 @@ class FeedPoll:
     parsed: ParsedFeed | None = None
     error_kind: str | None = None  # fetch or parse error kind
     error: str | None = None
+    # Analyses of the new and changed items, by item key (the others are not analysed).
+    analyses: Mapping[str, ItemAnalysis] = field(default_factory=dict)

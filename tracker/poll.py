@@ -13,23 +13,31 @@ Must not: decide anything itself (``schedule``, ``matching`` and ``store`` do).
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import itertools
 import logging
-import multiprocessing
 import random
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
 
 from tracker import schedule
 from tracker.errors import ParseError
 from tracker.fetch import Fetcher
-from tracker.models import FeedPoll, FetchRequest, FetchResult, ParsedFeed, Settings
-from tracker.parse import parse_feed
+from tracker.models import FeedPoll, FetchRequest, FetchResult, Settings
+from tracker.parsepool import ParsePool
 from tracker.store import Assessor, FeedState, PollSummary, Store, parse_iso
-from tracker.urls import redact_url
+from tracker.urls import redact_url, without_userinfo
+
+__all__ = ["CycleSummary", "ParsePool", "Poller", "run_poll", "utcnow"]
 
 log = logging.getLogger(__name__)
+
+# Feeds in progress at once (fetching, waiting for a parser, being written), beyond
+# the fetch concurrency: enough to keep every parser busy, few enough that fetched
+# bodies never pile up in memory while the parsers catch up.
+PARSE_BACKLOG_PER_WORKER = 2
 
 
 def utcnow() -> datetime:
@@ -76,70 +84,6 @@ class CycleSummary:
         }
 
 
-class ParsePool:
-    """Worker processes for parsing: feedparser is pure Python, so parsing runs
-    in processes to use every core, and a parse that runs past its time limit
-    is stopped by killing its worker."""
-
-    def __init__(self, workers: int) -> None:
-        self.workers = max(1, workers)
-        self._executor: concurrent.futures.ProcessPoolExecutor | None = None
-
-    def _pool(self) -> concurrent.futures.ProcessPoolExecutor:
-        if self._executor is None:
-            context = multiprocessing.get_context("forkserver")
-            self._executor = concurrent.futures.ProcessPoolExecutor(
-                self.workers, mp_context=context
-            )
-        return self._executor
-
-    async def parse(self, result: FetchResult, now: datetime, settings: Settings) -> ParsedFeed:
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(
-            self._pool(),
-            _parse_job,
-            result.body,
-            dict(result.headers),
-            result.final_url,
-            now,
-            settings.max_items_per_poll,
-        )
-        try:
-            return await asyncio.wait_for(future, settings.parse_timeout)
-        except TimeoutError:
-            self.kill()
-            raise ParseError(
-                f"parsing took longer than {settings.parse_timeout:g}s; stopped",
-                kind="parse_timeout",
-            ) from None
-        except concurrent.futures.process.BrokenProcessPool:
-            self.kill()
-            raise ParseError(
-                "the parser worker crashed on this document", kind="parse_crash"
-            ) from None
-
-    def kill(self) -> None:
-        """Stop every worker now (a runaway parse cannot be interrupted otherwise)."""
-        executor, self._executor = self._executor, None
-        if executor is None:
-            return
-        # ProcessPoolExecutor has no public way to stop a running task.
-        for process in list(getattr(executor, "_processes", {}).values()):
-            process.kill()
-        executor.shutdown(wait=False, cancel_futures=True)
-
-    def close(self) -> None:
-        executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
-
-
-def _parse_job(
-    body: bytes, headers: dict[str, str], url: str, now: datetime, max_items: int
-) -> ParsedFeed:
-    return parse_feed(body, headers, url, now, max_items=max_items)
-
-
 @dataclass
 class Poller:
     """Polls feeds into a store; one per process, used from one event loop."""
@@ -150,23 +94,37 @@ class Poller:
     pool: ParsePool
     rng: random.Random = field(default_factory=random.Random)
     clock: Callable[[], datetime] = utcnow
+    # The URL to fetch for a stored feed URL whose credentials were redacted (from the
+    # config): the database never holds them, so the fetch must get them from here.
+    fetch_urls: Mapping[str, str] = field(default_factory=dict)
 
     async def poll(
         self, states: Sequence[FeedState], on_poll: Callable[[PollSummary], None] | None = None
     ) -> CycleSummary:
         """Poll these feeds once; return what happened to each."""
         started = self.clock()
-        by_url = {state.url: state for state in states}
+        by_url = {self.fetch_urls.get(state.url, state.url): state for state in states}
         summaries: list[PollSummary] = []
-        requests = [_request(state) for state in states]
+        queue = iter(_interleave_hosts(by_url.items()))
         async with Fetcher(self.settings) as fetcher:
-            async for result in fetcher.fetch_many(requests):
-                summary = await self._finish(by_url[result.url], result)
-                summaries.append(summary)
-                if on_poll is not None:
-                    on_poll(summary)
+
+            async def lane() -> None:
+                # Lanes share the queue: each takes the next feed, fetches it, waits for
+                # a parser and writes the outcome (writes never overlap: they do not await).
+                for url, state in queue:
+                    result = await fetcher.fetch(_request(state, url))
+                    summary = await self._finish(state, _without_credentials(result, state.url))
+                    summaries.append(summary)
+                    if on_poll is not None:
+                        on_poll(summary)
+
+            await _run_all([lane() for _ in range(self._lanes(len(by_url)))])
         duration = (self.clock() - started).total_seconds()
         return CycleSummary(started, duration, tuple(summaries))
+
+    def _lanes(self, feeds: int) -> int:
+        backlog = PARSE_BACKLOG_PER_WORKER * self.pool.workers
+        return max(1, min(feeds, max(1, self.settings.concurrency) + backlog))
 
     async def _finish(self, state: FeedState, result: FetchResult) -> PollSummary:
         now = self.clock()
@@ -189,11 +147,15 @@ class Poller:
             return FeedPoll(state.url, started_at, result, None, result.error_kind, result.error)
         if result.not_modified:
             return FeedPoll(state.url, started_at, result)
+        # Items stored from the feed's last document need no new verdicts unless changed.
+        known = self.store.last_document_entries(state.id) if state.last_success_at else {}
         try:
-            parsed = await self.pool.parse(result, now, self.settings)
+            parsed, analyses = await self.pool.parse(
+                result, now, self.settings, assess=self.assess, known=known
+            )
         except ParseError as exc:
             return FeedPoll(state.url, started_at, result, None, exc.kind, str(exc)[:1024])
-        return FeedPoll(state.url, started_at, result, parsed)
+        return FeedPoll(state.url, started_at, result, parsed, analyses=analyses)
 
     def _timing(
         self, state: FeedState, poll: FeedPoll, new_items: int, now: datetime
@@ -223,8 +185,44 @@ class Poller:
         return timing.next_poll_at, timing.interval
 
 
-def _request(state: FeedState) -> FetchRequest:
-    return FetchRequest(state.url, state.etag, state.last_modified, state.content_hash)
+async def _run_all(lanes: Sequence[Coroutine[Any, Any, None]]) -> None:
+    """Run the lanes to the end; the first failure (a bug) cancels the others."""
+    tasks = [asyncio.create_task(lane) for lane in lanes]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _interleave_hosts(
+    feeds: Iterable[tuple[str, FeedState]],
+) -> Iterator[tuple[str, FeedState]]:
+    """Feeds in turn by host, so lanes waiting for one busy host do not hold up others."""
+    by_host: dict[str, list[tuple[str, FeedState]]] = {}
+    for url, state in feeds:
+        by_host.setdefault(urlsplit(url).hostname or "", []).append((url, state))
+    for round_ in itertools.zip_longest(*by_host.values()):
+        yield from (feed for feed in round_ if feed is not None)
+
+
+def _request(state: FeedState, url: str) -> FetchRequest:
+    return FetchRequest(url, state.etag, state.last_modified, state.content_hash)
+
+
+def _without_credentials(result: FetchResult, stored_url: str) -> FetchResult:
+    """A result fetched with credentials, made safe to parse and store: item links are
+    resolved against a base without them, and the feed keeps its configured URL (a
+    permanent redirect is followed on every poll instead of being recorded)."""
+    if result.url == stored_url:
+        return result
+    return replace(
+        result,
+        url=stored_url,
+        final_url=without_userinfo(result.final_url),
+        permanent_redirect=None,
+    )
 
 
 def _log_poll(summary: PollSummary) -> None:

@@ -13,6 +13,7 @@ Must not: read the clock, the database or the network.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -80,6 +81,19 @@ def after_failure(
     if retry_after is not None:
         delay = max(delay, min(retry_after, RETRY_AFTER_CAP))
     return PollTiming(now + timedelta(seconds=_jitter(delay, rng)), current or configured)
+
+
+def furthest_ahead(settings: Settings, intervals: Iterable[float | None]) -> float:
+    """The furthest ahead, in seconds, that any poll of these feeds is ever scheduled.
+
+    A next poll time beyond ``now`` plus this was set before the clock went back:
+    such a feed is due at once rather than stranded for as long as the clock jumped.
+    """
+    longest = max((interval for interval in intervals if interval), default=0.0)
+    bound = max(
+        longest, settings.interval, settings.max_interval, BACKOFF_CAP, DEAD_RETRY, RETRY_AFTER_CAP
+    )
+    return bound * (1 + JITTER)
 
 
 def is_dead(failing_for: float) -> bool:

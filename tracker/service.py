@@ -268,7 +268,9 @@ def _install_signals(service: Service, scheduler: AsyncIOScheduler, stopped: asy
 
 
 async def _finish(service: Service, scheduler: AsyncIOScheduler) -> None:
-    scheduler.shutdown(wait=False)
+    # Shutting the scheduler down cancels the job it is running: pause it first, let the
+    # running cycle finish (its polls are recorded), then shut it down.
+    scheduler.pause()
     task = service.cycle_task
     settings = service.config.settings
     if task is not None and not task.done():
@@ -280,6 +282,7 @@ async def _finish(service: Service, scheduler: AsyncIOScheduler) -> None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+    scheduler.shutdown(wait=False)
     service.pool.close()
     service.store.stop_service_run(service.run_id, utcnow())
     log.info("service stopped")

@@ -17,9 +17,9 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,17 +28,46 @@ import sqlite_utils
 
 from tracker import schema, stories
 from tracker.errors import StoreError
-from tracker.models import FeedConfig, FeedPoll, FlagDecision, ItemText, ParsedItem
+from tracker.models import (
+    FeedConfig,
+    FeedPoll,
+    FlagDecision,
+    ItemAnalysis,
+    ItemText,
+    ParsedItem,
+)
+from tracker.urls import redact_url
 
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 30_000
+# A feed's poll dirties pages all over the indexes; checkpointing every 32 MB of WAL
+# instead of SQLite's 4 MB writes each page back once for many polls, not once per few.
+WAL_CHECKPOINT_PAGES = 8192
 STORY_WINDOW = timedelta(days=7)
+STORY_CANDIDATES = 50  # recent items compared with a new one to find its story
+STORY_CANDIDATES_PER_BAND = 10  # ...of which at most this many, newest first, per shared band
+SQL_BATCH = 500  # values bound in one IN (...) list
+STORY_BANDS_PER_QUERY = 200  # bands looked up in one compound query (SQLite allows 500)
 REDIRECT_CONFIRMATIONS = 2  # polls that must see the same permanent redirect before the URL moves
 ERROR_MAX = 1024
 # Errors in the body itself: a 304 or an unchanged body does not clear them.
 CONTENT_ERRORS = frozenset(
     {"empty", "not_a_feed", "parse", "entities", "parse_timeout", "parse_crash"}
+)
+# The error kind of a poll the database could not take (disk full, I/O error, locked).
+WRITE_ERROR = "store"
+# SQLite result codes that mean the database could not take a write just now, as
+# opposed to a bug in tracker's SQL: such a poll is rolled back and recorded as failed.
+_WRITE_FAILURES = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_NOMEM,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_FULL,
+    }
 )
 
 Assessor = Callable[[ItemText], Sequence[FlagDecision]]
@@ -131,6 +160,30 @@ class _Tally:
     updated: int = 0
 
 
+@dataclass
+class _FeedWrite:
+    """One feed's poll being written: what every item write needs."""
+
+    conn: sqlite3.Connection
+    state: FeedState
+    assess: Assessor
+    analyses: Mapping[str, ItemAnalysis]
+    backlog: bool  # the feed's first poll: its flags are not alerted
+    feed_title: str
+    now: datetime
+    tally: _Tally = field(default_factory=_Tally)
+
+
+@dataclass(frozen=True)
+class _NewItem:
+    """An item about to be inserted, with its id and its story."""
+
+    item_id: int
+    item: ParsedItem
+    story_id: int
+    bands: tuple[str, ...]
+
+
 class Store:
     """An open tracker database."""
 
@@ -157,6 +210,7 @@ class Store:
         self.conn.execute("PRAGMA synchronous = NORMAL")
         self.conn.execute("PRAGMA foreign_keys = ON")
         self.conn.execute("PRAGMA journal_size_limit = 67108864")
+        self.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
 
     def close(self) -> None:
         self.conn.close()
@@ -174,7 +228,8 @@ class Store:
         try:
             yield self.conn
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            if self.conn.in_transaction:  # SQLite rolls back by itself on some errors (disk full)
+                self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
 
@@ -228,17 +283,21 @@ class Store:
                     conn.execute("UPDATE feeds SET configured = 0 WHERE id = ?", (row["id"],))
 
     def _upsert_configured(self, conn: sqlite3.Connection, feed: FeedConfig, now: datetime) -> int:
+        url = redact_url(feed.url)  # credentials stay in the config file, never in the database
         row = conn.execute(
-            "SELECT id FROM feeds WHERE url = ? OR previous_url = ? ORDER BY url = ? DESC",
-            (feed.url, feed.url, feed.url),
+            "SELECT id, url FROM feeds WHERE url IN (?, ?) OR previous_url = ? "
+            "ORDER BY url = ? DESC",
+            (url, feed.url, url, url),
         ).fetchone()
         if row is None:
             cursor = conn.execute(
                 "INSERT INTO feeds (url, name, language, configured, interval_seconds, "
                 "created_at, next_poll_at) VALUES (?, ?, ?, 1, ?, ?, ?)",
-                (feed.url, feed.name, feed.language, feed.interval, iso(now), iso(now)),
+                (url, feed.name, feed.language, feed.interval, iso(now), iso(now)),
             )
             return int(cursor.lastrowid or 0)
+        if row["url"] != url and row["url"] == feed.url:  # stored with credentials before
+            conn.execute("UPDATE feeds SET url = ? WHERE id = ?", (url, row["id"]))
         conn.execute(
             "UPDATE feeds SET name = ?, language = ?, configured = 1, interval_seconds = ?, "
             "poll_interval_seconds = CASE WHEN interval_seconds IS ? THEN poll_interval_seconds "
@@ -258,17 +317,21 @@ class Store:
         return int(row["id"])
 
     def ensure_feed(self, url: str, now: datetime) -> FeedState:
-        """The feed with this URL, recorded (unconfigured) if it was not known."""
+        """The feed with this URL, recorded (unconfigured) if it was not known.
+
+        Like every feed URL in the database, it is stored without credentials.
+        """
         with self.transaction() as conn:
             conn.execute(
                 "INSERT OR IGNORE INTO feeds (url, created_at, next_poll_at) VALUES (?, ?, ?)",
-                (url, iso(now), iso(now)),
+                (redact_url(url), iso(now), iso(now)),
             )
         state = self.feed(url)
         assert state is not None
         return state
 
     def feed(self, url: str) -> FeedState | None:
+        url = redact_url(url)
         row = self.conn.execute(
             "SELECT * FROM feeds WHERE url = ? OR previous_url = ? ORDER BY url = ? DESC",
             (url, url, url),
@@ -280,11 +343,17 @@ class Store:
         rows = self.conn.execute(f"SELECT * FROM feeds {where} ORDER BY id").fetchall()
         return [_feed_state(row) for row in rows]
 
-    def due_feeds(self, now: datetime) -> list[FeedState]:
+    def due_feeds(self, now: datetime, horizon: float | None = None) -> list[FeedState]:
+        """Configured feeds whose next poll has come.
+
+        With ``horizon`` (the furthest ahead, in seconds, that a poll is ever scheduled),
+        a feed scheduled beyond ``now + horizon`` is due too: the clock went back since.
+        """
+        beyond = iso(now + timedelta(seconds=horizon)) if horizon is not None else "9999"
         rows = self.conn.execute(
-            "SELECT * FROM feeds WHERE configured = 1 AND "
-            "(next_poll_at IS NULL OR next_poll_at <= ?) ORDER BY next_poll_at, id",
-            (iso(now),),
+            "SELECT * FROM feeds WHERE configured = 1 AND (next_poll_at IS NULL OR "
+            "next_poll_at <= ? OR next_poll_at > ?) ORDER BY next_poll_at, id",
+            (iso(now), beyond),
         ).fetchall()
         return [_feed_state(row) for row in rows]
 
@@ -296,6 +365,15 @@ class Store:
 
     # ---- polls -------------------------------------------------------------------
 
+    def last_document_entries(self, feed_id: int) -> dict[str, str]:
+        """Entry key -> content hash of the items in the feed's last parsed document."""
+        rows = self.conn.execute(
+            "SELECT entry_key, content_hash FROM item_feeds WHERE feed_id = ? AND "
+            "last_seen_at = (SELECT MAX(last_seen_at) FROM item_feeds WHERE feed_id = ?)",
+            (feed_id, feed_id),
+        )
+        return {str(row[0]): str(row[1]) for row in rows.fetchall()}
+
     def record_poll(
         self,
         state: FeedState,
@@ -306,70 +384,88 @@ class Store:
     ) -> PollSummary:
         """Write one feed's poll in one transaction and return what it did.
 
-        ``timing(new_items)`` gives the next poll time and interval.
+        ``timing(new_items)`` gives the next poll time and interval. When the database
+        cannot take the write (disk full, I/O error, locked too long), the poll is rolled
+        back whole and recorded on the feed as a ``store`` error, if that still fits.
         """
+        try:
+            return self._write_poll(state, poll, assess, timing, now)
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF not in _WRITE_FAILURES:
+                raise
+            return self._record_unwritten_poll(state, poll, timing, now, exc)
+
+    def _write_poll(
+        self,
+        state: FeedState,
+        poll: FeedPoll,
+        assess: Assessor,
+        timing: Callable[[int], tuple[datetime, float]],
+        now: datetime,
+    ) -> PollSummary:
         with self.transaction() as conn:
-            backlog = not _has_been_polled(conn, state.id)
-            tally = _Tally()
+            write = _FeedWrite(
+                conn,
+                state,
+                assess,
+                poll.analyses,
+                backlog=not _has_been_polled(conn, state.id),
+                feed_title=(poll.parsed.title if poll.parsed else "") or state.name or state.url,
+                now=now,
+            )
+            tally = write.tally
             flags: list[NewFlag] = []
             if poll.parsed is not None and poll.error is None:
-                feed_title = poll.parsed.title or state.name or state.url
-                for item in poll.parsed.items:
-                    flags.extend(
-                        self._store_item(conn, state, item, assess, tally, backlog, feed_title, now)
-                    )
+                flags = self._store_items(write, poll.parsed.items)
             next_poll_at, interval = timing(tally.new)
             moved_to = self._update_feed(conn, state, poll, next_poll_at, interval, tally, now)
             summary = _summary(state, poll, tally, flags, now, moved_to)
             self._insert_poll(conn, state.id, poll, summary)
         return summary
 
-    def _store_item(
+    def _record_unwritten_poll(
         self,
-        conn: sqlite3.Connection,
         state: FeedState,
-        item: ParsedItem,
-        assess: Assessor,
-        tally: _Tally,
-        backlog: bool,
-        feed_title: str,
+        poll: FeedPoll,
+        timing: Callable[[int], tuple[datetime, float]],
         now: datetime,
-    ) -> list[NewFlag]:
-        seen = conn.execute(
-            "SELECT item_id, content_hash FROM item_feeds WHERE feed_id = ? AND entry_key = ?",
-            (state.id, item.key),
-        ).fetchone()
-        if seen is not None:
-            return self._refresh_item(conn, state, item, seen, assess, tally, feed_title, now)
-        existing = None
-        if item.url:
-            existing = conn.execute("SELECT id FROM items WHERE url = ?", (item.url,)).fetchone()
-        if existing is not None:
-            _link_item(conn, state.id, item, int(existing["id"]), now)
-            return []
-        item_id = self._insert_item(conn, state, item, now)
-        tally.new += 1
-        return self._assess(conn, item_id, item, assess, backlog, feed_title, now)
+        exc: sqlite3.Error,
+    ) -> PollSummary:
+        """Record a poll whose write failed as a ``store`` error in a small transaction;
+        when even that fails, log it and leave the feed due, to be polled again."""
+        message = f"poll not saved, the database refused the write: {exc}"[:ERROR_MAX]
+        failed = replace(poll, parsed=None, error_kind=WRITE_ERROR, error=message)
+        summary = _summary(state, failed, _Tally(), [], now, None)
+        log.error("poll not saved feed=%s error=%s", redact_url(state.url), exc)
+        try:
+            with self.transaction() as conn:
+                next_poll_at, interval = timing(0)
+                self._update_feed(conn, state, failed, next_poll_at, interval, _Tally(), now)
+                self._insert_poll(conn, state.id, failed, summary)
+        except sqlite3.OperationalError as again:
+            log.error("poll failure not recorded feed=%s error=%s", redact_url(state.url), again)
+        return summary
 
-    def _refresh_item(
-        self,
-        conn: sqlite3.Connection,
-        state: FeedState,
-        item: ParsedItem,
-        seen: sqlite3.Row,
-        assess: Assessor,
-        tally: _Tally,
-        feed_title: str,
-        now: datetime,
-    ) -> list[NewFlag]:
-        item_id = int(seen["item_id"])
-        if seen["content_hash"] == item.content_hash:
-            conn.execute(
-                "UPDATE item_feeds SET last_seen_at = ? WHERE feed_id = ? AND entry_key = ?",
-                (iso(now), state.id, item.key),
-            )
-            return []
-        conn.execute(
+    def _store_items(self, write: _FeedWrite, items: Sequence[ParsedItem]) -> list[NewFlag]:
+        """Write a document's items with a few batched statements: unchanged items only
+        have their last-seen time touched, changed ones are updated and re-assessed,
+        new ones are inserted (or linked to the item another feed stored for their URL)."""
+        seen = _seen_entries(write.conn, write.state.id, [item.key for item in items])
+        unchanged = [i for i in items if i.key in seen and seen[i.key][1] == i.content_hash]
+        write.conn.executemany(
+            "UPDATE item_feeds SET last_seen_at = ? WHERE feed_id = ? AND entry_key = ?",
+            [(iso(write.now), write.state.id, item.key) for item in unchanged],
+        )
+        flags: list[NewFlag] = []
+        for item in items:
+            if item.key in seen and seen[item.key][1] != item.content_hash:
+                flags += self._refresh_item(write, item, seen[item.key][0])
+        fresh = [item for item in items if item.key not in seen]
+        return flags + self._insert_items(write, fresh)
+
+    def _refresh_item(self, write: _FeedWrite, item: ParsedItem, item_id: int) -> list[NewFlag]:
+        now = iso(write.now)
+        write.conn.execute(
             "UPDATE items SET title = ?, summary = ?, content = ?, author = ?, "
             "content_hash = ?, truncated = ?, updated_at = ?, update_count = update_count + 1 "
             "WHERE id = ?",
@@ -380,70 +476,81 @@ class Store:
                 item.author,
                 item.content_hash,
                 int(item.truncated),
-                iso(now),
+                now,
                 item_id,
             ),
         )
-        conn.execute(
+        write.conn.execute(
             "UPDATE item_feeds SET last_seen_at = ?, content_hash = ? WHERE "
             "feed_id = ? AND entry_key = ?",
-            (iso(now), item.content_hash, state.id, item.key),
+            (now, item.content_hash, write.state.id, item.key),
         )
-        tally.updated += 1
-        return self._assess(conn, item_id, item, assess, False, feed_title, now)
+        write.tally.updated += 1
+        return self._assess(write, item_id, item, backlog=False, fresh=False)
 
-    def _insert_item(
-        self, conn: sqlite3.Connection, state: FeedState, item: ParsedItem, now: datetime
-    ) -> int:
-        tokens = stories.title_tokens(item.title)
-        bands = stories.story_bands(tokens)
-        item_id = int(conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM items").fetchone()[0])
-        story_id = _find_story(conn, tokens, bands, now) or item_id
-        conn.execute(
-            "INSERT INTO items (id, url, link, title, summary, content, author, language, "
-            "published, published_raw, date_estimated, first_seen_at, content_hash, truncated, "
-            "feed_id, story_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                item_id,
-                item.url,
-                item.link,
-                item.title,
-                item.summary,
-                item.content,
-                item.author,
-                item.language,
-                iso(item.published),
-                item.published_raw,
-                int(item.date_estimated),
-                iso(now),
-                item.content_hash,
-                int(item.truncated),
-                state.id,
-                story_id,
-            ),
-        )
+    def _insert_items(self, write: _FeedWrite, fresh: Sequence[ParsedItem]) -> list[NewFlag]:
+        """Insert the entries this feed never had: as new items, or as links to the item
+        already stored for their URL (from another feed, or earlier in this document)."""
+        if not fresh:
+            return []
+        conn = write.conn
+        known_urls = _item_ids_by_url(conn, [item.url for item in fresh if item.url])
+        next_id = int(conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM items").fetchone()[0])
+        links: list[tuple[ParsedItem, int]] = []
+        new: list[tuple[int, ParsedItem]] = []
+        for item in fresh:
+            linked = known_urls.get(item.url) if item.url else None
+            if linked is not None:
+                links.append((item, linked))
+                continue
+            new.append((next_id, item))
+            if item.url:
+                known_urls[item.url] = next_id
+            next_id += 1
+        placed = self._place_in_stories(write, new)
+        conn.executemany(_INSERT_ITEM, [_item_row(write, row) for row in placed])
         conn.executemany(
             "INSERT OR IGNORE INTO story_bands (band, item_id) VALUES (?, ?)",
-            [(band, item_id) for band in bands],
+            [(band, row.item_id) for row in placed for band in row.bands],
         )
-        _link_item(conn, state.id, item, item_id, now)
-        return item_id
+        links += [(item, item_id) for item_id, item in new]
+        conn.executemany(_LINK_ITEM, [_link_row(write, item, item_id) for item, item_id in links])
+        write.tally.new += len(new)
+        flags: list[NewFlag] = []
+        for item_id, item in new:
+            flags += self._assess(write, item_id, item, backlog=write.backlog, fresh=True)
+        return flags
+
+    def _place_in_stories(
+        self, write: _FeedWrite, new: Sequence[tuple[int, ParsedItem]]
+    ) -> list[_NewItem]:
+        """Each new item with its story: the closest recent copy's, else its own."""
+        fingerprints = [(item_id, item, *_fingerprint(write, item)) for item_id, item in new]
+        bands = {band for *_, item_bands in fingerprints for band in item_bands}
+        stored = _story_candidates(write.conn, bands, write.now)
+        this_poll: dict[str, list[tuple[int, str]]] = {}
+        placed = []
+        for item_id, item, tokens, item_bands in fingerprints:
+            candidates = _candidates(item_bands, this_poll, stored)
+            story_id = (stories.best_match(tokens, candidates) if candidates else None) or item_id
+            for band in item_bands:
+                this_poll.setdefault(band, []).append((story_id, item.title))
+            placed.append(_NewItem(item_id, item, story_id, item_bands))
+        return placed
 
     def _assess(
-        self,
-        conn: sqlite3.Connection,
-        item_id: int,
-        item: ParsedItem | ItemText,
-        assess: Assessor,
-        backlog: bool,
-        feed_title: str,
-        now: datetime,
+        self, write: _FeedWrite, item_id: int, item: ParsedItem, *, backlog: bool, fresh: bool
     ) -> list[NewFlag]:
-        text = ItemText(item.title, item.summary, item.content, item.language)
+        """Store the item's verdicts (worked out by the parser worker when it could)."""
+        analysis = write.analyses.get(item.key)
+        decisions: Sequence[FlagDecision] | None = analysis.decisions if analysis else None
+        if decisions is None:
+            text = ItemText(item.title, item.summary, item.content, item.language)
+            decisions = write.assess(text)
         flags: list[NewFlag] = []
-        for decision in assess(text):
-            if _write_decision(conn, item_id, decision, backlog, now):
-                flags.append(_new_flag(conn, item_id, decision, feed_title, backlog))
+        for decision in decisions:
+            if _write_decision(write.conn, item_id, decision, backlog, write.now, fresh=fresh):
+                flags.append(_new_flag(write.conn, item_id, decision, write.feed_title, backlog))
         return flags
 
     def _update_feed(
@@ -468,7 +575,10 @@ class Store:
             values.update(_failure_values(state, poll, now))
         elif not (fetch.not_modified and state.last_error_kind in CONTENT_ERRORS):
             values.update(_success_values(state, poll, tally, now))
-        if 200 <= (fetch.status or 0) < 300 or fetch.status == 304:
+        # A body that was never saved must be fetched whole again: keep the old validators.
+        if (200 <= (fetch.status or 0) < 300 or fetch.status == 304) and (
+            poll.error_kind != WRITE_ERROR
+        ):
             values.update(_validator_values(state, poll))
         moved_to = None
         if poll.error is None and fetch.permanent_redirect:
@@ -577,7 +687,7 @@ class Store:
     def unnotified_flags(self) -> list[NewFlag]:
         rows = self.conn.execute(
             "SELECT flags.*, items.title, items.url, items.story_id, "
-            "COALESCE(NULLIF(feeds.title, ''), feeds.name, feeds.url) AS feed "
+            "COALESCE(NULLIF(feeds.title, ''), NULLIF(feeds.name, ''), feeds.url) AS feed "
             "FROM flags JOIN items ON items.id = flags.item_id "
             "LEFT JOIN feeds ON feeds.id = items.feed_id "
             "WHERE flags.notified_at IS NULL AND flags.backlog = 0 ORDER BY flags.flagged_at"
@@ -696,41 +806,158 @@ def _has_been_polled(conn: sqlite3.Connection, feed_id: int) -> bool:
     return row.fetchone() is not None
 
 
-def _link_item(
-    conn: sqlite3.Connection, feed_id: int, item: ParsedItem, item_id: int, now: datetime
-) -> None:
-    conn.execute(
-        "INSERT OR IGNORE INTO item_feeds (feed_id, entry_key, item_id, first_seen_at, "
-        "last_seen_at, content_hash) VALUES (?, ?, ?, ?, ?, ?)",
-        (feed_id, item.key, item_id, iso(now), iso(now), item.content_hash),
+_INSERT_ITEM = (
+    "INSERT INTO items (id, url, link, title, summary, content, author, language, "
+    "published, published_raw, date_estimated, first_seen_at, content_hash, truncated, "
+    "feed_id, story_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_LINK_ITEM = (
+    "INSERT OR IGNORE INTO item_feeds (feed_id, entry_key, item_id, first_seen_at, "
+    "last_seen_at, content_hash) VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+
+def _item_row(write: _FeedWrite, new: _NewItem) -> tuple[Any, ...]:
+    item = new.item
+    return (
+        new.item_id,
+        item.url,
+        item.link,
+        item.title,
+        item.summary,
+        item.content,
+        item.author,
+        item.language,
+        iso(item.published),
+        item.published_raw,
+        int(item.date_estimated),
+        iso(write.now),
+        item.content_hash,
+        int(item.truncated),
+        write.state.id,
+        new.story_id,
     )
 
 
-def _find_story(
-    conn: sqlite3.Connection, tokens: frozenset[str], bands: tuple[str, ...], now: datetime
-) -> int | None:
-    if not bands:
-        return None
-    marks = ",".join("?" * len(bands))
-    rows = conn.execute(
-        f"SELECT DISTINCT items.story_id, items.title FROM story_bands "
-        f"JOIN items ON items.id = story_bands.item_id WHERE story_bands.band IN ({marks}) "
-        f"AND items.first_seen_at >= ? LIMIT 50",
-        (*bands, iso(now - STORY_WINDOW)),
-    ).fetchall()
-    return stories.best_match(tokens, ((int(r[0]), str(r[1])) for r in rows))
+def _link_row(write: _FeedWrite, item: ParsedItem, item_id: int) -> tuple[Any, ...]:
+    now = iso(write.now)
+    return (write.state.id, item.key, item_id, now, now, item.content_hash)
+
+
+_BAND_ITEMS = (
+    "SELECT * FROM (SELECT band, item_id FROM story_bands WHERE band = ? AND item_id >= ? "
+    "ORDER BY item_id DESC LIMIT ?)"
+)
+
+
+def _chunks(values: Sequence[str], size: int = SQL_BATCH) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _seen_entries(
+    conn: sqlite3.Connection, feed_id: int, keys: Sequence[str]
+) -> dict[str, tuple[int, str]]:
+    """Entry key -> (item id, content hash) of the keys this feed already has."""
+    seen: dict[str, tuple[int, str]] = {}
+    for chunk in _chunks(keys):
+        rows = conn.execute(
+            "SELECT entry_key, item_id, content_hash FROM item_feeds WHERE feed_id = ? "
+            f"AND entry_key IN ({','.join('?' * len(chunk))})",
+            (feed_id, *chunk),
+        )
+        seen.update((str(r[0]), (int(r[1]), str(r[2]))) for r in rows.fetchall())
+    return seen
+
+
+def _item_ids_by_url(conn: sqlite3.Connection, urls: Sequence[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for chunk in _chunks(urls):
+        rows = conn.execute(
+            f"SELECT url, id FROM items WHERE url IN ({','.join('?' * len(chunk))})", chunk
+        )
+        found.update((str(r[0]), int(r[1])) for r in rows.fetchall())
+    return found
+
+
+def _fingerprint(write: _FeedWrite, item: ParsedItem) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The item's title tokens and story bands, as the parser worker found them."""
+    analysis = write.analyses.get(item.key)
+    if analysis is not None:
+        return analysis.title_tokens, analysis.story_bands
+    tokens = stories.title_tokens(item.title)
+    return tokens, stories.story_bands(tokens)
+
+
+def _story_candidates(
+    conn: sqlite3.Connection, bands: set[str], now: datetime
+) -> dict[str, list[tuple[int, str]]]:
+    """Band -> (story id, title) of the recent items sharing it, newest first, capped.
+
+    Two queries for a whole document: the newest items of each band, read from the
+    band index alone (items are numbered in the order they are first seen, so the
+    window starts at an item id), then the stories and titles of those items.
+    """
+    since = iso(now - STORY_WINDOW)
+    first = conn.execute(
+        "SELECT id FROM items WHERE first_seen_at >= ? ORDER BY first_seen_at LIMIT 1", (since,)
+    ).fetchone()
+    if not bands or first is None:
+        return {}
+    item_ids: dict[str, list[int]] = {}
+    for chunk in _chunks(sorted(bands), STORY_BANDS_PER_QUERY):
+        parameters = [v for band in chunk for v in (band, first[0], STORY_CANDIDATES_PER_BAND)]
+        rows = conn.execute(" UNION ALL ".join([_BAND_ITEMS] * len(chunk)), parameters)
+        for band, item_id in rows.fetchall():
+            item_ids.setdefault(str(band), []).append(int(item_id))
+    known = _stories_of(conn, sorted({i for ids in item_ids.values() for i in ids}), since)
+    return {band: [known[i] for i in ids if i in known] for band, ids in item_ids.items()}
+
+
+def _stories_of(
+    conn: sqlite3.Connection, item_ids: Sequence[int], since: str
+) -> dict[int, tuple[int, str]]:
+    """Item id -> (story id, title) of these items, if first seen since ``since``."""
+    found: dict[int, tuple[int, str]] = {}
+    for start in range(0, len(item_ids), SQL_BATCH):
+        chunk = item_ids[start : start + SQL_BATCH]
+        rows = conn.execute(
+            f"SELECT id, story_id, title FROM items WHERE id IN ({','.join('?' * len(chunk))}) "
+            "AND first_seen_at >= ?",
+            (*chunk, since),
+        )
+        found.update((int(r[0]), (int(r[1]), str(r[2]))) for r in rows.fetchall())
+    return found
+
+
+def _candidates(
+    bands: Sequence[str], *sources: Mapping[str, list[tuple[int, str]]]
+) -> list[tuple[int, str]]:
+    """Distinct (story id, title) pairs sharing a band, at most STORY_CANDIDATES."""
+    found = dict.fromkeys(
+        candidate for source in sources for band in bands for candidate in source.get(band, ())
+    )
+    return list(found)[:STORY_CANDIDATES]
 
 
 def _write_decision(
-    conn: sqlite3.Connection, item_id: int, decision: FlagDecision, backlog: bool, now: datetime
+    conn: sqlite3.Connection,
+    item_id: int,
+    decision: FlagDecision,
+    backlog: bool,
+    now: datetime,
+    *,
+    fresh: bool = False,
 ) -> bool:
-    """Store one decision; return True when the item became newly flagged."""
-    conn.execute("DELETE FROM matches WHERE item_id = ? AND topic = ?", (item_id, decision.topic))
+    """Store one decision; return True when the item became newly flagged.
+
+    A ``fresh`` item was inserted just now, so it has no earlier verdict to replace.
+    """
+    if not fresh:
+        _forget_decision(conn, item_id, decision.topic, matches=True)
     if not decision.relevant and not decision.flagged:
-        conn.execute(
-            "DELETE FROM assessments WHERE item_id = ? AND topic = ?", (item_id, decision.topic)
-        )
-        conn.execute("DELETE FROM flags WHERE item_id = ? AND topic = ?", (item_id, decision.topic))
+        if not fresh:
+            _forget_decision(conn, item_id, decision.topic, assessments=True, flags=True)
         return False
     conn.executemany(
         "INSERT INTO matches (item_id, topic, group_name, term, matched_text, field, char_offset) "
@@ -754,11 +981,15 @@ def _write_decision(
         ),
     )
     if not decision.flagged:
-        conn.execute("DELETE FROM flags WHERE item_id = ? AND topic = ?", (item_id, decision.topic))
+        if not fresh:
+            _forget_decision(conn, item_id, decision.topic, flags=True)
         return False
-    existed = conn.execute(
-        "SELECT 1 FROM flags WHERE item_id = ? AND topic = ?", (item_id, decision.topic)
-    ).fetchone()
+    existed = (
+        not fresh
+        and conn.execute(
+            "SELECT 1 FROM flags WHERE item_id = ? AND topic = ?", (item_id, decision.topic)
+        ).fetchone()
+    )
     conn.execute(
         "INSERT INTO flags (item_id, topic, score, reasons, seed_terms, rule_version, flagged_at, "
         "backlog) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (item_id, topic) DO UPDATE SET "
@@ -775,7 +1006,21 @@ def _write_decision(
             int(backlog),
         ),
     )
-    return existed is None
+    return not existed
+
+
+def _forget_decision(
+    conn: sqlite3.Connection,
+    item_id: int,
+    topic: str,
+    *,
+    matches: bool = False,
+    assessments: bool = False,
+    flags: bool = False,
+) -> None:
+    chosen = {"matches": matches, "assessments": assessments, "flags": flags}
+    for table in (name for name, on in chosen.items() if on):
+        conn.execute(f"DELETE FROM {table} WHERE item_id = ? AND topic = ?", (item_id, topic))
 
 
 def _new_flag(
@@ -851,6 +1096,8 @@ def _redirect_values(
     conn: sqlite3.Connection, state: FeedState, target: str, values: dict[str, Any]
 ) -> str | None:
     """Count confirmations of a permanent redirect; move the URL once confirmed."""
+    if redact_url(target) != target:  # a URL with credentials never goes in the database
+        return None
     seen = state.redirect_seen + 1 if state.redirect_to == target else 1
     values.update(redirect_to=target, redirect_seen=seen)
     if seen < REDIRECT_CONFIRMATIONS:

@@ -11,6 +11,7 @@ Must not: do I/O.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -18,6 +19,8 @@ from collections.abc import Iterable
 
 SAME_STORY_JACCARD = 0.6
 MIN_TOKENS = 3  # shorter titles only group on an exact match
+TOKEN_HASH_CACHE = 16_384  # distinct words whose MinHash values are kept (about 12 MB)
+TITLE_CACHE = 4096  # candidate titles whose tokens are kept: recent stories recur (about 4 MB)
 _BANDS = 6
 _ROWS = 2
 _TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -41,7 +44,7 @@ def story_bands(tokens: frozenset[str]) -> tuple[str, ...]:
         return ()
     if len(tokens) < MIN_TOKENS:
         return ("x" + _digest(" ".join(sorted(tokens)))[:16],)
-    minima = [min(_hash(seed, token) for token in tokens) for seed in range(_BANDS * _ROWS)]
+    minima = [min(column) for column in zip(*map(_token_hashes, tokens), strict=True)]
     return tuple(
         f"{band}:" + _digest(repr(minima[band * _ROWS : (band + 1) * _ROWS]))[:12]
         for band in range(_BANDS)
@@ -61,12 +64,23 @@ def best_match(tokens: frozenset[str], candidates: Iterable[tuple[int, str]]) ->
     """The story id of the closest candidate ``(story_id, title)``, if any is close."""
     best: tuple[float, int] | None = None
     for story_id, title in candidates:
-        other = title_tokens(title)
+        other = _candidate_tokens(title)
         if same_story(tokens, other):
             score = len(tokens & other) / len(tokens | other)
             if best is None or score > best[0]:
                 best = (score, story_id)
     return best[1] if best else None
+
+
+@functools.lru_cache(maxsize=TITLE_CACHE)
+def _candidate_tokens(title: str) -> frozenset[str]:
+    return title_tokens(title)
+
+
+@functools.lru_cache(maxsize=TOKEN_HASH_CACHE)
+def _token_hashes(token: str) -> tuple[int, ...]:
+    """The token's hash under every MinHash seed; words recur, so they are remembered."""
+    return tuple(_hash(seed, token) for seed in range(_BANDS * _ROWS))
 
 
 def _hash(seed: int, token: str) -> int:

@@ -1,9 +1,9 @@
 """URL normalisation: one canonical form per article link, and safe display.
 
 Owns ``canonical_url`` (the form used to key and de-duplicate items when a
-feed gives no guid) and ``redact_url`` (the form written to logs and error
-messages). Pure stdlib string work: nothing here resolves names, opens
-connections or reads files.
+feed gives no guid) and ``redact_url`` (the form written to logs, error
+messages and the database: credentials stay in the config file). Pure stdlib
+string work: nothing here resolves names, opens connections or reads files.
 
 The canonical form keeps what identifies a page and drops what does not:
 http(s) only, lower-case scheme and host, no default port, no credentials, no
@@ -14,6 +14,7 @@ parameters keep their order and spelling; paths are left as the site wrote them.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 # One table of query parameters that only say where a click came from.
@@ -102,6 +103,20 @@ def redact_url(url: str) -> str:
     if "@" in netloc:
         netloc = f"{REDACTED}@{netloc.rpartition('@')[2]}"
     return prefix + netloc + _redact_secrets(rest)
+
+
+def secret_urls(urls: Iterable[str]) -> dict[str, str]:
+    """The URLs that carry credentials, by the redacted form the database stores."""
+    return {redact_url(url): url for url in urls if redact_url(url) != url}
+
+
+def without_userinfo(url: str) -> str:
+    """``url`` without its ``user:password@`` part, e.g. as a base for resolving links."""
+    match = _SCHEME_NETLOC.match(url)
+    if match is None or "@" not in match.group(2):
+        return url
+    prefix, netloc, rest = match.groups()
+    return prefix + netloc.rpartition("@")[2] + rest
 
 
 def absolute_url(url: str | None, base: str | None = None) -> str | None:

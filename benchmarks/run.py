@@ -1,0 +1,454 @@
+"""Speed at scale: tracker against lemon24/reader and feed-to-sqlite, side by side.
+
+    .venv/bin/python benchmarks/run.py [--feeds 1000] [--big 10000] [--quick]
+
+Generates a set of feeds (benchmarks/feedgen.py), serves them on 127.0.0.1 (nginx
+when it is installed, else a threaded Python server), installs the peers into
+their own virtualenv under benchmarks/work/peers (once), and times each tool as a
+subprocess in these phases, one tool after the other on the same feeds:
+
+1. all new: a fresh database polls every feed;
+2. nothing changed, with validators: the server answers 304;
+3. 10% of the feeds have 3 new items (validators on);
+4. nothing changed, without validators: the server sends no ETag/Last-Modified
+   and answers every request with the whole body;
+5. the big set (10,000 feeds by default): all new, then nothing changed (304).
+
+Each run reports wall time, CPU (user + system of the whole process tree, worker
+processes included), peak memory (summed PSS of the tree), items stored, and items
+covered per second (items in the documents polled / wall time). Results go to
+benchmarks/results.json and into benchmarks/README.md with the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import feedgen
+import measure
+import report
+from serving import FeedServer, nginx_path
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH = REPO / "benchmarks"
+WORK = BENCH / "work"
+PEERS = WORK / "peers"
+PEER_PACKAGES = ["reader>=3,<4", "sgmllib3k", "feed-to-sqlite"]
+CHANGED_SHARE = 10  # every tenth feed gets new items in the "changed" phase
+NEW_ITEMS = 3
+RESULTS = BENCH / "results.json"
+# The shipped topic and seeds, copied when the run starts: edits made meanwhile must
+# not make a later phase re-match every stored item.
+TOPICS = WORK / "topics"
+SEEDS = WORK / "seeds"
+
+
+# ---- the tools -------------------------------------------------------------------------
+
+
+@dataclass
+class Tool:
+    """A tool under test, with its own database in ``run_dir``."""
+
+    name: str
+    run_dir: Path
+    urls: list[str]
+
+    @property
+    def db(self) -> Path:
+        return self.run_dir / f"{self.name}.db"
+
+    def reset(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm", ".lock"):
+            Path(f"{self.db}{suffix}").unlink(missing_ok=True)
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def stored(self) -> int:
+        if not self.db.exists():
+            return 0
+        with sqlite3.connect(self.db) as conn:
+            try:
+                return int(conn.execute(f"SELECT COUNT(*) FROM {self.table}").fetchone()[0])
+            except sqlite3.OperationalError:
+                return 0
+
+    table = "items"
+
+    def failures(self, output: str) -> str | None:
+        """A description of what went wrong in this run, from its output."""
+        return None
+
+
+@dataclass
+class Tracker(Tool):
+    settings: dict[str, Any] | None = None
+
+    def command(self) -> list[str]:
+        config = self.run_dir / "tracker.toml"
+        config.write_text(self._config(), encoding="utf-8")
+        return [sys.executable, "-m", "tracker", "--config", str(config), "poll", "--once"]
+
+    def _config(self) -> str:
+        settings = {
+            "db_path": str(self.db),
+            "topics_dir": str(TOPICS),
+            "seeds_dir": str(SEEDS),
+            **(self.settings or {}),
+        }
+        lines = ["[settings]"] + [f"{key} = {json.dumps(value)}" for key, value in settings.items()]
+        for url in self.urls:
+            lines += ["", "[[feeds]]", f'url = "{url}"']
+        return "\n".join(lines) + "\n"
+
+    def failures(self, output: str) -> str | None:
+        total = [line for line in output.splitlines() if line.startswith("total:")]
+        if not total:
+            return "no total line"
+        return None if " 0 failed" in total[-1] else total[-1]
+
+
+@dataclass
+class Reader(Tool):
+    workers: int = 20
+    table = "entries"
+
+    def command(self) -> list[str]:
+        urls = self.run_dir / "urls.txt"
+        urls.write_text("\n".join(self.urls) + "\n", encoding="utf-8")
+        driver = BENCH / "peers" / "reader_driver.py"
+        python = str(PEERS / "bin" / "python")
+        return [python, str(driver), str(self.db), str(urls), "--workers", str(self.workers)]
+
+    def failures(self, output: str) -> str | None:
+        try:
+            errors = json.loads(output.strip().splitlines()[-1])["errors"]
+        except (ValueError, IndexError, KeyError):
+            return "no result line"
+        return f"{errors} feeds failed" if errors else None
+
+
+@dataclass
+class FeedToSqlite(Tool):
+    table = "entries"
+
+    def command(self) -> list[str]:
+        tool = str(PEERS / "bin" / "feed-to-sqlite")
+        return [tool, str(self.db), "--table", "entries", *self.urls]
+
+
+# ---- phases --------------------------------------------------------------------------------
+
+
+@dataclass
+class Phase:
+    key: str
+    title: str
+    feeds: int
+    items: int  # items in the documents served
+
+
+def run_phase(phase: Phase, tools: Sequence[Tool], logs: Path) -> dict[str, Any]:
+    print(f"== {phase.title} ({phase.feeds} feeds)", flush=True)
+    runs = []
+    for tool in tools:
+        before = tool.stored()
+        log = logs / f"{phase.key}-{tool.name}.log"
+        cost = measure.run(tool.command(), stdout=log, cwd=tool.run_dir)
+        output = log.read_text(encoding="utf-8", errors="replace")
+        problem = tool.failures(output) if cost.returncode == 0 else f"exit {cost.returncode}"
+        run = {
+            "tool": tool.name,
+            **cost.as_dict(),
+            "new_items": tool.stored() - before,
+            "items_per_s": round(phase.items / cost.wall, 1),
+            "problem": problem,
+        }
+        runs.append(run)
+        print(
+            f"   {tool.name:14} wall {cost.wall:7.2f}s  cpu {cost.cpu:7.2f}s  "
+            f"mem {cost.peak_tree_mb:6.1f} MB  new {run['new_items']:6}  {problem or ''}",
+            flush=True,
+        )
+    return {"key": phase.key, "title": phase.title, "feeds": phase.feeds, "runs": runs}
+
+
+def feed_set(root: Path, count: int, now: datetime) -> tuple[Path, list[feedgen.FeedSpec]]:
+    directory = root / f"set-{count}"
+    print(f"generating {count} feeds in {directory}", flush=True)
+    specs = feedgen.generate(directory, count, now)
+    return directory, specs
+
+
+def change_feeds(directory: Path, specs: Sequence[feedgen.FeedSpec], now: datetime) -> int:
+    changed = [spec for spec in specs if spec.number % CHANGED_SHARE == 3]
+    for spec in changed:
+        feedgen.add_items(directory, spec, NEW_ITEMS, now, generation=1)
+    return len(changed)
+
+
+def tools_for(
+    names: Sequence[str], run_dir: Path, urls: list[str], args: argparse.Namespace
+) -> list[Tool]:
+    settings = {"concurrency": args.concurrency, "per_host": args.per_host}
+    settings = {key: value for key, value in settings.items() if value is not None}
+    made: dict[str, Tool] = {
+        "tracker": Tracker("tracker", run_dir, urls, settings),
+        "reader": Reader("reader", run_dir, urls, args.reader_workers),
+        "feed-to-sqlite": FeedToSqlite("feed-to-sqlite", run_dir, urls),
+    }
+    return [made[name] for name in names]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    measure.become_subreaper()
+    snapshot_topics()
+    if args.peers:
+        ensure_peers()
+    started = datetime.now(UTC).replace(microsecond=0)
+    feeds_root = WORK / "feeds"
+    logs = WORK / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {
+        "started_at": started.isoformat(),
+        "machine": report.machine(),
+        "versions": versions(),
+        "options": {k: v for k, v in vars(args).items() if k != "write"},
+        "phases": [],
+    }
+    with FeedServer(feeds_root, free_port(), WORK / "server", use_nginx=args.nginx) as server:
+        results["server"] = server.kind
+        results["phases"] += standard_phases(args, server, feeds_root, logs, started)
+        if args.big:
+            results["phases"] += big_phases(args, server, feeds_root, logs, started)
+    results["finished_at"] = datetime.now(UTC).replace(microsecond=0).isoformat()
+    if args.write:
+        report.write_json(RESULTS, results)
+        report.update_readme("speed-at-scale", render(results))
+        print(f"wrote {RESULTS} and {report.README}")
+    return 0
+
+
+def standard_phases(
+    args: argparse.Namespace, server: FeedServer, root: Path, logs: Path, now: datetime
+) -> list[dict[str, Any]]:
+    directory, specs = feed_set(root, args.feeds, now)
+    urls = [server.url(f"{directory.name}/{spec.filename}") for spec in specs]
+    tools = tools_for(tool_names(args, big=False), WORK / f"run-{args.feeds}", urls, args)
+    for tool in tools:
+        tool.reset()
+    items = sum(spec.items for spec in specs)
+    count = len(specs)
+    phases = [run_phase(Phase("all_new", "All new", count, items), tools, logs)]
+    phases.append(
+        run_phase(Phase("not_modified", "Nothing changed, 304", count, items), tools, logs)
+    )
+    changed = change_feeds(directory, specs, max(now + timedelta(minutes=5), _now()))
+    title = f"{changed} feeds ({100 // CHANGED_SHARE}%) with {NEW_ITEMS} new items"
+    phases.append(run_phase(Phase("changed", title, count, items), tools, logs))
+    server.set_validators(False)
+    title = "Nothing changed, no validators"
+    phases.append(run_phase(Phase("no_validators", title, count, items), tools, logs))
+    server.set_validators(True)
+    return phases
+
+
+def big_phases(
+    args: argparse.Namespace, server: FeedServer, root: Path, logs: Path, now: datetime
+) -> list[dict[str, Any]]:
+    directory, specs = feed_set(root, args.big, now)
+    urls = [server.url(f"{directory.name}/{spec.filename}") for spec in specs]
+    tools = tools_for(tool_names(args, big=True), WORK / f"run-{args.big}", urls, args)
+    for tool in tools:
+        tool.reset()
+    items = sum(spec.items for spec in specs)
+    count = len(specs)
+    return [
+        run_phase(Phase("big_all_new", f"{count:,} feeds, all new", count, items), tools, logs),
+        run_phase(
+            Phase("big_not_modified", f"{count:,} feeds, nothing changed, 304", count, items),
+            tools,
+            logs,
+        ),
+    ]
+
+
+def tool_names(args: argparse.Namespace, *, big: bool) -> list[str]:
+    peers = args.big_peers if big else ["reader", "feed-to-sqlite"]
+    return ["tracker", *(peers if args.peers else [])]
+
+
+def snapshot_topics() -> None:
+    for source, target in ((REPO / "config" / "topics", TOPICS), (REPO / "seeds", SEEDS)):
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(source, target)
+
+
+def ensure_peers() -> None:
+    """The peers' own virtualenv, created and filled once."""
+    python = PEERS / "bin" / "python"
+    if not python.exists():
+        print(f"creating {PEERS}", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(PEERS)], check=True)
+    probe = subprocess.run(
+        [str(python), "-c", "import reader, feed_to_sqlite, sgmllib"],
+        capture_output=True,
+        check=False,
+    )
+    if probe.returncode != 0:
+        print(f"installing {', '.join(PEER_PACKAGES)} into {PEERS}", flush=True)
+        pip = [str(python), "-m", "pip", "install", "--quiet", *PEER_PACKAGES]
+        subprocess.run(pip, check=True)
+
+
+def versions() -> dict[str, str]:
+    ours = report.package_versions(sys.executable, ["tracker", "feedparser", "httpx", "lxml"])
+    found = {f"{name} (tracker)": version for name, version in ours.items()}
+    peers_python = PEERS / "bin" / "python"
+    if peers_python.exists():
+        theirs = report.package_versions(
+            peers_python, ["reader", "feed-to-sqlite", "feedparser", "requests"]
+        )
+        found |= {f"{name} (peers)": version for name, version in theirs.items()}
+    nginx = nginx_path()
+    if nginx:
+        probe = subprocess.run([nginx, "-v"], capture_output=True, text=True, check=False)
+        found["nginx"] = probe.stderr.strip().split("/")[-1]
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+# ---- the report ----------------------------------------------------------------------------
+
+
+def render(results: dict[str, Any]) -> str:
+    lines = [
+        "## Speed at scale: tracker, reader and feed-to-sqlite on the same feeds",
+        "",
+        f"Measured {results['started_at']} with `benchmarks/run.py` "
+        f"({_options_line(results['options'])}), feeds served by {results['server']} "
+        "on 127.0.0.1.",
+        "",
+        f"Machine: {report.machine_line(results['machine'])}.",
+        "",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in results["versions"].items()) + ".",
+        "",
+        "| Phase | Tool | Wall s | CPU s | Peak MB | New items | Items/s | tracker ÷ tool (wall) |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for phase in results["phases"]:
+        tracker = next((r for r in phase["runs"] if r["tool"] == "tracker"), None)
+        for run in phase["runs"]:
+            ratio = f"{tracker['wall'] / run['wall']:.2f}" if tracker and run is not tracker else ""
+            problem = f" ({run['problem']})" if run["problem"] else ""
+            lines.append(
+                f"| {phase['title']} ({phase['feeds']:,} feeds) | {run['tool']}{problem} "
+                f"| {run['wall']:.2f} | {run['cpu']:.2f} | {run['peak_tree_mb']:.0f} "
+                f"| {run['new_items']:,} | {run['items_per_s']:,.0f} | {ratio} |"
+            )
+    lines += ["", *targets(results)]
+    return "\n".join(lines)
+
+
+def _options_line(options: dict[str, Any]) -> str:
+    shown = {k: v for k, v in options.items() if v not in (None, False)}
+    return ", ".join(f"{k}={v}" for k, v in shown.items())
+
+
+def targets(results: dict[str, Any]) -> list[str]:
+    """The issue's targets, checked against this run."""
+    checks = [
+        ("all_new", "reader", 1 / 3, "All new: tracker at most 1/3 of reader's wall time"),
+        ("not_modified", "reader", 1.0, "Nothing changed, 304: tracker no slower than reader"),
+        (
+            "no_validators",
+            "reader",
+            1 / 10,
+            "Nothing changed, no validators: tracker at most 1/10 of reader's wall time",
+        ),
+    ]
+    lines = ["Targets in this run:", ""]
+    for key, peer, limit, text in checks:
+        ratio = _ratio(results, key, peer)
+        if ratio is None:
+            lines.append(f"- {text}: not measured")
+        else:
+            verdict = "met" if ratio <= limit else "**missed**"
+            lines.append(f"- {text}: {ratio:.2f} of reader's, {verdict}")
+    big = _run(results, "big_all_new", "tracker")
+    if big:
+        lines.append(
+            f"- {results['options'].get('big'):,} feeds in one cycle: {big['wall']:.1f} s wall, "
+            f"{big['cpu']:.1f} s CPU, {big['peak_tree_mb']:.0f} MB peak"
+            + (f" ({big['problem']})" if big["problem"] else "")
+        )
+    return lines
+
+
+def _run(results: dict[str, Any], key: str, tool: str) -> dict[str, Any] | None:
+    for phase in results["phases"]:
+        if phase["key"] == key:
+            return next((r for r in phase["runs"] if r["tool"] == tool), None)
+    return None
+
+
+def _ratio(results: dict[str, Any], key: str, peer: str) -> float | None:
+    ours, theirs = _run(results, key, "tracker"), _run(results, key, peer)
+    if ours is None or theirs is None:
+        return None
+    return float(ours["wall"]) / float(theirs["wall"])
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--feeds", type=int, default=1000, help="feeds in the standard set")
+    parser.add_argument("--big", type=int, default=10_000, help="feeds in the big set (0: skip)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 100 feeds, no big set")
+    parser.add_argument("--no-peers", dest="peers", action="store_false", help="tracker only")
+    parser.add_argument(
+        "--big-peers",
+        nargs="*",
+        default=["reader"],
+        choices=["reader", "feed-to-sqlite"],
+        help="peers also timed on the big set (default: reader)",
+    )
+    parser.add_argument("--reader-workers", type=int, default=20)
+    parser.add_argument("--concurrency", type=int, default=None, help="tracker's, if not default")
+    parser.add_argument("--per-host", type=int, default=None, help="tracker's, if not default")
+    parser.add_argument("--python-server", dest="nginx", action="store_false")
+    parser.add_argument("--no-write", dest="write", action="store_false")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.feeds, args.big = 100, 0
+    return args
+
+
+if __name__ == "__main__":
+    started = time.perf_counter()
+    code = main()
+    print(f"done in {time.perf_counter() - started:.0f}s")
+    sys.exit(code)

@@ -1,0 +1,290 @@
+"""Worker processes that parse fetched feeds and analyse their new items.
+
+Owns ``ParsePool``: one worker process per core, each running one job at a time
+over its own pipe. A job turns a fetched body into a ``ParsedFeed`` and, for each
+item that is new or changed since the feed's last document, an ``ItemAnalysis``
+(its topic verdicts and story fingerprint), so every core does the pure work
+while the main process fetches and writes. feedparser is pure Python: processes,
+not threads, are what spread it over the cores, and killing its process is the
+only way to stop a runaway parse. A job that runs past its time limit, or a
+worker that dies, costs only that job: the worker is killed and replaced.
+
+Must not: fetch, touch the database or read the clock (``now`` is passed in).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import pickle
+import signal
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from tracker import stories
+from tracker.errors import ParseError
+from tracker.models import FetchResult, FlagDecision, ItemAnalysis, ItemText, ParsedFeed, Settings
+from tracker.parse import parse_feed
+
+log = logging.getLogger(__name__)
+
+Assessor = Callable[[ItemText], Sequence[FlagDecision]]
+Analyses = dict[str, ItemAnalysis]
+
+STOP_WAIT = 2.0  # seconds a closing worker gets to exit before it is killed
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What a worker needs to parse one body, sent over its pipe."""
+
+    body: bytes
+    headers: dict[str, str]
+    url: str
+    now: datetime
+    max_items: int
+    known: dict[str, str]  # entry key -> content hash of items already stored unchanged
+
+
+class ParsePool:
+    """Worker processes for parsing, shared by every poll cycle of a process.
+
+    Usable from successive event loops (each ``asyncio.run``); at most ``workers``
+    jobs run at once.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.workers = max(1, workers)
+        self._idle: list[_Worker] = []
+        self._busy: set[_Worker] = set()
+        self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+        self._assess: Assessor | None = None
+        self._assess_blob: bytes | None = None
+        self._generation = 0
+
+    async def parse(
+        self,
+        result: FetchResult,
+        now: datetime,
+        settings: Settings,
+        *,
+        assess: Assessor | None = None,
+        known: Mapping[str, str] | None = None,
+    ) -> tuple[ParsedFeed, Analyses]:
+        """Parse a fetched body in a worker; analyse the items not in ``known``
+        (``ParseError`` when the document is no usable feed, too slow, or crashes
+        its worker)."""
+        self._use_assessor(assess)
+        job = _Job(
+            result.body,
+            dict(result.headers),
+            result.final_url,
+            now,
+            settings.max_items_per_poll,
+            dict(known or {}),
+        )
+        payload = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
+        async with self._slot():
+            outcome = await self._run(payload, settings.parse_timeout)
+        return _unpack(outcome)
+
+    def kill(self) -> None:
+        """Stop every worker now (a runaway parse cannot be interrupted otherwise)."""
+        for worker in [*self._idle, *self._busy]:
+            worker.kill()
+        self._idle.clear()
+
+    def close(self) -> None:
+        """Let idle workers exit; kill any still busy."""
+        idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.close()
+        for worker in list(self._busy):
+            worker.kill()
+
+    async def _run(self, payload: bytes, timeout: float) -> tuple[str, Any]:
+        worker = self._take()
+        self._busy.add(worker)
+        try:
+            outcome = await worker.run(payload, timeout)
+        except TimeoutError:
+            worker.kill()
+            raise ParseError(
+                f"parsing took longer than {timeout:g}s; stopped", kind="parse_timeout"
+            ) from None
+        except (EOFError, OSError, pickle.UnpicklingError):
+            worker.kill()
+            raise ParseError(
+                "the parser worker crashed on this document", kind="parse_crash"
+            ) from None
+        except BaseException:  # cancelled mid-job: its answer would be read by the next job
+            worker.kill()
+            raise
+        finally:
+            self._busy.discard(worker)
+        self._give_back(worker)
+        return outcome
+
+    def _slot(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots[0] is not loop:
+            self._slots = (loop, asyncio.Semaphore(self.workers))
+        return self._slots[1]
+
+    def _take(self) -> _Worker:
+        while self._idle:
+            worker = self._idle.pop()
+            if worker.alive:
+                return worker
+            worker.kill()
+        return _Worker(self._assess_blob, self._generation)
+
+    def _give_back(self, worker: _Worker) -> None:
+        if worker.generation == self._generation and worker.alive:
+            self._idle.append(worker)
+        else:
+            worker.close()
+
+    def _use_assessor(self, assess: Assessor | None) -> None:
+        """Workers assess items with the poll's assessor; a new one means new workers."""
+        if assess == self._assess:
+            return
+        self._assess = assess
+        self._assess_blob = _pickled(assess)
+        self._generation += 1
+        idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.close()
+
+
+class _Worker:
+    """One worker process and the main process's end of its pipe."""
+
+    def __init__(self, assess_blob: bytes | None, generation: int) -> None:
+        context = multiprocessing.get_context("forkserver")
+        self.conn, child = context.Pipe()
+        self.process: BaseProcess = context.Process(
+            target=_serve, args=(child, assess_blob), daemon=True, name="tracker-parse"
+        )
+        self.process.start()
+        child.close()
+        self.generation = generation
+
+    @property
+    def alive(self) -> bool:
+        return not self.conn.closed and self.process.is_alive()
+
+    async def run(self, payload: bytes, timeout: float) -> tuple[str, Any]:
+        loop = asyncio.get_running_loop()
+        answered: asyncio.Future[None] = loop.create_future()
+        async with asyncio.timeout(timeout):
+            self.conn.send_bytes(payload)  # the worker is idle, so it reads at once
+            fd = self.conn.fileno()
+            loop.add_reader(fd, _resolve, answered)
+            try:
+                await answered
+            finally:
+                loop.remove_reader(fd)
+        outcome: tuple[str, Any] = pickle.loads(self.conn.recv_bytes())
+        return outcome
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.process.kill()
+        self._reap(STOP_WAIT)
+
+    def close(self) -> None:
+        self._reap(STOP_WAIT)  # the closed pipe tells the worker to exit
+        if self.process.exitcode is None:
+            self.kill()
+
+    def _reap(self, wait: float) -> None:
+        if not self.conn.closed:
+            self.conn.close()
+        with contextlib.suppress(OSError, ValueError, AssertionError):
+            self.process.join(wait)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _pickled(assess: Assessor | None) -> bytes | None:
+    """The assessor as workers receive it, or None to leave assessing to the writer."""
+    if assess is None:
+        return None
+    try:
+        return pickle.dumps(assess, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, AttributeError, TypeError) as exc:
+        log.debug("assessor stays in the main process reason=%s", exc)
+        return None
+
+
+def _unpack(outcome: tuple[str, Any]) -> tuple[ParsedFeed, Analyses]:
+    status, value = outcome
+    if status == "error":
+        message, kind = value
+        raise ParseError(message, kind=kind)
+    if status == "raise":  # a bug in parsing: loud in the main process, as in-process
+        raise RuntimeError(f"parser worker failed: {value}")
+    parsed, analyses = value
+    return parsed, analyses
+
+
+# ---- the worker process ------------------------------------------------------------------
+
+
+def _serve(conn: Connection, assess_blob: bytes | None) -> None:
+    """A worker's loop: one job in, one outcome out, until the pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the main process, which stops us
+    assess = _load_assessor(assess_blob)
+    while True:
+        try:
+            job: _Job = pickle.loads(conn.recv_bytes())
+        except (EOFError, OSError):
+            return
+        conn.send_bytes(pickle.dumps(_outcome(job, assess), protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _load_assessor(blob: bytes | None) -> Assessor | None:
+    if blob is None:
+        return None
+    try:
+        assess: Assessor = pickle.loads(blob)
+    except Exception:  # the writer assesses instead; never a reason to fail a parse
+        return None
+    return assess
+
+
+def _outcome(job: _Job, assess: Assessor | None) -> tuple[str, Any]:
+    try:
+        parsed = parse_feed(job.body, job.headers, job.url, job.now, max_items=job.max_items)
+        return "ok", (parsed, analyse(parsed, job.known, assess))
+    except ParseError as exc:
+        return "error", (str(exc), exc.kind)
+    except MemoryError:
+        return "error", ("the parser ran out of memory on this document", "parse_crash")
+    except Exception as exc:
+        return "raise", repr(exc)[:1000]
+
+
+def analyse(parsed: ParsedFeed, known: Mapping[str, str], assess: Assessor | None) -> Analyses:
+    """Analyses of the items that are not in ``known`` with the same content hash."""
+    return {
+        item.key: _analysis(ItemText(item.title, item.summary, item.content, item.language), assess)
+        for item in parsed.items
+        if known.get(item.key) != item.content_hash
+    }
+
+
+def _analysis(text: ItemText, assess: Assessor | None) -> ItemAnalysis:
+    tokens = stories.title_tokens(text.title)
+    decisions = tuple(assess(text)) if assess is not None else None
+    return ItemAnalysis(decisions, tokens, stories.story_bands(tokens))
