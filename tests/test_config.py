@@ -146,3 +146,13 @@ def test_alerts_are_validated(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD + '\n[[alerts]]\ntype = "pager"\n')
     with pytest.raises(ConfigError, match="type must be one of"):
         config.load_config(path)
+
+
+def test_removing_every_feed_then_adding_one_keeps_a_valid_file(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    config.remove_feed(path, "https://example.org/rss")
+    config.remove_feed(path, "http://127.0.0.1:8000/feed.xml")
+    assert config.load_config(path).feeds == ()
+    config.add_feed(path, FeedConfig("https://again.example/rss"))
+    assert [f.url for f in config.load_config(path).feeds] == ["https://again.example/rss"]
+    assert "# where the data goes" in path.read_text(encoding="utf-8")

@@ -246,6 +246,8 @@ def feeds_list(ctx: Context, as_json: bool) -> None:
 @pass_context
 def feeds_add(ctx: Context, url: str, name: str, interval: str | None, language: str) -> None:
     """Add a feed to the config file (comments are kept)."""
+    if not config.is_pollable_url(url):
+        raise click.BadParameter(f"only http and https URLs can be polled: {url}")
     seconds = config.check_interval(interval, key="--interval") if interval else None
     if seconds is not None and seconds < config.WARN_INTERVAL:
         click.echo(f"tracker: warning: polling every {interval} is aggressive", err=True)
@@ -520,6 +522,8 @@ def eval_command(ctx: Context, file: Path, topic: str | None) -> None:
     from tracker.evaluate import evaluate, format_report, load_labeled
 
     topic_set = ctx.topic_set()
+    if not topic_set.topics:
+        raise click.UsageError(f"no topics in {ctx.config.topics_dir}")
     if topic is None and len(topic_set.topics) != 1:
         raise click.UsageError(f"choose a topic with --topic ({', '.join(topic_set.names)})")
     matcher = topic_set.only(topic).matchers[0]

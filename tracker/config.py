@@ -310,7 +310,7 @@ def _feed(src: _Source, entry: object, index: int, warnings: list[str]) -> FeedC
     url = entry.get("url")
     if not url:
         raise src.error("every feed needs a url", "url", "feeds", index)
-    if not re.match(r"^https?://[^/\s]+", url):
+    if not is_pollable_url(url):
         raise src.error(
             f"only http and https URLs can be polled: {redact_url(url)}", "url", "feeds", index
         )
@@ -330,6 +330,11 @@ def _feed(src: _Source, entry: object, index: int, warnings: list[str]) -> FeedC
     return FeedConfig(
         url=url, name=entry.get("name", ""), interval=interval, language=entry.get("language", "")
     )
+
+
+def is_pollable_url(url: str) -> bool:
+    """Only http and https URLs with a host are ever polled."""
+    return re.match(r"^https?://[^/\s]+", url) is not None
 
 
 def check_interval(
@@ -401,7 +406,9 @@ def _alert_sink(src: _Source, entry: dict[str, Any], index: int) -> AlertSink:
 def add_feed(path: Path, feed: FeedConfig) -> None:
     """Append a ``[[feeds]]`` entry; ``ConfigError`` if the URL is already there."""
     document = _edit_document(path)
-    feeds = document.setdefault("feeds", tomlkit.aot())
+    feeds = document.get("feeds")
+    if not isinstance(feeds, tomlkit.items.AoT):
+        feeds = document["feeds"] = tomlkit.aot()
     if any(str(entry.get("url")) == feed.url for entry in feeds):
         raise ConfigError(
             f"feed already configured: {redact_url(feed.url)}", path=str(path), key="feeds"
@@ -428,6 +435,8 @@ def remove_feed(path: Path, url: str) -> None:
     for index in reversed(range(len(feeds))):
         if str(feeds[index].get("url")) == url:
             del feeds[index]
+    if not keep:
+        del document["feeds"]  # tomlkit would write an empty array it cannot append to
     _write_checked(path, tomlkit.dumps(document))
 
 
