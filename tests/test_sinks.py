@@ -488,7 +488,6 @@ apprise_warnings = pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:Dep
 
 @apprise_warnings
 def test_apprise_json_url_reaches_the_receiver(hook_server: HookServer) -> None:
-    pytest.importorskip("apprise")
     url = f"json://127.0.0.1:{hook_server.port}/apprise"
     sender = AlertSender([AlertSink(type="apprise", url=url, retries=1)])
 
@@ -504,7 +503,6 @@ def test_apprise_json_url_reaches_the_receiver(hook_server: HookServer) -> None:
 
 @apprise_warnings
 def test_apprise_failure_is_reported(hook_server: HookServer) -> None:
-    pytest.importorskip("apprise")
     hook_server.statuses = [500]
     url = f"json://127.0.0.1:{hook_server.port}/apprise"
 
