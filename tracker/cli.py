@@ -543,6 +543,10 @@ def run(ctx: Context, tick: float) -> None:
     """Run the service: poll feeds on schedule until SIGTERM or Ctrl-C."""
     from tracker.service import run_service
 
+    service_log = logging.getLogger("tracker.service")
+    if service_log.getEffectiveLevel() > logging.INFO:
+        service_log.setLevel(logging.INFO)  # a service says when it starts, cycles and stops
+
     ctx.config  # noqa: B018 - validate before starting
     sys.exit(run_service(ctx.config_path, ctx.db_override, tick=tick))
 
