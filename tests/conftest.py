@@ -7,10 +7,16 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:  # hostile imports this module
+    from hostile import Harness, RawServer
+
+    from tracker.poll import ParsePool
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -59,3 +65,30 @@ def run_tracker(tmp_path: Path) -> Run:
         return result
 
     return run
+
+
+@pytest.fixture(scope="session")
+def pool() -> Iterator[ParsePool]:
+    """Parser worker processes shared by the tests that poll through the real pipeline."""
+    from hostile import parse_pool
+
+    yield from parse_pool()
+
+
+@pytest.fixture
+def server() -> Iterator[RawServer]:
+    """A raw TCP server that misbehaves on cue (see ``hostile.RawServer``)."""
+    from hostile import RawServer
+
+    with RawServer() as raw:
+        yield raw
+
+
+@pytest.fixture
+def harness(tmp_path: Path, pool: ParsePool) -> Iterator[Harness]:
+    """Polls through the real ``Poller`` into a real SQLite file, measuring each poll."""
+    from hostile import Harness
+
+    h = Harness(tmp_path / "tracker.db", pool)
+    yield h
+    h.close()

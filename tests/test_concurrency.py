@@ -12,11 +12,9 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from conftest import REPO, Run, make_project
 from hostile import (
     Entry,
@@ -24,7 +22,6 @@ from hostile import (
     RawServer,
     make_all_due,
     news,
-    parse_pool,
     respond,
     rss,
     service_for,
@@ -35,8 +32,6 @@ from tracker import browse
 from tracker.poll import ParsePool
 from tracker.store import Store
 
-pool = pytest.fixture(scope="module")(parse_pool)
-
 HOLD = 1.5  # seconds another writer keeps the write lock
 # One statement is one snapshot: these must always agree, whatever is being written.
 SNAPSHOT_SQL = (
@@ -46,12 +41,6 @@ SNAPSHOT_SQL = (
     "(SELECT COUNT(*) FROM items_fts) AS indexed, "
     "(SELECT COUNT(*) FROM polls) AS polls"
 )
-
-
-@pytest.fixture
-def server() -> Iterator[RawServer]:
-    with RawServer() as raw:
-        yield raw
 
 
 def hold_write_lock(path: Path, seconds: float) -> threading.Thread:

@@ -13,8 +13,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from hostile import (
@@ -23,29 +21,11 @@ from hostile import (
     RawServer,
     assert_failed_cleanly,
     news,
-    parse_pool,
     respond,
     rss,
 )
 
-from tracker.poll import ParsePool
-
-pool = pytest.fixture(scope="module")(parse_pool)
-
 NO_LIMIT = 4_294_967_294
-
-
-@pytest.fixture
-def server() -> Iterator[RawServer]:
-    with RawServer() as raw:
-        yield raw
-
-
-@pytest.fixture
-def harness(tmp_path: Path, pool: ParsePool) -> Iterator[Harness]:
-    h = Harness(tmp_path / "tracker.db", pool)
-    yield h
-    h.close()
 
 
 def bulky(count: int, prefix: str) -> list[Entry]:

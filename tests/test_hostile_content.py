@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,7 +27,6 @@ from hostile import (
     assert_failed_cleanly,
     make_all_due,
     news,
-    parse_pool,
     respond,
     rss,
     service_for,
@@ -42,23 +40,8 @@ from tracker.parse import parse_feed
 from tracker.poll import ParsePool
 from tracker.topics import load_topic
 
-pool = pytest.fixture(scope="module")(parse_pool)
-
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 SECRET = "TOPSECRET-7f3a"
-
-
-@pytest.fixture
-def server() -> Iterator[RawServer]:
-    with RawServer() as raw:
-        yield raw
-
-
-@pytest.fixture
-def harness(tmp_path: Path, pool: ParsePool) -> Iterator[Harness]:
-    h = Harness(tmp_path / "tracker.db", pool)
-    yield h
-    h.close()
 
 
 def serve(server: RawServer, harness: Harness, body: bytes, **headers: str) -> str:

@@ -14,11 +14,10 @@ import functools
 import gzip
 import socket
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from email.utils import format_datetime
-from pathlib import Path
 
 import pytest
 from hostile import (
@@ -29,7 +28,6 @@ from hostile import (
     assert_failed_cleanly,
     endless,
     news,
-    parse_pool,
     reset,
     respond,
     rss,
@@ -41,28 +39,13 @@ from hostile import (
 
 from tracker import fetch
 from tracker.models import MIB
-from tracker.poll import ParsePool, utcnow
+from tracker.poll import utcnow
 from tracker.schedule import BACKOFF_CAP, JITTER, RETRY_AFTER_CAP
-
-pool = pytest.fixture(scope="module")(parse_pool)
 
 TIME_SLACK = 1.0  # seconds beyond the deadline allowed for a whole poll (parse, write)
 MEMORY_FACTOR = 4  # peak memory of a poll, in multiples of the size cap
 GOOD = rss(news(5))
 GOOD_AGAIN = rss(news(6))
-
-
-@pytest.fixture
-def server() -> Iterator[RawServer]:
-    with RawServer() as raw:
-        yield raw
-
-
-@pytest.fixture
-def harness(tmp_path: Path, pool: ParsePool) -> Iterator[Harness]:
-    h = Harness(tmp_path / "tracker.db", pool)
-    yield h
-    h.close()
 
 
 @functools.cache

@@ -18,7 +18,6 @@ import ipaddress
 import json
 import logging
 import sqlite3
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,6 @@ from hostile import (
     http_response,
     make_all_due,
     news,
-    parse_pool,
     respond,
     rss,
     service_for,
@@ -48,22 +46,6 @@ from tracker import browse, fetch
 from tracker.alerts import alerts_from_flags, render_json, render_text
 from tracker.models import Settings
 from tracker.poll import ParsePool
-
-pool = pytest.fixture(scope="module")(parse_pool)
-
-
-@pytest.fixture
-def server() -> Iterator[RawServer]:
-    with RawServer() as raw:
-        yield raw
-
-
-@pytest.fixture
-def harness(tmp_path: Path, pool: ParsePool) -> Iterator[Harness]:
-    h = Harness(tmp_path / "tracker.db", pool)
-    yield h
-    h.close()
-
 
 # ---- where tracker connects -------------------------------------------------------------------
 
