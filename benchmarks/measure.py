@@ -3,10 +3,10 @@
 CPU is user + system time of the whole process tree, worker processes included:
 the benchmark makes itself a child subreaper, so processes orphaned when the tool
 exits (a forkserver and its workers) are reparented to it and reaped here, and
-``RUSAGE_CHILDREN`` then counts all of them. Memory is sampled every 50 ms from
-``/proc``: the peak of the tree's summed PSS (shared pages split fairly between
-the processes sharing them, so forked workers are not counted twice) and the
-peak RSS of the main process alone.
+``RUSAGE_CHILDREN`` then counts all of them. Memory is sampled from ``/proc``
+every 250 ms: the peak of the tree's summed PSS (shared pages split fairly
+between the processes sharing them, so forked workers are not counted twice)
+and the peak RSS of the main process alone.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 _PR_SET_CHILD_SUBREAPER = 36
-_SAMPLE_EVERY = 0.05
+_SAMPLE_EVERY = 0.25  # reading smaps_rollup costs CPU the measured tool would use
 
 
 @dataclass(frozen=True)

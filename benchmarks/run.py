@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/run.py [--feeds 1000] [--big 10000] [--quick]
 
-Generates a set of feeds (benchmarks/feedgen.py), serves them on 127.0.0.1 (nginx
+Generates a set of feeds (benchmarks/feedset.py), serves them on 127.0.0.1 (nginx
 when it is installed, else a threaded Python server), installs the peers into
 their own virtualenv under benchmarks/work/peers (once), and times each tool as a
 subprocess in these phases, one tool after the other on the same feeds:
@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import feedgen
+import feedset
 import measure
 import report
 from serving import FeedServer, nginx_path
@@ -187,17 +187,17 @@ def run_phase(phase: Phase, tools: Sequence[Tool], logs: Path) -> dict[str, Any]
     return {"key": phase.key, "title": phase.title, "feeds": phase.feeds, "runs": runs}
 
 
-def feed_set(root: Path, count: int, now: datetime) -> tuple[Path, list[feedgen.FeedSpec]]:
+def feed_set(root: Path, count: int, now: datetime) -> tuple[Path, list[feedset.FeedSpec]]:
     directory = root / f"set-{count}"
     print(f"generating {count} feeds in {directory}", flush=True)
-    specs = feedgen.generate(directory, count, now)
+    specs = feedset.generate(directory, count, now)
     return directory, specs
 
 
-def change_feeds(directory: Path, specs: Sequence[feedgen.FeedSpec], now: datetime) -> int:
+def change_feeds(directory: Path, specs: Sequence[feedset.FeedSpec], now: datetime) -> int:
     changed = [spec for spec in specs if spec.number % CHANGED_SHARE == 3]
     for spec in changed:
-        feedgen.add_items(directory, spec, NEW_ITEMS, now, generation=1)
+        feedset.add_items(directory, spec, NEW_ITEMS, now, generation=1)
     return len(changed)
 
 

@@ -17,6 +17,7 @@ PACKAGE = REPO / "tracker"
 OWNERS = {
     "httpx": {"fetch", "sinks"},
     "feedparser": {"parse"},
+    "lxml": {"fastxml"},
     "sqlite_utils": {"store"},
     "sqlite3": {"store"},
     "apscheduler": {"service"},

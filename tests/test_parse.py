@@ -16,6 +16,7 @@ from typing import Any
 import feedparser
 import pytest
 
+from tracker import fastxml
 from tracker.errors import ParseError
 from tracker.models import ParsedFeed, ParsedItem
 from tracker.parse import parse_feed
@@ -776,3 +777,67 @@ def test_corpus_duplicate_guids_and_double_escaped_html() -> None:
 def test_corpus_truncated_fragment_keeps_its_items() -> None:
     feed = corpus_feed("fixtures/AyushYadav__news_twitter_analysis/theguardian_rss.xml")
     assert len(feed.items) >= 150
+
+
+# ---- the fast path: lxml for plain RSS and Atom, the same items as feedparser ------------
+
+
+def outcome(body: bytes, *, fast: bool) -> ParsedFeed | tuple[str, str]:
+    try:
+        return parse_feed(body, {}, "https://feeds.example.com/f", NOW, fast=fast)
+    except ParseError as error:
+        return error.kind, str(error)
+
+
+@pytest.mark.parametrize("name", CORPUS_FILES, ids=[name[-60:] for name in CORPUS_FILES])
+def test_corpus_file_gives_the_same_items_with_or_without_the_fast_path(name: str) -> None:
+    body = (CORPUS / name).read_bytes()
+    assert outcome(body, fast=True) == outcome(body, fast=False)
+
+
+def test_the_fast_path_reads_plain_rss_and_atom_and_leaves_the_rest_to_feedparser() -> None:
+    read = sum(
+        fastxml.read_document((CORPUS / name).read_bytes()) is not None for name in CORPUS_FILES
+    )
+    assert read >= 20, "the fast path took none of the common documents"
+    assert fastxml.read_document(rss("<item><title>x</title></item>").encode()) is not None
+    assert fastxml.read_document(b'<!DOCTYPE rss><rss version="2.0"><channel/></rss>') is None
+    assert (
+        fastxml.read_document(b'<rss version="2.0" xml:base="http://b/"><channel/></rss>') is None
+    )
+
+
+FAST_PATH_CASES = {
+    "guid before link": rss(
+        "<item><guid>http://a.example/1</guid><link>http://a.example/x?a=1&amp;b=2</link>"
+        "<title>&lt;b&gt;Bold&lt;/b&gt; news</title></item>"
+    ),
+    "permalink guid, no link": rss('<item><guid isPermaLink="true">abc-123</guid></item>'),
+    "guid not a permalink": rss(
+        '<item><guid isPermaLink="false">http:///a.example/p</guid><title>T</title></item>'
+    ),
+    "mis-decoded UTF-8 and C1 controls": rss(
+        "<item><title>Caf\u00c3\u00a9 \u0093quoted\u0094</title><description>"
+        "<![CDATA[<p>Para</p> &amp; more]]></description></item>"
+    ),
+    "dates and authors": rss(
+        "<item><title>T</title><pubDate>Tue, 31 Feb 2021 10:00:00 +0000</pubDate>"
+        "<dc:date>2021-09-06T16:45:00Z</dc:date><author>a@b.com (Ann)</author></item>",
+        channel="<language>en_US</language><link>https://b.example/a&amp;amp;c</link>",
+    ),
+    "atom id before its link": (
+        '<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="en_GB"><id>tag:x,2020:1</id>'
+        '<entry><id>http://a.example/e</id><link rel="self" href="http://a.example/s"/>'
+        '<link type="HTML" href="http://a.example/alt"/><title type="html">&lt;b&gt;T&lt;/b&gt;'
+        "</title><author><name>Ann</name><email>ann@x.org</email></author>"
+        '<summary type="text">S</summary><content type="html">&lt;p&gt;C&lt;/p&gt;</content>'
+        "<published>2021-09-06T16:45:00Z</published></entry></feed>"
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FAST_PATH_CASES))
+def test_the_fast_path_follows_feedparser_on_its_quirks(case: str) -> None:
+    body = FAST_PATH_CASES[case].encode("utf-8")
+    assert fastxml.read_document(body) is not None, "this case should take the fast path"
+    assert outcome(body, fast=True) == outcome(body, fast=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,12 +18,14 @@ from tracker.models import (
     FeedPoll,
     FetchResult,
     FlagDecision,
+    ItemAnalysis,
     ItemText,
     ParsedFeed,
     ParsedItem,
     TermMatch,
 )
 from tracker.store import Store
+from tracker.stories import story_bands, title_tokens
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -286,3 +289,53 @@ def test_second_writer_waits_instead_of_failing(store: Store) -> None:
     releaser.join()
     other.close()
     assert count(store, "SELECT COUNT(*) FROM items") == 1
+
+
+def test_entries_sharing_a_url_in_one_document_are_one_item(store: Store) -> None:
+    url = "http://a.test/same"
+    summary = write(
+        store, poll_of("http://a.test/rss", item("1", "One", url), item("2", "Also", url))
+    )
+    assert summary.new_items == 1
+    assert count(store, "SELECT COUNT(*) FROM items") == 1
+    assert count(store, "SELECT COUNT(DISTINCT item_id) FROM item_feeds") == 1
+    assert count(store, "SELECT COUNT(*) FROM item_feeds") == 2
+
+
+def test_copies_of_a_story_in_one_document_share_it(store: Store) -> None:
+    write(
+        store,
+        poll_of(
+            "http://a.test/rss",
+            item("1", "Taliban and US envoys meet in Doha for talks", "http://a.test/1"),
+            item("2", "Taliban and US envoys meet in Doha for talks - Wire", "http://a.test/2"),
+        ),
+    )
+    assert count(store, "SELECT COUNT(DISTINCT story_id) FROM items") == 1
+
+
+def test_verdicts_worked_out_by_the_parser_are_stored_without_assessing_again(
+    store: Store,
+) -> None:
+    taliban = item("1", "US and Taliban talk", "http://a.test/1")
+    decisions = tuple(flag_taliban(ItemText(taliban.title, taliban.summary)))
+    tokens = title_tokens(taliban.title)
+    analysis = ItemAnalysis(decisions, tokens, story_bands(tokens))
+    poll = poll_of("http://a.test/rss", taliban, item("2", "Weather", "http://a.test/2"))
+
+    def refuse(text: ItemText) -> Sequence[FlagDecision]:
+        assert text.title == "Weather", "an analysed item was assessed again"
+        return flag_taliban(text)
+
+    write(store, replace(poll, analyses={"1": analysis}), refuse)
+    assert count(store, "SELECT COUNT(*) FROM flags") == 1
+    assert count(store, "SELECT COUNT(*) FROM assessments") == 1
+
+
+def test_last_document_entries_are_those_of_the_latest_parsed_poll(store: Store) -> None:
+    write(store, poll_of("http://a.test/rss", item("1", "One"), item("2", "Two")))
+    later_poll = poll_of("http://a.test/rss", item("2", "Two"), item("3", "Three"))
+    write(store, later_poll, when=NOW + timedelta(minutes=15))
+    state = store.feed("http://a.test/rss")
+    assert state is not None
+    assert store.last_document_entries(state.id) == {"2": "h:Two:", "3": "h:Three:"}

@@ -44,6 +44,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             redirect_seen INTEGER NOT NULL DEFAULT 0,
             last_warning TEXT
         )""",
+        # A feed is looked up by its URL or the URL it had before a permanent redirect.
+        "CREATE INDEX feeds_previous_url ON feeds(previous_url)",
         """CREATE TABLE items (
             id INTEGER PRIMARY KEY,
             url TEXT UNIQUE,

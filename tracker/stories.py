@@ -19,8 +19,8 @@ from collections.abc import Iterable
 
 SAME_STORY_JACCARD = 0.6
 MIN_TOKENS = 3  # shorter titles only group on an exact match
-TOKEN_HASH_CACHE = 16_384  # distinct words whose MinHash values are kept (about 12 MB)
-TITLE_CACHE = 4096  # candidate titles whose tokens are kept: recent stories recur (about 4 MB)
+TOKEN_HASH_CACHE = 4096  # distinct words whose MinHash values are kept (about 3 MB)
+TITLE_CACHE = 2048  # candidate titles whose tokens are kept: recent stories recur (about 2 MB)
 _BANDS = 6
 _ROWS = 2
 _TOKEN = re.compile(r"\w+", re.UNICODE)

@@ -1,0 +1,96 @@
+"""The parse pool: worker processes that parse bodies and analyse only the items that
+are new or changed, usable from one event loop after another."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tracker.errors import ParseError
+from tracker.models import FetchResult, ItemText, ParsedFeed, Settings
+from tracker.parse import parse_feed
+from tracker.parsepool import ParsePool, analyse
+from tracker.topicset import TopicSet, load_topic_set
+
+NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+URL = "https://news.example.com/feed.xml"
+TOPIC = """name = "watch"
+[groups.taliban]
+terms = ["Taliban"]
+[rule]
+all_of = ["taliban"]
+"""
+DOCUMENT = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>News</title>
+<item><guid>1</guid><title>Taliban envoy visits Doha</title></item>
+<item><guid>2</guid><title>Storm closes the coast road</title></item>
+</channel></rss>"""
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[ParsePool]:
+    pool = ParsePool(2)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def topics(tmp_path: Path) -> TopicSet:
+    (tmp_path / "topics").mkdir()
+    (tmp_path / "topics" / "watch.toml").write_text(TOPIC, encoding="utf-8")
+    return load_topic_set(tmp_path / "topics", tmp_path)
+
+
+def fetched(body: bytes) -> FetchResult:
+    return FetchResult(url=URL, final_url=URL, status=200, body=body)
+
+
+def test_only_new_and_changed_items_are_analysed(topics: TopicSet) -> None:
+    feed: ParsedFeed = parse_feed(DOCUMENT, {}, URL, NOW)
+    first, second = feed.items
+    known = {first.key: first.content_hash, second.key: "an older version"}
+    analyses = analyse(feed, known, topics.assess)
+    assert set(analyses) == {second.key}
+    assert analyses[second.key].decisions == tuple(
+        topics.assess(ItemText(second.title, second.summary, second.content, second.language))
+    )
+    assert analyse(feed, {}, None)[first.key].decisions is None  # the writer assesses
+
+
+def test_workers_parse_and_assess_from_one_event_loop_after_another(
+    pool: ParsePool, topics: TopicSet
+) -> None:
+    for _ in range(2):
+        parsed, analyses = asyncio.run(
+            pool.parse(fetched(DOCUMENT), NOW, Settings(), assess=topics.assess)
+        )
+        assert [item.title for item in parsed.items] == [
+            "Taliban envoy visits Doha",
+            "Storm closes the coast road",
+        ]
+        flagged = {key: a.decisions[0].flagged for key, a in analyses.items() if a.decisions}
+        assert flagged == {"1": True, "2": False}
+
+
+def test_an_assessor_that_cannot_reach_the_workers_is_left_to_the_writer(
+    pool: ParsePool, topics: TopicSet
+) -> None:
+    def local(text: ItemText) -> list[object]:  # a closure cannot be sent to a process
+        return []
+
+    _, analyses = asyncio.run(pool.parse(fetched(DOCUMENT), NOW, Settings(), assess=local))  # type: ignore[arg-type]
+    assert analyses and all(a.decisions is None for a in analyses.values())
+
+
+def test_parses_run_side_by_side_and_a_bad_document_fails_alone(pool: ParsePool) -> None:
+    async def both() -> list[object]:
+        good = pool.parse(fetched(DOCUMENT), NOW, Settings())
+        bad = pool.parse(fetched(b"<html><body>not a feed</body></html>"), NOW, Settings())
+        return await asyncio.gather(good, bad, return_exceptions=True)
+
+    good, bad = asyncio.run(both())
+    assert isinstance(good, tuple) and len(good[0].items) == 2
+    assert isinstance(bad, ParseError) and bad.kind == "not_a_feed"
