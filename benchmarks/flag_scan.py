@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/flag_scan.py /work/shared/corpus [--reasons] [--relevant]
+    python benchmarks/flag_scan.py tests/data/corpus [--reasons] [--relevant]
 
 Every file under the directory is parsed as a feed (files that are not feeds are
 counted and skipped); items repeated across snapshots (same title and start of
