@@ -82,7 +82,7 @@ def _distinct_items(directory: Path) -> tuple[list[ItemText], int]:
     now = datetime.now(UTC)
     for path in _feed_files(directory):
         try:
-            feed = parse_feed(path.read_bytes(), {}, path.as_uri(), now)
+            feed = parse_feed(path.read_bytes(), {}, path.resolve().as_uri(), now)
         except ParseError:
             skipped += 1
             continue
