@@ -36,7 +36,7 @@ from tracker.browse import make_app
 from tracker.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
-WORK = REPO / "benchmarks" / "work"
+WORK = REPO / "benchmarks" / "scratch"
 RESULTS = REPO / "benchmarks" / "results-datasette.json"
 METADATA = REPO / "config" / "datasette.yml"
 RARE = "zanzibarite"  # planted in RARE_ITEMS items

@@ -4,7 +4,7 @@
 
 Generates a set of feeds (benchmarks/feedset.py), serves them on 127.0.0.1 (nginx
 when it is installed, else a threaded Python server), installs the peers into
-their own virtualenv under benchmarks/work/peers (once), and times each tool as a
+their own virtualenv under benchmarks/scratch/peers (once), and times each tool as a
 subprocess in these phases, one tool after the other on the same feeds:
 
 1. all new: a fresh database polls every feed;
@@ -43,7 +43,7 @@ from serving import FeedServer, nginx_path
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "benchmarks"
-WORK = BENCH / "work"
+WORK = BENCH / "scratch"
 PEERS = WORK / "peers"
 PEER_PACKAGES = ["reader>=3,<4", "sgmllib3k", "feed-to-sqlite"]
 CHANGED_SHARE = 10  # every tenth feed gets new items in the "changed" phase
