@@ -80,6 +80,12 @@ def generate(directory: Path, count: int, now: datetime, seed: int = 7) -> list[
     return specs
 
 
+def document(spec: FeedSpec, now: datetime) -> str:
+    """The feed's text as ``generate`` writes it, without writing a file."""
+    entries = [_entry(spec, serial, now) for serial in range(spec.items)]
+    return _atom(spec, entries, now) if spec.format == "atom" else _rss(spec, entries, now)
+
+
 def add_items(directory: Path, spec: FeedSpec, new: int, now: datetime, generation: int) -> None:
     """Put ``new`` items on top of the feed (dropping as many of the oldest)."""
     serials = range(1000 * generation, 1000 * generation + new)

@@ -304,6 +304,36 @@ def test_relevance_without_a_flag() -> None:
     assert unrelated.matches == ()
 
 
+OTHER_NEWS = [
+    ("US officials discuss trade talks with China", "The State Department said on Monday."),
+    ("Rain expected over the weekend", "Take an umbrella."),
+    ("Washington Post wins award", "The newspaper's editors met in Washington."),
+    ("Пентагон и Китай провели переговоры", "Вашингтон сообщил о встрече."),
+]
+
+
+def test_assess_is_decide_for_every_item_the_store_keeps() -> None:
+    texts = [ItemText(c[2], c[3], language=c[1]) for c in (*FOLLOW_UPS, *NEAR_MISSES)]
+    texts += [ItemText(title, summary) for title, summary in OTHER_NEWS]
+    short = 0
+    for text in texts:
+        full, quick = MATCHER.decide(text), MATCHER.assess(text)
+        if full.relevant or full.flagged:
+            assert quick == full
+        else:  # the store keeps nothing of it: the short decision says so
+            assert not quick.relevant and not quick.flagged and quick.matches == ()
+            short += quick != full
+    assert short  # some items had terms (US actors, talks) that cannot matter alone
+
+
+def test_assess_says_why_it_looked_no_closer() -> None:
+    text = ItemText(*OTHER_NEWS[0])
+    assert MATCHER.decide(text).matches  # US actors and talks, but no Taliban
+    assert MATCHER.assess(text).reasons == (
+        "not flagged: no terms of the groups that make an item relevant or flagged"
+    )
+
+
 def test_closer_follow_ups_score_higher() -> None:
     close = MATCHER.decide(
         ItemText(

@@ -39,13 +39,20 @@ import math
 import re
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from itertools import compress, count
 from typing import NamedTuple
 
 from tracker.models import FlagDecision, ItemText, TermMatch
-from tracker.textnorm import WordSplit, fold, fold_keeping_case, normalize, split_words
+from tracker.textnorm import (
+    NormalizedText,
+    WordSplit,
+    fold,
+    fold_keeping_case,
+    normalize,
+    split_words,
+)
 from tracker.topics import ITEM_FIELDS, Clause, Term, Topic
 
 
@@ -66,6 +73,7 @@ TUNING = Tuning()
 FIELDS = ITEM_FIELDS
 _UNBOUNDED = 1 << 62  # a ``within`` wider than any text
 _NO_MATCH = "not flagged: no topic terms matched"
+_CANNOT_MATTER = "not flagged: no terms of the groups that make an item relevant or flagged"
 # Between the words of a phrase: spaces, hyphens, apostrophes, quotes; or the dot of
 # an abbreviation ("U.S. officials"). Anything else (a sentence end, a comma, a new
 # line) breaks the phrase.
@@ -137,6 +145,7 @@ class _Candidates:
     singles: tuple[_Entry, ...]
     by_second: Mapping[str, tuple[_Entry, ...]]  # phrases whose second word is exact
     prefix_second: tuple[_Entry, ...]  # phrases whose second word is a prefix
+    groups: frozenset[str]  # the groups of all these terms
 
     @property
     def has_phrases(self) -> bool:
@@ -160,6 +169,9 @@ class TermIndex:
                 entry = _Entry(group.name, term, single=len(term.words) == 1)
                 table.setdefault(term.words[0], []).append(entry)
         self._prefix_lengths = sorted({len(key) for key in self._prefix})
+        self.masking: Mapping[str, frozenset[str]] = {  # group -> the groups it masks
+            group.name: frozenset(group.masks) for group in topic.groups if group.masks
+        }
         self._seen: set[str] = set()  # words looked up so far (bounded)
         self._hot: dict[str, _Candidates] = {}  # those of them that start some term
 
@@ -203,6 +215,7 @@ class TermIndex:
             singles=tuple(entry for entry in entries if entry.single),
             by_second={second: tuple(found) for second, found in by_second.items()},
             prefix_second=tuple(e for e in entries if not e.single and e.term.prefix[1]),
+            groups=frozenset(entry.group for entry in entries),
         )
 
 
@@ -217,16 +230,6 @@ class _Hit(NamedTuple):  # a NamedTuple: built for every match, and cheap to bui
     position: int  # word index in the running text (title, summary, content)
     offset: int  # character offset in the original field
     matched: str  # the original text
-
-
-@dataclass(frozen=True)
-class _FieldScan:
-    hits: tuple[_Hit, ...]
-    split: WordSplit
-
-    @property
-    def words(self) -> Sequence[str]:
-        return self.split.words
 
 
 @dataclass(frozen=True)
@@ -246,8 +249,10 @@ def compile_terms(topic: Topic) -> TermIndex:
 def find_matches(terms: TermIndex | Topic, text: ItemText) -> tuple[TermMatch, ...]:
     """Every term of the topic found in ``text`` (masked matches left out)."""
     index = terms if isinstance(terms, TermIndex) else TermIndex(terms)
-    found, _, _ = _scan_item(index, text)
-    return tuple(_term_match(hit) for hit in _effective(index.topic, found))
+    scan = _scan_item(index, text)
+    assert scan is not None  # nothing is filtered out
+    found = scan[0]
+    return tuple(_term_match(hit) for hit in _effective(index, found))
 
 
 class TopicMatcher:
@@ -270,10 +275,33 @@ class TopicMatcher:
 
     def decide(self, text: ItemText) -> FlagDecision:
         """Whether ``text`` is relevant, whether it is flagged, its score and why."""
-        found, words, sentences = _scan_item(self._index, text)
+        scan = _scan_item(self._index, text)
+        assert scan is not None  # nothing is filtered out
+        return self._decision(*scan)
+
+    def assess(self, text: ItemText) -> FlagDecision:
+        """The decision as the store keeps it: :meth:`decide`'s, except for an item
+        that can be neither relevant nor flagged, whatever its terms' positions (the
+        store keeps nothing of such an item): that one gets a short decision, without
+        its matches, worked out from the words alone."""
+        scan = _scan_item(self._index, text, self._may_matter)
+        if scan is None:
+            return replace(self._no_match(), reasons=_CANNOT_MATTER)
+        return self._decision(*scan)
+
+    def _may_matter(self, groups: set[str]) -> bool:
+        """Whether an item matching (at most) ``groups`` could be relevant or flagged."""
+        if groups & self._relevant_groups:
+            return True
+        return any(
+            groups.issuperset(clause.all_of) and (not clause.any_of or groups & set(clause.any_of))
+            for clause in self.topic.rule.clauses
+        )
+
+    def _decision(self, found: list[_Hit], words: list[str], sentences: _Sentences) -> FlagDecision:
         if not found:  # most items: not ranked, nothing to say but that
             return self._no_match()
-        hits = _effective(self.topic, found)
+        hits = _effective(self._index, found)
         similarity, shared = seed_similarity(self._seed, words)
         terms = _terms_by_group(hits)
         matched = _matched_groups(self._min_terms, terms)
@@ -314,35 +342,59 @@ class TopicMatcher:
         )
 
 
-def _scan_item(index: TermIndex, text: ItemText) -> tuple[list[_Hit], list[str], _Sentences]:
+def _scan_item(
+    index: TermIndex, text: ItemText, wanted: Callable[[set[str]], bool] | None = None
+) -> tuple[list[_Hit], list[str], _Sentences] | None:
     """Hits in title, summary and content (before masking), all the item's words, and
-    its sentences."""
+    its sentences; None when ``wanted`` says the groups the item matches do not matter."""
+    fields = [(field, value) for field in FIELDS if (value := getattr(text, field))]
+    folded = [(field, value, normalize(value)) for field, value in fields]
+    splits = {field: split_words(normalized.text) for field, _, normalized in folded}
+    words = [word for split in splits.values() for word in split.words]
+    hot = index.hot_words(words)  # one lookup for the whole item
+    if wanted is not None and not wanted(set().union(*(found.groups for found in hot.values()))):
+        return None  # what the item's words may start cannot matter: no need to look closer
+    spans = {field: _field_spans(index, field, splits[field], hot) for field, _ in fields}
+    if wanted is not None and not wanted({e.group for some in spans.values() for e, _, _ in some}):
+        return None  # the terms found cannot matter
     hits: list[_Hit] = []
-    words: list[str] = []
-    splits: dict[str, WordSplit] = {}
+    base = 0
+    for field, value, normalized in folded:
+        split = splits[field]
+        if spans[field]:
+            hits += _field_hits(field, value, normalized, split, spans[field], base)
+        base += len(split.words)
     for field in FIELDS:
-        scan = _scan_field(index, field, getattr(text, field), len(words))
-        hits.extend(scan.hits)
-        words.extend(scan.words)
-        splits[field] = scan.split
+        splits.setdefault(field, _NO_WORDS)
     return hits, words, _Sentences(splits)
 
 
 _NO_WORDS = split_words("")
+_Span = tuple["_Entry", int, int]  # a term, its first and its last word
 
 
-def _scan_field(index: TermIndex, field: str, text: str, base: int) -> _FieldScan:
-    if not text:
-        return _FieldScan((), _NO_WORDS)
-    normalized = normalize(text)
-    split = split_words(normalized.text)
-    words = split.words
-    hot = index.hot_words(words)
-    spans = _spans(hot, split, words) if hot else []
+def _field_spans(
+    index: TermIndex, field: str, split: WordSplit, hot: Mapping[str, _Candidates]
+) -> list[_Span]:
+    """The terms found in one field, as spans of its words."""
+    if not hot:
+        return []
+    spans = _spans(hot, split, split.words)
     if absent := index.absent[field]:
         spans = [span for span in spans if span[0].group not in absent]
-    if not spans:
-        return _FieldScan((), split)
+    return spans
+
+
+def _field_hits(
+    field: str,
+    text: str,
+    normalized: NormalizedText,
+    split: WordSplit,
+    spans: Sequence[_Span],
+    base: int,
+) -> list[_Hit]:
+    """The hits of ``spans`` in one field, whose words start at ``base`` in the item."""
+    words = split.words
     starts = split.word_starts([i for span in spans for i in span[1:]])
     hits = []
     for entry, first, last in spans:
@@ -351,7 +403,7 @@ def _scan_field(index: TermIndex, field: str, text: str, base: int) -> _FieldSca
         if entry.term.exact_case and not _case_matches(entry.term, matched):
             continue
         hits.append(_Hit(entry.group, entry.term, field, first, last, base + first, start, matched))
-    return _FieldScan(tuple(hits), split)
+    return hits
 
 
 class _Sentences:
@@ -379,11 +431,9 @@ def _sentence_ends(split: WordSplit) -> list[int]:
     ]
 
 
-def _spans(
-    hot: Mapping[str, _Candidates], split: WordSplit, words: Sequence[str]
-) -> list[tuple[_Entry, int, int]]:
+def _spans(hot: Mapping[str, _Candidates], split: WordSplit, words: Sequence[str]) -> list[_Span]:
     """(term, first word, last word) of every term occurrence in the field."""
-    spans: list[tuple[_Entry, int, int]] = []
+    spans: list[_Span] = []
     for first in compress(count(), map(hot.__contains__, words)):  # C-speed scan
         found = hot[words[first]]
         for entry in found.singles:
@@ -416,7 +466,7 @@ def _phrase_end(term: Term, split: WordSplit, words: Sequence[str], first: int) 
 
 def _joins(separator: str, previous: str) -> bool:
     """Whether two words with ``separator`` between them may belong to one phrase."""
-    if _PHRASE_GAP.fullmatch(separator):
+    if separator == " " or _PHRASE_GAP.fullmatch(separator):
         return True
     return len(previous) <= 2 and bool(_ABBREVIATION_GAP.fullmatch(separator))
 
@@ -431,16 +481,18 @@ def _case_matches(term: Term, matched: str) -> bool:
     )
 
 
-def _effective(topic: Topic, hits: Sequence[_Hit]) -> list[_Hit]:
+_FIELD_ORDER = {name: rank for rank, name in enumerate(FIELDS)}
+
+
+def _effective(index: TermIndex, hits: Sequence[_Hit]) -> list[_Hit]:
     """Hits that count: masked ones and ones inside a longer hit of their group removed."""
-    order = {name: rank for rank, name in enumerate(FIELDS)}
-    kept = _outermost(_unmasked(topic, hits))
+    kept = _outermost(_unmasked(index.masking, hits))
+    order = _FIELD_ORDER
     return sorted(kept, key=lambda hit: (order[hit.field], hit.first, hit.last, hit.group))
 
 
-def _unmasked(topic: Topic, hits: Sequence[_Hit]) -> list[_Hit]:
-    """Drop hits that lie inside a hit of a group masking theirs."""
-    masking = {group.name: frozenset(group.masks) for group in topic.groups if group.masks}
+def _unmasked(masking: Mapping[str, frozenset[str]], hits: Sequence[_Hit]) -> list[_Hit]:
+    """Drop hits that lie inside a hit of a group masking theirs (group -> groups it masks)."""
     covers: dict[tuple[str, int], list[tuple[int, frozenset[str]]]] = {}
     longest = 0  # words a mask spans beyond its first, at most
     for hit in hits:

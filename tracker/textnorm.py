@@ -20,13 +20,16 @@ the reader sees. :func:`split_words` cuts normalised text into words (runs of
 ``طالبان‌ها`` (with a zero-width non-joiner) becomes one word, ``طالبانها``.
 
 Pure and stdlib-only: no I/O, no logging, no third-party imports. Long texts stay
-fast: a text that needs no NFKC change and whose case folding keeps its length is
-folded with whole-string operations; otherwise it is halved at line breaks, then
-at spaces, until only the words that need it go character by character.
+fast: ASCII text is only lower-cased; a text that needs no NFKC change and whose
+case folding keeps its length is folded with whole-string operations; otherwise
+only its unstable clusters (a character NFKC or case folding changes, a base
+character with combining marks NFKC would change) go one by one, and the runs
+between them are folded whole.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from bisect import bisect_right
@@ -153,6 +156,9 @@ def fold_keeping_case(text: str) -> str:
 
 def normalize(text: str) -> NormalizedText:
     """Fold ``text`` for matching and keep the map from the result to ``text``."""
+    if text.isascii():  # most text: lower case is the whole folding, 1:1
+        whole = (Segment(0, 0, len(text), len(text)),) if text else ()
+        return NormalizedText(text, text.lower(), whole, (0,) if text else (), bool(text))
     folded, segments = _fold_span(_pre_fold(text), 0, 0)
     merged = tuple(_merge(segments))
     identity = merged == (Segment(0, 0, len(text), len(text)),)
@@ -173,48 +179,85 @@ def _letter_fold_char(found: re.Match[str]) -> str:
 
 
 def _fold_span(text: str, norm_at: int, orig_at: int) -> tuple[str, list[Segment]]:
-    """Fold ``text`` (already pre-folded), whole when possible, else in halves.
+    """Fold ``text`` (already pre-folded), whole when possible, else piece by piece.
 
     A text needing no NFKC change and keeping its length when case-folded is
-    folded with whole-string operations. Otherwise it is cut at a line break (or,
-    in a single line, a space) near its middle and each half tried again, so only
-    the words that need it are folded character by character. Neither NFKC nor
-    case folding joins anything across a space that no combining mark follows, so
-    the halves fold as the whole would.
+    folded with whole-string operations. Otherwise only its unstable clusters (a
+    character that NFKC or case folding changes or lengthens, a base character with
+    its combining marks) are folded one by one, and the runs between them whole.
     """
     if unicodedata.is_normalized("NFKC", text):
         lowered = text.casefold()
         if len(lowered) == len(text):
             return _fold_aligned(lowered, norm_at, orig_at)
-    cut = _cut_near_middle(text)
-    if cut is None:
-        return _fold_by_cluster(text, norm_at, orig_at)
-    head, head_segments = _fold_span(text[:cut], norm_at, orig_at)
-    tail, tail_segments = _fold_span(text[cut:], norm_at + len(head), orig_at + cut)
-    return head + tail, head_segments + tail_segments
+    pieces: list[str] = []
+    segments: list[Segment] = []
+    position = 0
+    for found in _unstable_clusters().finditer(text):
+        cluster = found.group()
+        if len(cluster) > 1 and _is_stable(cluster):
+            continue  # combining marks that NFKC keeps: folded with the run around them
+        if found.start() > position:
+            run = text[position : found.start()].casefold()
+            folded, more = _fold_aligned(run, norm_at, orig_at + position)
+            pieces.append(folded)
+            segments += more
+            norm_at += len(folded)
+        folded = _fold_cluster(cluster)
+        if folded:
+            one_to_one = len(folded) == 1 and len(cluster) == 1
+            segments.append(
+                Segment(norm_at, orig_at + found.start(), len(folded), len(cluster), not one_to_one)
+            )
+            pieces.append(folded)
+            norm_at += len(folded)
+        position = found.end()
+    if tail := text[position:]:
+        folded, more = _fold_aligned(tail.casefold(), norm_at, orig_at + position)
+        pieces.append(folded)
+        segments += more
+    return "".join(pieces), segments
 
 
-def _cut_near_middle(text: str) -> int | None:
-    """The offset just after a line break near the middle of ``text``, else just after
-    a space near it; None when there is neither (one word)."""
-    for separator in ("\n", " "):
-        cut = _separator_near_middle(text, separator)
-        if cut is not None:
-            return cut
-    return None
+def _is_stable(text: str) -> bool:
+    return unicodedata.is_normalized("NFKC", text) and len(text.casefold()) == len(text)
 
 
-def _separator_near_middle(text: str, separator: str) -> int | None:
-    """The offset just after ``separator`` nearest the middle of ``text`` on either
-    side, when no combining mark follows it there; None otherwise."""
-    middle = len(text) // 2
-    after = text.find(separator, middle)
-    if 0 <= after < len(text) - 1 and not unicodedata.combining(text[after + 1]):
-        return after + 1
-    before = text.rfind(separator, 0, middle)
-    if before >= 0 and not unicodedata.combining(text[before + 1]):
-        return before + 1
-    return None
+@functools.cache
+def _unstable_clusters() -> re.Pattern[str]:
+    """What :func:`_fold_span` folds one by one: a character followed by combining
+    marks, a lone combining mark, a character that NFKC or case folding changes or
+    lengthens (every character beyond the Basic Multilingual Plane counts as one)."""
+    marks: list[int] = []
+    changed: list[int] = []
+    for code in range(0x10000):
+        char = chr(code)
+        if unicodedata.combining(char):
+            marks.append(code)
+        elif unicodedata.normalize("NFKC", char) != char or len(char.casefold()) != 1:
+            changed.append(code)
+    mark_class = _char_class(marks)
+    return re.compile(
+        f"(?s:.){mark_class}+|{mark_class}|[{_char_ranges(changed)}\U00010000-\U0010ffff]"
+    )
+
+
+def _char_class(codes: Sequence[int]) -> str:
+    return f"[{_char_ranges(codes)}]"
+
+
+def _char_ranges(codes: Sequence[int]) -> str:
+    """A regex character class body for ``codes`` (sorted), as ranges."""
+    parts: list[str] = []
+    start = previous = codes[0]
+    for code in [*codes[1:], -1]:
+        if code == previous + 1:
+            previous = code
+            continue
+        first, last = re.escape(chr(start)), re.escape(chr(previous))
+        parts.append(first if start == previous else f"{first}-{last}")
+        start = previous = code
+    return "".join(parts)
 
 
 def _fold_aligned(lowered: str, norm_at: int, orig_at: int) -> tuple[str, list[Segment]]:
@@ -238,34 +281,8 @@ def _fold_aligned(lowered: str, norm_at: int, orig_at: int) -> tuple[str, list[S
     return folded, segments
 
 
-def _fold_by_cluster(line: str, norm_at: int, orig_at: int) -> tuple[str, list[Segment]]:
-    """Fold a line one base character (with its combining marks) at a time."""
-    pieces: list[str] = []
-    segments: list[Segment] = []
-    for start, cluster in _clusters(line):
-        folded = _fold_cluster(cluster)
-        if not folded:
-            continue
-        one_to_one = len(folded) == 1 and len(cluster) == 1
-        segments.append(
-            Segment(norm_at, orig_at + start, len(folded), len(cluster), atomic=not one_to_one)
-        )
-        pieces.append(folded)
-        norm_at += len(folded)
-    return "".join(pieces), segments
-
-
 def _fold_cluster(cluster: str) -> str:
     return unicodedata.normalize("NFKC", cluster).casefold().translate(_FOLD_AND_DELETE)
-
-
-def _clusters(line: str) -> Iterator[tuple[int, str]]:
-    """Yield (offset, base character plus the combining marks that follow it)."""
-    start = 0
-    for index in range(1, len(line) + 1):
-        if index == len(line) or not unicodedata.combining(line[index]):
-            yield start, line[start:index]
-            start = index
 
 
 def _merge(segments: Sequence[Segment]) -> Iterator[Segment]:

@@ -33,7 +33,7 @@ class TopicSet:
         return tuple(topic.name for topic in self.topics)
 
     def assess(self, text: ItemText) -> Sequence[FlagDecision]:
-        return [matcher.decide(text) for matcher in self.matchers]
+        return [matcher.assess(text) for matcher in self.matchers]
 
     def only(self, name: str | None) -> TopicSet:
         if name is None:
