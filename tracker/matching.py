@@ -41,7 +41,7 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from itertools import compress, count
+from itertools import chain, compress, count
 from typing import NamedTuple
 
 from tracker.models import FlagDecision, ItemText, TermMatch
@@ -350,7 +350,7 @@ def _scan_item(
     fields = [(field, value) for field in FIELDS if (value := getattr(text, field))]
     folded = [(field, value, normalize(value)) for field, value in fields]
     splits = {field: split_words(normalized.text) for field, _, normalized in folded}
-    words = [word for split in splits.values() for word in split.words]
+    words = list(chain.from_iterable(split.words for split in splits.values()))
     hot = index.hot_words(words)  # one lookup for the whole item
     if wanted is not None and not wanted(set().union(*(found.groups for found in hot.values()))):
         return None  # what the item's words may start cannot matter: no need to look closer
