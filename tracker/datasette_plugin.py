@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+import weakref
 from collections.abc import Awaitable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,6 +44,10 @@ _ITEM_WHERE = "item_id = :id"
 # view over thousands of flags touches pages all over a large database.
 MMAP_BYTES = 1 << 30
 _STORY_WHERE = "item_id IN (SELECT id FROM items WHERE story_id = :id)"
+# Databases known to have tracker's matches table. Only a yes is remembered (the schema
+# never drops it), so a page of reasons asks once, not twice per row.
+_HAS_MATCHES: weakref.WeakSet[Any] = weakref.WeakSet()
+_TERMS_READERS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
 # ---- pure rendering ----------------------------------------------------------------
@@ -103,23 +108,23 @@ def highlight(text: str, pattern: re.Pattern[str] | None) -> Markup:
     """``text`` escaped, with each match of ``pattern`` in ``<mark>``."""
     if pattern is None:
         return escape(text)
-    pieces: list[Markup] = []
+    # Joined as strings of escaped pieces: Markup.format and Markup.join cost a
+    # formatter pass per piece, on every reasons cell of every page.
+    pieces: list[str] = []
     position = 0
     for found in pattern.finditer(text):
         pieces.append(escape(text[position : found.start()]))
-        pieces.append(Markup("<mark>{}</mark>").format(found.group()))
+        pieces.append(f"<mark>{escape(found.group())}</mark>")
         position = found.end()
     pieces.append(escape(text[position:]))
-    return Markup("").join(pieces)
+    return Markup("".join(pieces))
 
 
 def reasons_html(reasons: str, terms: Iterable[str]) -> Markup:
     """The reasons as an escaped list with the matched terms marked."""
     pattern = terms_pattern(terms)
-    lines = Markup("").join(
-        Markup("<li>{}</li>").format(highlight(line, pattern)) for line in reason_lines(reasons)
-    )
-    return Markup('<ul class="tracker-reasons" style="{}">{}</ul>').format(REASONS_STYLE, lines)
+    lines = "".join(f"<li>{highlight(line, pattern)}</li>" for line in reason_lines(reasons))
+    return Markup(f'<ul class="tracker-reasons" style="{escape(REASONS_STYLE)}">{lines}</ul>')
 
 
 # ---- the hook ------------------------------------------------------------------------
@@ -164,15 +169,39 @@ async def _matched_terms(db: Any, row: Any) -> list[str]:
         return []
     topic = _cell(row, "topic")
     params = {"id": key, "topic": topic if isinstance(topic, str) else None}
-    result = await db.execute(MATCHED_TERMS_SQL.format(where=where), params)
-    return [str(text) for pair in result.rows for text in pair if text]
+    sql = MATCHED_TERMS_SQL.format(where=where)
+    reader = _terms_reader(db)
+    if reader is None:
+        rows = (await db.execute(sql, params)).rows
+    else:
+        rows = reader.execute(sql, params).fetchall()
+    return [str(text) for pair in rows for text in pair if text]
+
+
+def _terms_reader(db: Any) -> Any:
+    """A read-only connection to ``db`` for this (the event loop's) thread, or None.
+
+    A page renders one reasons cell after another, each with an indexed lookup of a
+    few microseconds; through Datasette's query threads each also costs a thread hop,
+    20-40 ms for a page of 100 flagged rows. Only such lookups run here.
+    """
+    if db.is_memory:  # a fresh connection would open another, empty database
+        return None
+    if db not in _TERMS_READERS:
+        _TERMS_READERS[db] = db.connect()  # closed with the database
+    return _TERMS_READERS[db]
 
 
 async def _has_matches(db: Any) -> bool:
     """Whether this database has tracker's ``matches`` table (Datasette may serve others)."""
+    if db in _HAS_MATCHES:
+        return True
     if not await db.table_exists("matches"):
         return False
-    return MATCHES_COLUMNS.issubset(await db.table_columns("matches"))
+    found = MATCHES_COLUMNS.issubset(await db.table_columns("matches"))
+    if found:
+        _HAS_MATCHES.add(db)
+    return found
 
 
 def _story_link(datasette: Any, database: str, story_id: int) -> Markup | None:

@@ -1,0 +1,106 @@
+"""The schema as Datasette users read it: the flagged view's order and the migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from dbfactory import populated_db
+
+from tracker import schema
+from tracker.store import Store
+
+NEWEST_FIRST = """
+    SELECT items.id, items.published FROM flags
+    JOIN items ON items.id = flags.item_id
+    JOIN item_feeds ON item_feeds.item_id = items.id
+    ORDER BY items.published DESC, items.id DESC
+"""
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]:
+    path = tmp_path_factory.mktemp("schema") / "tracker.db"
+    populated_db(path)
+    with closing(sqlite3.connect(path)) as conn:
+        yield conn
+
+
+def plan(db: sqlite3.Connection, sql: str) -> str:
+    return "\n".join(row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}"))
+
+
+def test_flagged_view_lists_each_flagged_copy_newest_first(db: sqlite3.Connection) -> None:
+    found = db.execute("SELECT item_id, published FROM flagged").fetchall()
+    assert len(found) > 5
+    assert found == db.execute(NEWEST_FIRST).fetchall()
+
+
+def test_flags_carry_their_items_publication_time(db: sqlite3.Connection) -> None:
+    pairs = db.execute(
+        "SELECT flags.published, items.published FROM flags JOIN items ON items.id = flags.item_id"
+    ).fetchall()
+    assert pairs
+    assert all(on_flag == on_item for on_flag, on_item in pairs)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    ["SELECT * FROM flagged LIMIT 101", "SELECT COUNT(*) FROM flagged"],
+)
+def test_flagged_view_needs_no_sort(db: sqlite3.Connection, sql: str) -> None:
+    # A sort here means every Datasette page of the view sorts all flagged rows.
+    steps = plan(db, sql)
+    assert "flags_published" in steps
+    assert "TEMP B-TREE" not in steps
+
+
+def test_publication_time_change_reaches_the_flags(tmp_path: Path) -> None:
+    path = tmp_path / "tracker.db"
+    populated_db(path)
+    with closing(sqlite3.connect(path)) as conn, conn:
+        item_id = conn.execute("SELECT item_id FROM flags LIMIT 1").fetchone()[0]
+        conn.execute(
+            "UPDATE items SET published = '2000-01-01T00:00:00+00:00' WHERE id = ?", (item_id,)
+        )
+        moved = conn.execute("SELECT published FROM flags WHERE item_id = ?", (item_id,)).fetchone()
+        last = conn.execute("SELECT item_id FROM flagged").fetchall()[-1]
+    assert moved == ("2000-01-01T00:00:00+00:00",)
+    assert last == (item_id,)
+
+
+def test_version_1_database_is_upgraded_with_its_flags_in_order(tmp_path: Path) -> None:
+    path = tmp_path / "tracker.db"
+    with closing(sqlite3.connect(path)) as conn, conn:
+        for statement in schema.MIGRATIONS[0]:
+            conn.execute(statement)
+        conn.execute("PRAGMA user_version = 1")
+        conn.execute("INSERT INTO feeds (id, url, title, created_at) VALUES (1, 'u', 'Wire', 'x')")
+        for item_id, published in (
+            (1, "2026-03-02T00:00:00+00:00"),
+            (2, "2026-03-01T00:00:00+00:00"),
+        ):
+            conn.execute(
+                "INSERT INTO items (id, url, published, first_seen_at, content_hash, feed_id) "
+                "VALUES (?, ?, ?, ?, 'h', 1)",
+                (item_id, f"https://example.com/{item_id}", published, published),
+            )
+            conn.execute(
+                "INSERT INTO item_feeds VALUES (1, ?, ?, 'x', 'x', 'h')", (f"k{item_id}", item_id)
+            )
+            conn.execute(
+                "INSERT INTO flags (item_id, topic, score, reasons, rule_version, flagged_at) "
+                "VALUES (?, 't', 1, 'r', 'v1', 'x')",
+                (item_id,),
+            )
+    Store(path).close()
+    with closing(sqlite3.connect(path)) as conn, conn:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        flagged = conn.execute("SELECT item_id, published FROM flagged").fetchall()
+        on_flags = conn.execute("SELECT item_id, published FROM flags ORDER BY item_id").fetchall()
+    assert version == schema.SCHEMA_VERSION == 2
+    assert flagged == [(1, "2026-03-02T00:00:00+00:00"), (2, "2026-03-01T00:00:00+00:00")]
+    assert on_flags == sorted(flagged)
