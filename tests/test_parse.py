@@ -12,11 +12,13 @@ import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 import feedparser
 import pytest
 
 from tracker import fastxml
+from tracker import parse as parse_module
 from tracker.errors import ParseError
 from tracker.models import ParsedFeed, ParsedItem
 from tracker.parse import parse_feed
@@ -282,6 +284,32 @@ def test_scripts_and_styles_in_descriptions_are_not_text() -> None:
 def test_control_characters_are_stripped_from_json_feed_text() -> None:
     doc = JSON10.replace('"title": "Rel"', '"title": "Bell\\u0007 C1\\u0085 NUL\\u0000 tab\\tok"')
     assert parse(doc).items[0].title == "Bell C1 NUL tab ok"
+
+
+# Simple markup is read with a regular expression instead of HTMLParser: the same text.
+MARKUP = [
+    '<img src="https://x.example/a.jpg" alt=""/><p>One &amp; <b>two</b></p><p>Three</p>',
+    "<P CLASS='a'>Upper</P ><BR/>case<br />breaks<br>and</br>more<hr/>",
+    '<a href="x>y" title=\'q "r"\'>quoted</a> &lt;not a tag&gt; &nbsp;&copy 2021 &#39;',
+    '<div\n  class="c"\n>multi-line tag</div><li>item</li>',
+    "<template><p>hidden</p></template>shown <head>x</head>",
+    "<p>a < b</p>",
+    "<p>comment <!-- gone --> here</p>",
+    "<p>odd </p class=x> end tag <my-el>custom</my-el> <o:p>word</o:p>",
+    "<p>raw <script>document.write('<p>')</script> text</p><style>p{}</style>",
+    '<img src=a/>unquoted <input checked disabled> <a b="c"d="e">glued</a>',
+    '<iframe src="https://v.example/"></iframe><p>after a frame</p>',
+    "trailing &amp",
+    "no markup at all",
+]
+
+
+@pytest.mark.parametrize("markup", MARKUP)
+def test_simple_markup_gives_the_text_html_parser_gives(markup: str) -> None:
+    assert parse_module._html_to_text(markup) == parse_module._extracted_text(markup)
+    item = only_item(rss(f"<item><guid>g</guid><description>{escape(markup)}</description></item>"))
+    expected = " ".join(parse_module._extracted_text(markup).split())
+    assert " ".join(item.summary.split()) == expected
 
 
 def test_plain_text_atom_title_keeps_angle_brackets() -> None:
@@ -824,6 +852,29 @@ FAST_PATH_CASES = {
         "<item><title>T</title><pubDate>Tue, 31 Feb 2021 10:00:00 +0000</pubDate>"
         "<dc:date>2021-09-06T16:45:00Z</dc:date><author>a@b.com (Ann)</author></item>",
         channel="<language>en_US</language><link>https://b.example/a&amp;amp;c</link>",
+    ),
+    "common date forms, read without feedparser's chain of date parsers": rss(
+        "".join(
+            f"<item><guid>d{number}</guid><pubDate>{date}</pubDate></item>"
+            for number, date in enumerate(
+                [
+                    "Tue, 07 Sep 2021 18:30:00 +0200",
+                    "7 Oct 2021 08:05:09 -0530",
+                    "sat, 02 oct 2021 23:59:59 EDT",
+                    "Fri, 01 Oct 2021 10:00:00 UTC",
+                    "Fri, 01 Oct 2021 10:00:00 CEST",
+                    "Fri, 01 Oct 2021 10:00:00 GMT+2",
+                    "Thu, 30 Sep 2021 24:00:00 GMT",
+                    "Mon, 01 Jan 0001 00:30:00 +0100",
+                    "2021-09-06T16:45:00.999Z",
+                    "2021-09-06t16:45:00+05:30",
+                    "2021-09-06T16:45:00+0530",
+                    "2021-09-06T16:45:00",
+                    "2021-02-30T16:45:00-04:00",
+                    "9999-12-31T23:59:59-01:00",
+                ]
+            )
+        )
     ),
     "atom id before its link": (
         '<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="en_GB"><id>tag:x,2020:1</id>'

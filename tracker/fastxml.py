@@ -15,14 +15,16 @@ rules), do I/O, or import feedparser. The only module importing lxml.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+import functools
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from lxml import etree
 
 ATOM = "http://www.w3.org/2005/Atom"
 _XML = "http://www.w3.org/XML/1998/namespace"
 MAX_DEPTH = 3  # entry > author > name: deeper structure is left to feedparser
+_UNKNOWN_NAMESPACE = "?"  # not a name: the element may be an unknown extension's
 # Namespaces read on the fast path, with the prefix feedparser gives their elements.
 _PREFIXES = {
     "http://purl.org/rss/1.0/modules/content/": "content",
@@ -54,15 +56,15 @@ _PARSER = etree.XMLParser(
 )
 
 
-@dataclass(frozen=True)
-class Node:
+class Node(NamedTuple):
     """An element as feedparser names it: ``title``, ``content_encoded``, ``dc_creator``
     (``atom_link`` for Atom's link inside RSS), with its text and attributes (names
-    lower-cased). Only leaves have text; only Atom authors and RSS images have children."""
+    lower-cased). Only leaves have text; only Atom authors and RSS images have children.
+    A named tuple, not a dataclass: a document has hundreds, and this builds faster."""
 
     name: str
-    text: str = ""
-    attributes: dict[str, str] = field(default_factory=dict)
+    text: str
+    attributes: dict[str, str]
     children: tuple[Node, ...] = ()
     extension: bool = False  # an unknown extension's leaf, which feedparser only stores
 
@@ -96,7 +98,7 @@ def read_document(data: bytes) -> Document | None:
 def _rss(root: etree._Element) -> Document | None:
     if set(root.attrib) - {"version"} or not _only_whitespace(root):
         return None
-    channels = list(_elements(root))
+    channels = list(root)
     if len(channels) != 1 or channels[0].tag != "channel" or channels[0].attrib:
         return None
     head, entries = _split(channels[0], "item", namespace="")
@@ -124,14 +126,12 @@ def _split(
     entries: list[tuple[Node, ...]] = []
     if not _only_whitespace(parent):
         return None, None
-    for element in _elements(parent):
+    for element in parent:
         if element.tag == entry_tag:
-            if element.attrib or not _only_whitespace(element):
+            nodes = None if element.attrib else _children(element, namespace, 2)
+            if nodes is None:
                 return None, None
-            nodes = [_node(child, namespace, 2) for child in _elements(element)]
-            if any(node is None for node in nodes):
-                return None, None
-            entries.append(tuple(n for n in nodes if n is not None))
+            entries.append(nodes)
         else:
             node = _node(element, namespace, 1)
             if node is None:
@@ -140,27 +140,42 @@ def _split(
     return tuple(head), tuple(entries)
 
 
+def _children(parent: etree._Element, namespace: str, depth: int) -> tuple[Node, ...] | None:
+    """The nodes of the parent's children, or None when unsure of one, or of text
+    between them."""
+    text = parent.text
+    if text and not text.isspace():
+        return None
+    nodes = []
+    for child in parent:
+        tail = child.tail
+        if tail and not tail.isspace():
+            return None
+        node = _node(child, namespace, depth)
+        if node is None:
+            return None
+        nodes.append(node)
+    return tuple(nodes)
+
+
 def _node(element: etree._Element, namespace: str, depth: int) -> Node | None:
     named = _name(element, namespace)
     if named is None or depth > MAX_DEPTH:
         return None
     name, extension = named
     attributes: dict[str, str] = {}
-    for key, value in element.attrib.items():
-        attribute = _attribute_name(key)
-        if attribute is None:
+    for key, value in element.items():
+        if key[0] == "{":  # xml:base, xml:lang, rdf:about...: left to feedparser
             return None
-        attributes[attribute] = value
+        attributes[key.lower()] = value
     if len(element) == 0:
-        return Node(name, element.text or "", attributes, extension=extension)
+        return Node(name, element.text or "", attributes, (), extension)
     if extension:
         return None
-    if not _only_whitespace(element):
+    children = _children(element, namespace, depth + 1)
+    if children is None:
         return None
-    children = [_node(child, namespace, depth + 1) for child in _elements(element)]
-    if any(child is None for child in children):
-        return None
-    return Node(name, "", attributes, tuple(c for c in children if c is not None))
+    return Node(name, "", attributes, children)
 
 
 def _name(element: etree._Element, namespace: str) -> tuple[str, bool] | None:
@@ -169,32 +184,39 @@ def _name(element: etree._Element, namespace: str) -> tuple[str, bool] | None:
     tag = element.tag
     if not isinstance(tag, str):  # a comment or processing instruction
         return None
-    qname = etree.QName(tag)
-    uri, local = qname.namespace or "", qname.localname
-    if ":" in local or not local.replace("-", "").replace("_", "").isalnum():
-        return None  # an undeclared prefix, or a name feedparser would mangle
-    if uri == namespace:
-        return local.lower(), False
-    if uri == ATOM:
-        return f"atom_{local.lower()}", False
-    prefix = _PREFIXES.get(uri.lower())
-    if prefix is not None:
-        return f"{prefix}_{local.lower()}", False
+    known = _known_name(tag, namespace)
+    if known != _UNKNOWN_NAMESPACE:
+        return (known, False) if known else None
+    uri, local = _split_tag(tag)
     given = (element.prefix or "").lower()
     if not uri or not given or given in KNOWN_PREFIXES or element.attrib:
         return None
     return f"{given}_{local.lower()}", True  # an unknown extension: feedparser stores it
 
 
-def _attribute_name(key: str) -> str | None:
-    qname = etree.QName(key)
-    if qname.namespace:  # xml:base, xml:lang, rdf:about...: left to feedparser
-        return None
-    return str(qname.localname).lower()
+@functools.lru_cache(maxsize=1024)  # a few dozen distinct tags cover nearly every feed
+def _known_name(tag: str, namespace: str) -> str:
+    """feedparser's name for an element of a namespace the fast path knows, "" for an
+    element it does not read, or ``_UNKNOWN_NAMESPACE``."""
+    uri, local = _split_tag(tag)
+    if ":" in local or not local.replace("-", "").replace("_", "").isalnum():
+        return ""  # an undeclared prefix, or a name feedparser would mangle
+    if uri == namespace:
+        return local.lower()
+    if uri == ATOM:
+        return f"atom_{local.lower()}"
+    prefix = _PREFIXES.get(uri.lower())
+    if prefix is not None:
+        return f"{prefix}_{local.lower()}"
+    return _UNKNOWN_NAMESPACE
 
 
-def _elements(parent: etree._Element) -> Iterator[etree._Element]:
-    yield from parent
+def _split_tag(tag: str) -> tuple[str, str]:
+    """The namespace URI ("" for none) and local name of an lxml tag."""
+    if tag[:1] == "{":
+        uri, _, local = tag[1:].partition("}")
+        return uri, local
+    return "", tag
 
 
 def _only_whitespace(element: etree._Element) -> bool:
