@@ -299,7 +299,10 @@ def test_json_nesting_bomb_is_not_a_feed(server: RawServer, harness: Harness) ->
     assert measured.elapsed < 3.0
 
 
-def test_thousand_terms_match_a_megabyte_item_in_well_under_a_second(tmp_path: Path) -> None:
+def test_thousand_terms_on_a_megabyte_item_cannot_blow_up(tmp_path: Path) -> None:
+    """No term is a pattern, so no text makes matching backtrack: a megabyte takes
+    about a tenth of a second (benchmarks/match_speed.py measures speed), and the
+    bound below is only there to catch a blow-up, on however loaded a machine."""
     terms = [f"term{n} word{n}" if n % 3 else f"pre{n}*" for n in range(1000)]
     terms += ["(a+)+$", "(x+x+)+y", "Taliban"]  # regex syntax is only punctuation here
     half = len(terms) // 2
@@ -317,7 +320,7 @@ def test_thousand_terms_match_a_megabyte_item_in_well_under_a_second(tmp_path: P
     decision = matcher.decide(ItemText("Taliban", evil, text))
     elapsed = time.perf_counter() - started
     assert decision.matches
-    assert elapsed < 1.0, f"{elapsed:.2f}s for 1,000 terms against 1.2 MB"
+    assert elapsed < 10.0, f"{elapsed:.2f}s for 1,000 terms against 1.2 MB"
     path.write_text('name = "re"\n[groups.a]\nterms = [".*(a+)*"]\n[rule]\nall_of = ["a"]\n')
     with pytest.raises(TopicError, match=r"\*"):
         load_topic(path)  # a pattern cannot even be configured

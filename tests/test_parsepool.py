@@ -4,6 +4,8 @@ are new or changed, usable from one event loop after another."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -94,3 +96,33 @@ def test_parses_run_side_by_side_and_a_bad_document_fails_alone(pool: ParsePool)
     good, bad = asyncio.run(both())
     assert isinstance(good, tuple) and len(good[0].items) == 2
     assert isinstance(bad, ParseError) and bad.kind == "not_a_feed"
+
+
+SCRIPT = """
+import asyncio, sys
+from datetime import UTC, datetime
+from tracker.models import FetchResult, Settings
+from tracker.parsepool import ParsePool
+
+print("started", flush=True)  # no __main__ guard: a worker running this again prints it too
+pool = ParsePool(1)
+url = "https://x.example/"
+result = FetchResult(url=url, final_url=url, status=200, body=open(sys.argv[1], "rb").read())
+parsed, _ = asyncio.run(pool.parse(result, datetime.now(UTC), Settings(parse_timeout=0.5)))
+print("items:", len(parsed.items), flush=True)
+pool.close()
+"""
+
+
+def test_a_worker_does_not_run_the_main_script_again(tmp_path: Path) -> None:
+    """A worker loads the parser, not the program that started it (a script without an
+    ``if __name__ == "__main__"`` guard still works), and a new worker's start does not
+    count against the first job's time limit."""
+    script, body = tmp_path / "script.py", tmp_path / "feed.xml"
+    script.write_text(SCRIPT, encoding="utf-8")
+    body.write_bytes(DOCUMENT)
+    done = subprocess.run(
+        [sys.executable, str(script), str(body)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["started", "items: 2"]

@@ -20,7 +20,8 @@ import logging
 import multiprocessing
 import pickle
 import signal
-from collections.abc import Callable, Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from multiprocessing.connection import Connection
@@ -37,6 +38,8 @@ Assessor = Callable[[ItemText], Sequence[FlagDecision]]
 Analyses = dict[str, ItemAnalysis]
 
 STOP_WAIT = 2.0  # seconds a closing worker gets to exit before it is killed
+START_WAIT = 60.0  # seconds a new worker gets to load the topics before it counts as dead
+_READY = b"ready"  # what a worker sends once it can take jobs
 _PRELOAD = ["tracker.parse", __name__]  # what the fork server loads once for every worker
 
 
@@ -175,27 +178,46 @@ class _Worker:
         self.process: BaseProcess = context.Process(
             target=_serve, args=(child, assess_blob), daemon=True, name="tracker-parse"
         )
-        self.process.start()
+        with _main_script_hidden():
+            self.process.start()
         child.close()
         self.generation = generation
+        self._ready = False
 
     @property
     def alive(self) -> bool:
         return not self.conn.closed and self.process.is_alive()
 
     async def run(self, payload: bytes, timeout: float) -> tuple[str, Any]:
-        loop = asyncio.get_running_loop()
-        answered: asyncio.Future[None] = loop.create_future()
+        """The outcome of one job, which must come within ``timeout`` seconds.
+
+        A new worker's start (loading the topics) does not count against the job's time.
+        """
+        if not self._ready:
+            try:
+                async with asyncio.timeout(START_WAIT):
+                    await self._answer()
+            except TimeoutError:
+                raise OSError("the parser worker did not start") from None
+            if self.conn.recv_bytes() != _READY:
+                raise OSError("the parser worker did not start")
+            self._ready = True
         async with asyncio.timeout(timeout):
             self.conn.send_bytes(payload)  # the worker is idle, so it reads at once
-            fd = self.conn.fileno()
-            loop.add_reader(fd, _resolve, answered)
-            try:
-                await answered
-            finally:
-                loop.remove_reader(fd)
+            await self._answer()
         outcome: tuple[str, Any] = pickle.loads(self.conn.recv_bytes())
         return outcome
+
+    async def _answer(self) -> None:
+        """Wait until the worker has written to its pipe."""
+        loop = asyncio.get_running_loop()
+        answered: asyncio.Future[None] = loop.create_future()
+        fd = self.conn.fileno()
+        loop.add_reader(fd, _resolve, answered)
+        try:
+            await answered
+        finally:
+            loop.remove_reader(fd)
 
     def kill(self) -> None:
         with contextlib.suppress(OSError, ValueError):
@@ -212,6 +234,32 @@ class _Worker:
             self.conn.close()
         with contextlib.suppress(OSError, ValueError, AssertionError):
             self.process.join(wait)
+
+
+@contextlib.contextmanager
+def _main_script_hidden() -> Iterator[None]:
+    """Start a process without multiprocessing running the main script again in it.
+
+    A new process runs the parent's main script (as ``__mp_main__``) so that functions
+    defined there can be found. The worker's function is in this module, so that would
+    only load the program (the CLI, httpx, the service) into every worker, or start the
+    program again from a script without an ``if __name__ == "__main__"`` guard.
+    """
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    saved = dict(main.__dict__)
+    main.__dict__.pop("__file__", None)  # no script to run again
+    main.__dict__["__spec__"] = None  # no module to import again
+    try:
+        yield
+    finally:
+        for name in ("__file__", "__spec__"):
+            if name in saved:
+                main.__dict__[name] = saved[name]
+            else:
+                main.__dict__.pop(name, None)
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
@@ -248,6 +296,7 @@ def _serve(conn: Connection, assess_blob: bytes | None) -> None:
     """A worker's loop: one job in, one outcome out, until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the main process, which stops us
     assess = _load_assessor(assess_blob)
+    conn.send_bytes(_READY)
     while True:
         try:
             job: _Job = pickle.loads(conn.recv_bytes())
