@@ -33,9 +33,12 @@ _STOPWORDS = frozenset(
 
 def title_tokens(title: str) -> frozenset[str]:
     """Significant, normalised words of a title, without an outlet suffix."""
-    text = unicodedata.normalize("NFKC", title).casefold().replace("ё", "е")
-    text = _OUTLET_SUFFIX.sub("", text)
+    text = _OUTLET_SUFFIX.sub("", _normalised(title))
     return frozenset(t for t in _TOKEN.findall(text) if t not in _STOPWORDS)
+
+
+def _normalised(title: str) -> str:
+    return unicodedata.normalize("NFKC", title).casefold().replace("ё", "е")
 
 
 def story_bands(tokens: frozenset[str]) -> tuple[str, ...]:
@@ -64,12 +67,28 @@ def best_match(tokens: frozenset[str], candidates: Iterable[tuple[int, str]]) ->
     """The story id of the closest candidate ``(story_id, title)``, if any is close."""
     best: tuple[float, int] | None = None
     for story_id, title in candidates:
+        if not _may_be_same(tokens, title):
+            continue
         other = _candidate_tokens(title)
         if same_story(tokens, other):
             score = len(tokens & other) / len(tokens | other)
             if best is None or score > best[0]:
                 best = (score, story_id)
     return best[1] if best else None
+
+
+def _may_be_same(tokens: frozenset[str], title: str) -> bool:
+    """False only when ``same_story`` must reject the title, and much cheaper than it.
+
+    Every word shared with the title is a substring of its normalised text, so a
+    count of the tokens found there bounds the overlap from above: when even that is
+    too small a part of ``tokens`` (a subset of the union), the Jaccard index is too.
+    Most candidates share a common word or two and fail here without being tokenised.
+    """
+    if len(tokens) < MIN_TOKENS:
+        return True  # only an equal token set matches: left to same_story
+    text = _normalised(title)
+    return sum(token in text for token in tokens) / len(tokens) >= SAME_STORY_JACCARD
 
 
 @functools.lru_cache(maxsize=TITLE_CACHE)
