@@ -145,7 +145,8 @@ class _Candidates:
     singles: tuple[_Entry, ...]
     by_second: Mapping[str, tuple[_Entry, ...]]  # phrases whose second word is exact
     prefix_second: tuple[_Entry, ...]  # phrases whose second word is a prefix
-    groups: frozenset[str]  # the groups of all these terms
+    groups: frozenset[str]  # the groups of single words and of prefix phrases
+    phrase_groups: Mapping[str, frozenset[str]]  # second word -> groups of by_second
 
     @property
     def has_phrases(self) -> bool:
@@ -185,7 +186,7 @@ class TermIndex:
         Lookups are remembered. When the memory is full it is replaced, never
         cleared in place, so a matcher shared between threads stays correct.
         """
-        distinct = set(words)
+        distinct = words if isinstance(words, set) else set(words)
         seen, hot = self._seen, self._hot
         unseen = distinct - seen
         if len(seen) + len(unseen) > TUNING.lookup_memo_limit:
@@ -215,7 +216,11 @@ class TermIndex:
             singles=tuple(entry for entry in entries if entry.single),
             by_second={second: tuple(found) for second, found in by_second.items()},
             prefix_second=tuple(e for e in entries if not e.single and e.term.prefix[1]),
-            groups=frozenset(entry.group for entry in entries),
+            groups=frozenset(e.group for e in entries if e.single or e.term.prefix[1]),
+            phrase_groups={
+                second: frozenset(entry.group for entry in found)
+                for second, found in by_second.items()
+            },
         )
 
 
@@ -268,6 +273,7 @@ class TopicMatcher:
         self._relevant_groups = set(rule.relevant_if or required)
         self._min_terms = {group.name: group.min_terms for group in topic.groups}
         self._line_order = _reason_order(topic)
+        self._cannot_matter = replace(self._no_match(), reasons=_CANNOT_MATTER)
 
     def find_matches(self, text: ItemText) -> tuple[TermMatch, ...]:
         """Every term of the topic found in ``text`` (masked matches left out)."""
@@ -286,7 +292,7 @@ class TopicMatcher:
         its matches, worked out from the words alone."""
         scan = _scan_item(self._index, text, self._may_matter)
         if scan is None:
-            return replace(self._no_match(), reasons=_CANNOT_MATTER)
+            return self._cannot_matter
         return self._decision(*scan)
 
     def _may_matter(self, groups: set[str]) -> bool:
@@ -351,9 +357,10 @@ def _scan_item(
     folded = [(field, value, normalize(value)) for field, value in fields]
     splits = {field: split_words(normalized.text) for field, _, normalized in folded}
     words = list(chain.from_iterable(split.words for split in splits.values()))
-    hot = index.hot_words(words)  # one lookup for the whole item
-    if wanted is not None and not wanted(set().union(*(found.groups for found in hot.values()))):
-        return None  # what the item's words may start cannot matter: no need to look closer
+    distinct = set(words)
+    hot = index.hot_words(distinct)  # one lookup for the whole item
+    if wanted is not None and not _may_be_wanted(hot, distinct, wanted):
+        return None  # the terms the item's words may make cannot matter
     spans = {field: _field_spans(index, field, splits[field], hot) for field, _ in fields}
     if wanted is not None and not wanted({e.group for some in spans.values() for e, _, _ in some}):
         return None  # the terms found cannot matter
@@ -370,6 +377,21 @@ def _scan_item(
 
 
 _NO_WORDS = split_words("")
+
+
+def _may_be_wanted(
+    hot: Mapping[str, _Candidates], distinct: set[str], wanted: Callable[[set[str]], bool]
+) -> bool:
+    """Whether the groups of the terms the item's words may make are ``wanted`` (a
+    test that more groups can only pass more easily): single words first, then phrases
+    whose second word the item has too."""
+    possible: set[str] = set().union(*(found.groups for found in hot.values()))
+    if wanted(possible):
+        return True
+    for found in hot.values():
+        for second in distinct & found.phrase_groups.keys() if found.phrase_groups else ():
+            possible |= found.phrase_groups[second]
+    return wanted(possible)
 _Span = tuple["_Entry", int, int]  # a term, its first and its last word
 
 

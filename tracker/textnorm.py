@@ -326,7 +326,7 @@ class WordSplit:
 
     parts: Sequence[str]
 
-    @property
+    @functools.cached_property
     def words(self) -> Sequence[str]:
         return self.parts[1::2]
 
