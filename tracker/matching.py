@@ -392,6 +392,8 @@ def _may_be_wanted(
         for second in distinct & found.phrase_groups.keys() if found.phrase_groups else ():
             possible |= found.phrase_groups[second]
     return wanted(possible)
+
+
 _Span = tuple["_Entry", int, int]  # a term, its first and its last word
 
 
