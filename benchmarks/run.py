@@ -147,8 +147,10 @@ class FeedToSqlite(Tool):
     table = "entries"
 
     def command(self) -> list[str]:
+        # Run by the peers' Python, not through its shebang: that names the directory the
+        # virtualenv was created in, and breaks when the directory moves.
         tool = str(PEERS / "bin" / "feed-to-sqlite")
-        return [tool, str(self.db), "--table", "entries", *self.urls]
+        return [str(PEERS / "bin" / "python"), tool, str(self.db), "--table", "entries", *self.urls]
 
 
 # ---- phases --------------------------------------------------------------------------------

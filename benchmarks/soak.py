@@ -11,7 +11,8 @@ publisher puts new items on top of a few feeds every simulated ten minutes, so
 cycles parse, match and write, and the database grows all along.
 
 Every ``--sample`` cycles it records the summed PSS of the process tree (this
-process, its parse workers and multiprocessing's helpers) and reports the first
+process, its parse workers and multiprocessing's helpers; not the feed server, which
+is a child too) and reports the first
 and last values, the peak, and the slope of a least-squares line over the second
 half of the run, in MB per 1,000 cycles. Results go to benchmarks/results-soak.json
 and into benchmarks/README.md.
@@ -55,7 +56,8 @@ def main() -> int:
     specs = feedset.generate(directory, args.feeds, start)
     with FeedServer(directory.parent, free_port(), WORK / "soak-server") as server:
         urls = [server.url(f"{directory.name}/{spec.filename}") for spec in specs]
-        result = asyncio.run(soak(args, urls, directory, specs, start))
+        assert server.process is not None
+        result = asyncio.run(soak(args, urls, directory, specs, start, server.process.pid))
     result["server"] = server.kind
     report.write_json(RESULTS, result)
     report.update_readme("soak", render(result))
@@ -69,6 +71,7 @@ async def soak(
     directory: Path,
     specs: list[feedset.FeedSpec],
     start: datetime,
+    server_pid: int,
 ) -> dict[str, Any]:
     db = WORK / "soak" / "tracker.db"
     db.parent.mkdir(parents=True, exist_ok=True)
@@ -102,7 +105,7 @@ async def soak(
                 new_items += summary.new_items
             store.checkpoint()
             if cycle % args.sample == 0 or cycle == 1:
-                samples.append((cycle, tree_mb()))
+                samples.append((cycle, tree_mb(server_pid)))
                 print(
                     f"cycle {cycle:5}/{cycles}  sim {clock():%H:%M}  polls {polled:7}  "
                     f"new items {new_items:7}  tree {samples[-1][1]:6.1f} MB",
@@ -139,9 +142,11 @@ def publish(
         feedset.add_items(directory, spec, 3, now, generation)
 
 
-def tree_mb() -> float:
+def tree_mb(server_pid: int) -> float:
+    """PSS of this process and its children (the parse workers), not the feed server's."""
+    server = {server_pid, *measure._descendants(server_pid)}
     pids = [os.getpid(), *measure._descendants(os.getpid())]
-    return sum(measure._pss_kib(pid) for pid in pids) / 1024
+    return sum(measure._pss_kib(pid) for pid in pids if pid not in server) / 1024
 
 
 def summarize(
