@@ -304,7 +304,7 @@ class TopicMatcher:
             for clause in self.topic.rule.clauses
         )
 
-    def _decision(self, found: list[_Hit], words: list[str], sentences: _Sentences) -> FlagDecision:
+    def _decision(self, found: list[_Hit], words: set[str], sentences: _Sentences) -> FlagDecision:
         if not found:  # most items: not ranked, nothing to say but that
             return self._no_match()
         hits = _effective(self._index, found)
@@ -350,14 +350,13 @@ class TopicMatcher:
 
 def _scan_item(
     index: TermIndex, text: ItemText, wanted: Callable[[set[str]], bool] | None = None
-) -> tuple[list[_Hit], list[str], _Sentences] | None:
-    """Hits in title, summary and content (before masking), all the item's words, and
-    its sentences; None when ``wanted`` says the groups the item matches do not matter."""
+) -> tuple[list[_Hit], set[str], _Sentences] | None:
+    """Hits in title, summary and content (before masking), the item's distinct words,
+    and its sentences; None when ``wanted`` says the groups it matches do not matter."""
     fields = [(field, value) for field in FIELDS if (value := getattr(text, field))]
     folded = [(field, value, normalize(value)) for field, value in fields]
     splits = {field: split_words(normalized.text) for field, _, normalized in folded}
-    words = list(chain.from_iterable(split.words for split in splits.values()))
-    distinct = set(words)
+    distinct = set(chain.from_iterable(split.words for split in splits.values()))
     hot = index.hot_words(distinct)  # one lookup for the whole item
     if wanted is not None and not _may_be_wanted(hot, distinct, wanted):
         return None  # the terms the item's words may make cannot matter
@@ -373,7 +372,7 @@ def _scan_item(
         base += len(split.words)
     for field in FIELDS:
         splits.setdefault(field, _NO_WORDS)
-    return hits, words, _Sentences(splits)
+    return hits, distinct, _Sentences(splits)
 
 
 _NO_WORDS = split_words("")
@@ -591,11 +590,15 @@ def _judge(
         return False, _NO_MATCH
     if excluded := [titles[name] for name in rule.none_of if name in evidence.matched]:
         return False, "not flagged: excluded as " + ", ".join(excluded)
-    holding = next(
-        (clause for clause in rule.clauses if not _clause_failure(clause, titles, evidence)), None
+    main, *alternatives = rule.clauses
+    first_failure = _clause_failure(main, titles, evidence)
+    holding = (
+        next((c for c in alternatives if not _clause_failure(c, titles, evidence)), None)
+        if first_failure
+        else main
     )
     if holding is None:  # say why the main clause fails
-        return False, "not flagged: " + _clause_failure(rule.clauses[0], titles, evidence)
+        return False, "not flagged: " + first_failure
     if rule.min_score is not None and score < rule.min_score:
         return False, f"not flagged: score {score:g} below {rule.min_score:g}"
     return True, "flagged: " + _describe(holding, titles)
@@ -755,7 +758,8 @@ def _commonest(spellings: Counter[str]) -> str:
 
 def seed_similarity(profile: SeedProfile, words: Iterable[str]) -> tuple[float, tuple[str, ...]]:
     """Cosine of the seed's weighted words and the item's distinct words; the shared words."""
-    stems = set(filter(None, map(stem, set(words))))
+    distinct = words if isinstance(words, set | frozenset) else set(words)
+    stems = set(filter(None, map(stem, distinct)))
     shared = sorted(
         (key for key in stems if key in profile.weights),
         key=lambda key: (-profile.weights[key], key),

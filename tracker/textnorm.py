@@ -325,10 +325,7 @@ class WordSplit:
     """
 
     parts: Sequence[str]
-
-    @functools.cached_property
-    def words(self) -> Sequence[str]:
-        return self.parts[1::2]
+    words: Sequence[str]  # parts[1::2]
 
     def separator_after(self, index: int) -> str:
         return self.parts[2 * index + 2]
@@ -348,4 +345,5 @@ class WordSplit:
 
 def split_words(text: str) -> WordSplit:
     """Cut normalised ``text`` into words (runs of ``\\w``) and what lies between."""
-    return WordSplit(_WORD_SPLIT.split(text))
+    parts = _WORD_SPLIT.split(text)
+    return WordSplit(parts, parts[1::2])
