@@ -249,11 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def standard_phases(
     args: argparse.Namespace, server: FeedServer, root: Path, logs: Path, now: datetime
 ) -> list[dict[str, Any]]:
-    directory, specs = feed_set(root, args.feeds, now)
-    urls = [server.url(f"{directory.name}/{spec.filename}") for spec in specs]
-    tools = tools_for(tool_names(args, big=False), WORK / f"run-{args.feeds}", urls, args)
-    for tool in tools:
-        tool.reset()
+    directory, specs, tools = fresh_tools(args, server, root, now, big=False)
     items = sum(spec.items for spec in specs)
     count = len(specs)
     phases = [run_phase(Phase("all_new", "All new", count, items), tools, logs)]
@@ -273,11 +269,7 @@ def standard_phases(
 def big_phases(
     args: argparse.Namespace, server: FeedServer, root: Path, logs: Path, now: datetime
 ) -> list[dict[str, Any]]:
-    directory, specs = feed_set(root, args.big, now)
-    urls = [server.url(f"{directory.name}/{spec.filename}") for spec in specs]
-    tools = tools_for(tool_names(args, big=True), WORK / f"run-{args.big}", urls, args)
-    for tool in tools:
-        tool.reset()
+    _, specs, tools = fresh_tools(args, server, root, now, big=True)
     items = sum(spec.items for spec in specs)
     count = len(specs)
     return [
@@ -288,6 +280,19 @@ def big_phases(
             logs,
         ),
     ]
+
+
+def fresh_tools(
+    args: argparse.Namespace, server: FeedServer, root: Path, now: datetime, *, big: bool
+) -> tuple[Path, list[feedset.FeedSpec], list[Tool]]:
+    """The standard or big feed set, and the tools to poll it, each with an empty database."""
+    feeds = args.big if big else args.feeds
+    directory, specs = feed_set(root, feeds, now)
+    urls = [server.url(f"{directory.name}/{spec.filename}") for spec in specs]
+    tools = tools_for(tool_names(args, big=big), WORK / f"run-{feeds}", urls, args)
+    for tool in tools:
+        tool.reset()
+    return directory, specs, tools
 
 
 def tool_names(args: argparse.Namespace, *, big: bool) -> list[str]:
