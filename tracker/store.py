@@ -48,7 +48,6 @@ STORY_WINDOW = timedelta(days=7)
 STORY_CANDIDATES = 50  # recent items compared with a new one to find its story
 STORY_CANDIDATES_PER_BAND = 10  # ...of which at most this many, newest first, per shared band
 SQL_BATCH = 500  # values bound in one IN (...) list
-STORY_BANDS_PER_QUERY = 200  # bands looked up in one compound query (SQLite allows 500)
 REDIRECT_CONFIRMATIONS = 2  # polls that must see the same permanent redirect before the URL moves
 ERROR_MAX = 1024
 # Errors in the body itself: a 304 or an unchanged body does not clear them.
@@ -844,9 +843,18 @@ def _link_row(write: _FeedWrite, item: ParsedItem, item_id: int) -> tuple[Any, .
     return (write.state.id, item.key, item_id, now, now, item.content_hash)
 
 
-_BAND_ITEMS = (
-    "SELECT * FROM (SELECT band, item_id FROM story_bands WHERE band = ? AND item_id >= ? "
-    "ORDER BY item_id DESC LIMIT ?)"
+# The newest items of each band, read from the band index alone. The bands come as
+# one JSON array, so the statement's text never changes and SQLite prepares it once
+# (a compound query per document was compiled anew for every feed).
+_BAND_ITEMS = """
+    SELECT bands.value, (
+        SELECT group_concat(item_id) FROM (
+            SELECT item_id FROM story_bands WHERE band = bands.value AND item_id >= ?
+            ORDER BY item_id DESC LIMIT ?))
+    FROM json_each(?) AS bands"""
+_ITEM_STORIES = (
+    "SELECT id, story_id, title FROM items WHERE id IN (SELECT value FROM json_each(?)) "
+    "AND first_seen_at >= ?"
 )
 
 
@@ -905,11 +913,12 @@ def _story_candidates(
     if not bands or first is None:
         return {}
     item_ids: dict[str, list[int]] = {}
-    for chunk in _chunks(sorted(bands), STORY_BANDS_PER_QUERY):
-        parameters = [v for band in chunk for v in (band, first[0], STORY_CANDIDATES_PER_BAND)]
-        rows = conn.execute(" UNION ALL ".join([_BAND_ITEMS] * len(chunk)), parameters)
-        for band, item_id in rows.fetchall():
-            item_ids.setdefault(str(band), []).append(int(item_id))
+    rows = conn.execute(
+        _BAND_ITEMS, (first[0], STORY_CANDIDATES_PER_BAND, json.dumps(sorted(bands)))
+    )
+    for band, ids in rows.fetchall():
+        if ids:
+            item_ids[str(band)] = sorted(map(int, str(ids).split(",")), reverse=True)
     known = _stories_of(conn, sorted({i for ids in item_ids.values() for i in ids}), since)
     return {band: [known[i] for i in ids if i in known] for band, ids in item_ids.items()}
 
@@ -918,16 +927,8 @@ def _stories_of(
     conn: sqlite3.Connection, item_ids: Sequence[int], since: str
 ) -> dict[int, tuple[int, str]]:
     """Item id -> (story id, title) of these items, if first seen since ``since``."""
-    found: dict[int, tuple[int, str]] = {}
-    for start in range(0, len(item_ids), SQL_BATCH):
-        chunk = item_ids[start : start + SQL_BATCH]
-        rows = conn.execute(
-            f"SELECT id, story_id, title FROM items WHERE id IN ({','.join('?' * len(chunk))}) "
-            "AND first_seen_at >= ?",
-            (*chunk, since),
-        )
-        found.update((int(r[0]), (int(r[1]), str(r[2]))) for r in rows.fetchall())
-    return found
+    rows = conn.execute(_ITEM_STORIES, (json.dumps(item_ids), since))
+    return {int(r[0]): (int(r[1]), str(r[2])) for r in rows.fetchall()}
 
 
 def _candidates(
