@@ -54,7 +54,10 @@ def rss(title: str, *items: tuple[str, str]) -> bytes:
 def wait_for(check: Callable[[], object], timeout: float, what: str) -> object:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = check()
+        try:
+            value = check()
+        except sqlite3.OperationalError:  # the service is still creating the database
+            value = None
         if value:
             return value
         time.sleep(0.25)
