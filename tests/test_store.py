@@ -175,6 +175,34 @@ def test_syndicated_copies_share_a_story(store: Store) -> None:
     assert rows[2][1] == 3
 
 
+DOHA = "US and Taliban officials hold talks in Doha on detainees"
+
+
+def test_a_story_is_found_alike_from_the_writers_memory_and_from_the_database(
+    tmp_path: Path, store: Store
+) -> None:
+    write(store, poll_of("http://a.test/rss", item("1", DOHA, "http://a.test/1")))
+    reopened = Store(tmp_path / "db" / "t.db")  # remembers nothing: reads the rows
+    for writer, key in ((store, "2"), (reopened, "3")):
+        copy = item(key, f"{DOHA} - Outlet {key}", f"http://b.test/{key}")
+        write(writer, poll_of("http://b.test/rss", copy))
+    reopened.close()
+    assert count(store, "SELECT COUNT(DISTINCT story_id) FROM items") == 1
+
+
+def test_a_rolled_back_item_is_not_taken_for_a_story_later(store: Store) -> None:
+    def fail(text: ItemText) -> Sequence[FlagDecision]:
+        raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError):
+        write(store, poll_of("http://a.test/rss", item("1", DOHA, "http://a.test/1")), fail)
+    # The same item id now goes to an unrelated story: its copy must not join it.
+    write(store, poll_of("http://a.test/rss", item("2", "Cricket: Afghanistan beat Bangladesh")))
+    write(store, poll_of("http://b.test/rss", item("3", f"{DOHA} - B", "http://b.test/3")))
+    rows = store.conn.execute("SELECT id, story_id FROM items ORDER BY id").fetchall()
+    assert [tuple(r) for r in rows] == [(1, 1), (2, 2)]
+
+
 def test_flags_written_with_matches_and_backlog_marked_on_first_poll(store: Store) -> None:
     first = write(
         store,

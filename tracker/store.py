@@ -47,6 +47,7 @@ WAL_CHECKPOINT_PAGES = 8192
 STORY_WINDOW = timedelta(days=7)
 STORY_CANDIDATES = 50  # recent items compared with a new one to find its story
 STORY_CANDIDATES_PER_BAND = 10  # ...of which at most this many, newest first, per shared band
+RECENT_ITEMS = 8192  # newest items whose story and title the writer keeps for story placement
 SQL_BATCH = 500  # values bound in one IN (...) list
 REDIRECT_CONFIRMATIONS = 2  # polls that must see the same permanent redirect before the URL moves
 ERROR_MAX = 1024
@@ -188,6 +189,10 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
+        # Item id -> (story id, title) of the items this store inserted last, committed:
+        # a new item's story candidates are mostly these, so their rows need no read.
+        # (An item deleted by hand, with foreign keys off, may still be a candidate.)
+        self._recent: dict[int, tuple[int, str]] = {}
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -226,11 +231,12 @@ class Store:
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
+            self.conn.execute("COMMIT")
         except BaseException:
+            self._recent.clear()  # it may hold items the rollback took back
             if self.conn.in_transaction:  # SQLite rolls back by itself on some errors (disk full)
                 self.conn.execute("ROLLBACK")
             raise
-        self.conn.execute("COMMIT")
 
     # ---- schema ------------------------------------------------------------------
 
@@ -484,6 +490,8 @@ class Store:
             "feed_id = ? AND entry_key = ?",
             (now, item.content_hash, write.state.id, item.key),
         )
+        if item_id in self._recent:
+            self._recent[item_id] = (self._recent[item_id][0], item.title)
         write.tally.updated += 1
         return self._assess(write, item_id, item, backlog=False, fresh=False)
 
@@ -526,7 +534,7 @@ class Store:
         """Each new item with its story: the closest recent copy's, else its own."""
         fingerprints = [(item_id, item, *_fingerprint(write, item)) for item_id, item in new]
         bands = {band for *_, item_bands in fingerprints for band in item_bands}
-        stored = _story_candidates(write.conn, bands, write.now)
+        stored = _story_candidates(write.conn, bands, write.now, self._recent)
         this_poll: dict[str, list[tuple[int, str]]] = {}
         placed = []
         for item_id, item, tokens, item_bands in fingerprints:
@@ -535,6 +543,9 @@ class Store:
             for band in item_bands:
                 this_poll.setdefault(band, []).append((story_id, item.title))
             placed.append(_NewItem(item_id, item, story_id, item_bands))
+            self._recent[item_id] = (story_id, item.title)
+        while len(self._recent) > RECENT_ITEMS:
+            del self._recent[next(iter(self._recent))]
         return placed
 
     def _assess(
@@ -898,7 +909,10 @@ def _fingerprint(write: _FeedWrite, item: ParsedItem) -> tuple[frozenset[str], t
 
 
 def _story_candidates(
-    conn: sqlite3.Connection, bands: set[str], now: datetime
+    conn: sqlite3.Connection,
+    bands: set[str],
+    now: datetime,
+    recent: Mapping[int, tuple[int, str]],
 ) -> dict[str, list[tuple[int, str]]]:
     """Band -> (story id, title) of the recent items sharing it, newest first, capped.
 
@@ -919,7 +933,9 @@ def _story_candidates(
     for band, ids in rows.fetchall():
         if ids:
             item_ids[str(band)] = sorted(map(int, str(ids).split(",")), reverse=True)
-    known = _stories_of(conn, sorted({i for ids in item_ids.values() for i in ids}), since)
+    wanted = {i for ids in item_ids.values() for i in ids}
+    known = {i: recent[i] for i in wanted if i in recent}
+    known.update(_stories_of(conn, sorted(wanted - known.keys()), since))
     return {band: [known[i] for i in ids if i in known] for band, ids in item_ids.items()}
 
 
@@ -927,6 +943,8 @@ def _stories_of(
     conn: sqlite3.Connection, item_ids: Sequence[int], since: str
 ) -> dict[int, tuple[int, str]]:
     """Item id -> (story id, title) of these items, if first seen since ``since``."""
+    if not item_ids:
+        return {}
     rows = conn.execute(_ITEM_STORIES, (json.dumps(item_ids), since))
     return {int(r[0]): (int(r[1]), str(r[2])) for r in rows.fetchall()}
 

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 SAME_STORY_JACCARD = 0.6
 MIN_TOKENS = 3  # shorter titles only group on an exact match
 TOKEN_HASH_CACHE = 4096  # distinct words whose MinHash values are kept (about 3 MB)
-TITLE_CACHE = 2048  # candidate titles whose tokens are kept: recent stories recur (about 2 MB)
+TITLE_CACHE = 2048  # candidate titles whose text and tokens are kept: recent stories recur (~3 MB)
 _BANDS = 6
 _ROWS = 2
 _TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -87,8 +87,13 @@ def _may_be_same(tokens: frozenset[str], title: str) -> bool:
     """
     if len(tokens) < MIN_TOKENS:
         return True  # only an equal token set matches: left to same_story
-    text = _normalised(title)
-    return sum(token in text for token in tokens) / len(tokens) >= SAME_STORY_JACCARD
+    text = _candidate_text(title)
+    return len([token for token in tokens if token in text]) / len(tokens) >= SAME_STORY_JACCARD
+
+
+@functools.lru_cache(maxsize=TITLE_CACHE)
+def _candidate_text(title: str) -> str:
+    return _normalised(title)
 
 
 @functools.lru_cache(maxsize=TITLE_CACHE)
@@ -103,9 +108,12 @@ def _token_hashes(token: str) -> tuple[int, ...]:
 
 
 def _hash(seed: int, token: str) -> int:
-    return int.from_bytes(
-        hashlib.blake2b(token.encode(), digest_size=8, salt=bytes([seed]) * 8).digest(), "big"
-    )
+    hasher = _SEEDED[seed].copy()  # cheaper than a new salted hasher
+    hasher.update(token.encode())
+    return int.from_bytes(hasher.digest(), "big")
+
+
+_SEEDED = [hashlib.blake2b(digest_size=8, salt=bytes([seed]) * 8) for seed in range(_BANDS * _ROWS)]
 
 
 def _digest(text: str) -> str:
