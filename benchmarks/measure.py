@@ -48,6 +48,10 @@ def become_subreaper() -> None:
 def run(command: list[str], *, stdout: Path, cwd: Path | None = None) -> Cost:
     """Run ``command`` to completion, output to ``stdout``; measure it."""
     keep = set(_children(os.getpid()))  # servers we started stay running
+    # Every tool starts with nothing left to write back to disk: the feed set just
+    # generated, or the database the tool before wrote, would otherwise be flushed
+    # while it runs and make its own writes wait (the first tool of a run paid for it).
+    os.sync()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     with stdout.open("wb") as out:
