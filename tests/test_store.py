@@ -203,6 +203,24 @@ def test_a_rolled_back_item_is_not_taken_for_a_story_later(store: Store) -> None
     assert [tuple(r) for r in rows] == [(1, 1), (2, 2)]
 
 
+def test_story_bands_older_than_the_window_are_pruned_and_recent_stories_still_group(
+    store: Store,
+) -> None:
+    old = NOW - timedelta(days=8)
+    write(store, poll_of("http://a.test/rss", item("1", DOHA, "http://a.test/1")), when=old)
+    write(store, poll_of("http://a.test/rss", item("2", "Cricket: Afghanistan beat Bangladesh")))
+    bands = "SELECT COUNT(*) FROM story_bands WHERE item_id = {}"
+    assert count(store, bands.format(1)) == count(store, bands.format(2)) == 6
+    assert store.prune_story_bands(NOW) == 6
+    assert (count(store, bands.format(1)), count(store, bands.format(2))) == (0, 6)
+    assert store.prune_story_bands(NOW) == 0
+    copy = item("3", "Cricket: Afghanistan beat Bangladesh - B", "http://b.test/3")
+    write(store, poll_of("http://b.test/rss", copy))
+    assert count(store, "SELECT story_id FROM items WHERE id = 3") == 2
+    # Nothing in the window any more: every band goes.
+    assert store.prune_story_bands(NOW + timedelta(days=30)) == 12
+
+
 def test_flags_written_with_matches_and_backlog_marked_on_first_poll(store: Store) -> None:
     first = write(
         store,

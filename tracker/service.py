@@ -23,7 +23,7 @@ import signal
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 JOB_ID = "dispatch"
 STOP_GRACE = 5.0  # seconds beyond a fetch deadline and a parse limit to finish a cycle
 SETTLE = 1.0  # seconds an edited config or topic file must stay unchanged to be applied
+PRUNE_EVERY = timedelta(days=1)  # how often story bands older than the story window go
 
 
 class ServiceLocked(TrackerError):
@@ -105,6 +106,7 @@ class Service:
     cycle_task: asyncio.Task[None] | None = None
     pool: ParsePool = field(default_factory=lambda: ParsePool(os.cpu_count() or 1))
     sender: AlertSender | None = None
+    pruned_at: datetime | None = None
 
     # ---- live configuration ------------------------------------------------------------
 
@@ -198,7 +200,15 @@ class Service:
         else:
             record = {"started_at": now.isoformat(), "feeds": 0, "alerts_sent": sent}
         self.store.record_cycle(self.run_id, record, utcnow())
+        self.prune(utcnow())
         self.store.checkpoint()
+
+    def prune(self, now: datetime) -> None:
+        """Once a day (and at the first cycle), drop the story bands no item needs."""
+        if self.pruned_at is not None and timedelta(0) <= now - self.pruned_at < PRUNE_EVERY:
+            return
+        self.pruned_at = now
+        log.info("story bands pruned rows=%d", self.store.prune_story_bands(now))
 
     def send_alerts(self, now: datetime) -> int:
         flags = self.store.unnotified_flags()

@@ -274,6 +274,18 @@ class Store:
         """Move the WAL into the database so it stays bounded."""
         self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
+    def prune_story_bands(self, now: datetime) -> int:
+        """Delete the story bands of items first seen before the story window; return
+        how many. No new item is compared with those items again, and without them
+        ``story_bands`` stays the size of one window instead of growing with the items."""
+        with self.transaction() as conn:
+            first = _first_in_window(conn, iso(now - STORY_WINDOW))
+            if first is None:
+                first = int(
+                    conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM items").fetchone()[0]
+                )
+            return conn.execute("DELETE FROM story_bands WHERE item_id < ?", (first,)).rowcount
+
     # ---- feeds -------------------------------------------------------------------
 
     def sync_feeds(self, feeds: Sequence[FeedConfig], now: datetime) -> None:
@@ -921,15 +933,11 @@ def _story_candidates(
     window starts at an item id), then the stories and titles of those items.
     """
     since = iso(now - STORY_WINDOW)
-    first = conn.execute(
-        "SELECT id FROM items WHERE first_seen_at >= ? ORDER BY first_seen_at LIMIT 1", (since,)
-    ).fetchone()
+    first = _first_in_window(conn, since)
     if not bands or first is None:
         return {}
     item_ids: dict[str, list[int]] = {}
-    rows = conn.execute(
-        _BAND_ITEMS, (first[0], STORY_CANDIDATES_PER_BAND, json.dumps(sorted(bands)))
-    )
+    rows = conn.execute(_BAND_ITEMS, (first, STORY_CANDIDATES_PER_BAND, json.dumps(sorted(bands))))
     for band, ids in rows.fetchall():
         if ids:
             item_ids[str(band)] = sorted(map(int, str(ids).split(",")), reverse=True)
@@ -937,6 +945,15 @@ def _story_candidates(
     known = {i: recent[i] for i in wanted if i in recent}
     known.update(_stories_of(conn, sorted(wanted - known.keys()), since))
     return {band: [known[i] for i in ids if i in known] for band, ids in item_ids.items()}
+
+
+def _first_in_window(conn: sqlite3.Connection, since: str) -> int | None:
+    """The id of the first item first seen since ``since``: items are numbered in the
+    order they are first seen, so the story window starts there."""
+    row = conn.execute(
+        "SELECT id FROM items WHERE first_seen_at >= ? ORDER BY first_seen_at LIMIT 1", (since,)
+    ).fetchone()
+    return None if row is None else int(row[0])
 
 
 def _stories_of(
