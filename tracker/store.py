@@ -930,7 +930,8 @@ def _story_candidates(
 
     Two queries for a whole document: the newest items of each band, read from the
     band index alone (items are numbered in the order they are first seen, so the
-    window starts at an item id), then the stories and titles of those items.
+    window starts at an item id), then the stories and titles of those items that are
+    not in ``recent`` (the writer's newest items, whose rows need no read).
     """
     since = iso(now - STORY_WINDOW)
     first = _first_in_window(conn, since)
