@@ -430,6 +430,10 @@ def start_service(root: Path, *args: str, tick: float = 0.2) -> subprocess.Popen
     (so a test can kill it with its parse workers, as systemd would), logging to
     ``root/service.log``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
+    # A killed service cannot remove its temporary files (multiprocessing's fork server
+    # socket directory): keep them in the test's directory, not the machine's /tmp.
+    env["TMPDIR"] = str(root / "tmp")
+    (root / "tmp").mkdir(exist_ok=True)
     with (root / "service.log").open("ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "tracker", "-v", *args, "run", "--tick", str(tick)],
