@@ -12,11 +12,11 @@ stays in the story window. The database is filled to each size with generated fe
 one by one, after a few untimed ones to warm the caches. All sizes get the same sample.
 
 Times are wall-clock means over the sample (with the median, and the mean CPU time of
-the writing process, steadier on a busy machine). A write is split into: placing the
-new items in stories (``Store._place_in_stories``), the full-text index (the same
-sample written on a copy of the database without the index's insert trigger: the
-difference of the means), and the rest (items, their indexes and links, verdicts, the
-poll and feed rows, the commit and WAL checkpoints).
+the writing process, steadier on a busy machine). A write is split into: placing
+the new items in stories (``Store._place_in_stories``), the full-text index (the
+batches ``Store.index_pending`` adds every ``SEARCH_BATCH`` new items and at the end
+of the sample, spread over the writes), and the rest (items, their indexes and links,
+verdicts, the poll and feed rows, the commit and WAL checkpoints).
 
 With ``--snapshots DIR`` each filled database is kept there (about 3 KB per item)
 and reused by the next run, so two versions of the code can be compared on the same
@@ -164,58 +164,63 @@ def fill(path: Path, size: int) -> None:
 
 
 def measure(path: Path, sample: Sequence[FeedWrite], scratch: Path) -> Cost:
-    """Write the sample on a copy of the database, then on a copy without the
-    full-text index's insert trigger; the difference is the index's cost."""
+    """Write the sample on a copy of the database, timing story placement and the
+    full-text index's batches (``Store.index_pending``) within each write."""
     copy = scratch / "measured.db"
     shutil.copyfile(path, copy)
     with Store(copy) as store:
+        store.index_pending()
         items = _count(store, "items")
         first = _count(store, "feeds")
-        stories = _time_story_placement(store)
-        times, cpu = timed_writes(store, sample, first)
-    shutil.copyfile(path, copy)
-    with Store(copy) as store:
-        store.conn.execute("DROP TRIGGER items_fts_insert")
-        without_fts, _ = timed_writes(store, sample, first)
+        stories = _spent_in(store, "_place_in_stories")
+        indexing = _spent_in(store, "index_pending")
+        times, cpu = timed_writes(store, sample, first, [stories, indexing])
     copy.unlink()
-    mean = statistics.fmean(times)
     return Cost(
         items,
         len(times),
-        mean,
+        statistics.fmean(times),
         statistics.median(times),
         statistics.fmean(cpu),
-        sum(stories[WARM_UP:]) * 1000 / len(times),
-        mean - statistics.fmean(without_fts),
+        sum(stories) * 1000 / len(times),
+        sum(indexing) * 1000 / len(times),
     )
 
 
 def timed_writes(
-    store: Store, sample: Sequence[FeedWrite], first: int
+    store: Store, sample: Sequence[FeedWrite], first: int, spent: Sequence[list[float]] = ()
 ) -> tuple[list[float], list[float]]:
-    """Milliseconds of each write after the warm-up ones: wall time and CPU time."""
+    """Milliseconds of each write after the warm-up ones: wall time and CPU time. The
+    sample's last items are indexed for search as a poll's end indexes them, on the
+    last write's account; ``spent`` lists are emptied after the warm-up."""
+    for number, feed in enumerate(sample[:WARM_UP], start=first):
+        write(store, feed, _moment(number))
+    store.index_pending()
+    for parts in spent:
+        parts.clear()
     times, cpu = [], []
-    for number, feed in enumerate(sample, start=first):
+    for number, feed in enumerate(sample[WARM_UP:], start=first + WARM_UP):
         started, started_cpu = time.perf_counter(), time.process_time()
         write(store, feed, _moment(number))
-        if number - first >= WARM_UP:
-            times.append((time.perf_counter() - started) * 1000)
-            cpu.append((time.process_time() - started_cpu) * 1000)
+        if number == first + len(sample) - 1:
+            store.index_pending()
+        times.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - started_cpu) * 1000)
     return times, cpu
 
 
-def _time_story_placement(store: Store) -> list[float]:
-    """Seconds spent in story placement by each write, as they are made."""
+def _spent_in(store: Store, method: str) -> list[float]:
+    """Seconds spent in one of the store's methods by each call, as they are made."""
     spent: list[float] = []
-    place: Callable[..., Any] = store._place_in_stories
+    original: Callable[..., Any] = getattr(store, method)
 
     def timed(*args: Any) -> Any:
         started = time.perf_counter()
-        placed = place(*args)
+        result = original(*args)
         spent.append(time.perf_counter() - started)
-        return placed
+        return result
 
-    store._place_in_stories = timed  # type: ignore[method-assign]
+    setattr(store, method, timed)
     return spent
 
 

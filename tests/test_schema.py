@@ -101,6 +101,54 @@ def test_version_1_database_is_upgraded_with_its_flags_in_order(tmp_path: Path) 
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         flagged = conn.execute("SELECT item_id, published FROM flagged").fetchall()
         on_flags = conn.execute("SELECT item_id, published FROM flags ORDER BY item_id").fetchall()
-    assert version == schema.SCHEMA_VERSION == 2
+    assert version == schema.SCHEMA_VERSION == 3
     assert flagged == [(1, "2026-03-02T00:00:00+00:00"), (2, "2026-03-01T00:00:00+00:00")]
     assert on_flags == sorted(flagged)
+
+
+# Version 2 indexed each item as it was inserted.
+VERSION_2_FTS = (
+    "CREATE VIRTUAL TABLE items_fts USING FTS5 (title, summary, content, content=[items])",
+    """CREATE TRIGGER items_fts_insert AFTER INSERT ON items BEGIN
+        INSERT INTO items_fts (rowid, title, summary, content)
+        VALUES (new.id, new.title, new.summary, new.content);
+    END""",
+    """CREATE TRIGGER items_fts_delete AFTER DELETE ON items BEGIN
+        INSERT INTO items_fts (items_fts, rowid, title, summary, content)
+        VALUES ('delete', old.id, old.title, old.summary, old.content);
+    END""",
+)
+
+
+def test_version_2_database_keeps_its_index_and_indexes_new_items_in_batches(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "tracker.db"
+    with closing(sqlite3.connect(path)) as conn, conn:
+        for statement in (*schema.MIGRATIONS[0], *schema.MIGRATIONS[1], *VERSION_2_FTS):
+            conn.execute(statement)
+        conn.execute("PRAGMA user_version = 2")
+        conn.execute("INSERT INTO feeds (id, url, title, created_at) VALUES (1, 'u', 'Wire', 'x')")
+        for item_id in (1, 2):
+            conn.execute(
+                "INSERT INTO items (id, title, published, first_seen_at, content_hash) "
+                "VALUES (?, ?, 'x', 'x', 'h')",
+                (item_id, f"Kabul talks {item_id}"),
+            )
+    with Store(path) as store:
+        triggers = dict(
+            store.conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+        )
+        store.conn.execute(
+            "INSERT INTO items (id, title, published, first_seen_at, content_hash) "
+            "VALUES (3, 'Kabul embassy', 'x', 'x', 'h')"
+        )
+        before = store.conn.execute("SELECT rowid FROM items_fts WHERE items_fts MATCH 'Kabul'")
+        assert [row[0] for row in before] == [1, 2]  # the new item waits for a batch
+        store.conn.execute("DELETE FROM items WHERE id = 1")
+        assert store.index_pending() == 1
+        after = store.conn.execute("SELECT rowid FROM items_fts WHERE items_fts MATCH 'Kabul'")
+        assert [row[0] for row in after] == [2, 3]
+        store.conn.execute("INSERT INTO items_fts (items_fts, rank) VALUES ('integrity-check', 1)")
+    assert all("WHEN" in triggers[name] for name in ("items_fts_insert", "items_fts_delete"))
+    assert "items_fts_update" in triggers

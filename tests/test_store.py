@@ -132,20 +132,81 @@ def test_same_url_in_two_feeds_is_one_item_carried_by_both(store: Store) -> None
     assert count(store, "SELECT COUNT(*) FROM item_feeds") == 2
 
 
-def test_edited_entry_updates_its_item_and_records_the_change(store: Store) -> None:
+def searched(store: Store, words: str) -> list[int]:
+    rows = store.conn.execute(
+        "SELECT rowid FROM items_fts WHERE items_fts MATCH ? ORDER BY rowid", (words,)
+    )
+    return [int(row[0]) for row in rows]
+
+
+def index_matches_items(store: Store) -> None:
+    """FTS5's own check of the index against the items' text, word by word."""
+    store.conn.execute("INSERT INTO items_fts (items_fts, rank) VALUES ('integrity-check', 1)")
+
+
+@pytest.mark.parametrize("indexed_first", [True, False], ids=["indexed", "pending"])
+def test_edited_entry_updates_its_item_and_records_the_change(
+    store: Store, indexed_first: bool
+) -> None:
     write(store, poll_of("http://a.test/rss", item("1", "Draft", "http://a.test/1")))
+    if indexed_first:
+        assert store.index_pending() == 1
     edited = write(store, poll_of("http://a.test/rss", item("1", "Final", "http://a.test/1")))
     assert (edited.new_items, edited.updated_items) == (0, 1)
     row = store.conn.execute("SELECT title, update_count, updated_at FROM items").fetchone()
     assert (row[0], row[1]) == ("Final", 1) and row[2]
-    hits = store.conn.execute(
-        "SELECT COUNT(*) FROM items_fts WHERE items_fts MATCH 'Final'"
-    ).fetchone()[0]
-    assert hits == 1
-    old = store.conn.execute(
-        "SELECT COUNT(*) FROM items_fts WHERE items_fts MATCH 'Draft'"
-    ).fetchone()[0]
-    assert old == 0
+    assert store.index_pending() == (0 if indexed_first else 1)
+    assert (searched(store, "Final"), searched(store, "Draft")) == ([1], [])
+    index_matches_items(store)
+
+
+def test_new_items_are_searchable_after_the_next_batch_in_order(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("tracker.store.SEARCH_BATCH", 3)
+    write(store, poll_of("http://a.test/rss", item("1", "Kabul one"), item("2", "Kabul two")))
+    assert searched(store, "Kabul") == []  # two new items: fewer than a batch
+    write(store, poll_of("http://b.test/rss", item("3", "Kabul three")))
+    assert searched(store, "Kabul") == [1, 2, 3]  # the write that made a batch indexed it
+    write(store, poll_of("http://b.test/rss", item("4", "Kabul four")))
+    assert store.index_pending() == 1 and store.index_pending() == 0
+    assert searched(store, "Kabul") == [1, 2, 3, 4]
+    index_matches_items(store)
+
+
+def test_closing_the_store_indexes_its_new_items(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    with Store(path) as store:
+        store.sync_feeds([FeedConfig("http://a.test/rss", "A")], NOW)
+        write(store, poll_of("http://a.test/rss", item("1", "Kabul talks")))
+        assert searched(store, "Kabul") == []
+    with Store(path) as store:
+        assert searched(store, "Kabul") == [1]
+
+
+def test_items_a_killed_writer_left_unindexed_are_indexed_by_the_next(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    killed = Store(path)
+    killed.sync_feeds([FeedConfig("http://a.test/rss", "A")], NOW)
+    write(killed, poll_of("http://a.test/rss", item("1", "Kabul talks"), item("2", "Doha")))
+    killed.conn.close()  # as if killed: its close never ran
+    with Store(path) as store:
+        assert searched(store, "Kabul") == []
+        assert store.index_pending() == 2
+        assert searched(store, "Kabul") == [1]
+
+
+def test_deleting_indexed_and_pending_items_keeps_the_index_true(store: Store) -> None:
+    write(store, poll_of("http://a.test/rss", item("1", "Kabul one"), item("2", "Kabul two")))
+    store.index_pending()
+    write(store, poll_of("http://a.test/rss", item("3", "Kabul three"), item("4", "Kabul four")))
+    for table in ("item_feeds", "story_bands"):
+        store.conn.execute(f"DELETE FROM {table} WHERE item_id IN (2, 4)")
+    store.conn.execute("DELETE FROM items WHERE id IN (2, 4)")
+    assert searched(store, "Kabul") == [1]
+    assert store.index_pending() == 1
+    assert searched(store, "Kabul") == [1, 3]
+    index_matches_items(store)
 
 
 def test_syndicated_copies_share_a_story(store: Store) -> None:
@@ -320,7 +381,7 @@ def test_unusable_database_is_a_store_error(tmp_path: Path) -> None:
 def test_views_exist_and_schema_is_versioned(store: Store) -> None:
     names = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type='view'")}
     assert {"flagged", "flagged_stories", "relevant", "feed_health"} <= names
-    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 3
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     reopened = Store(store.path)
     assert reopened.counts()["feeds"] == 2

@@ -119,6 +119,7 @@ class Poller:
                         on_poll(summary)
 
             await _run_all([lane() for _ in range(self._lanes(len(by_url)))])
+        self.store.index_pending()  # the cycle's last new items, or a killed run's
         duration = (self.clock() - started).total_seconds()
         return CycleSummary(started, duration, tuple(summaries))
 

@@ -177,24 +177,43 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX item_feeds_item_id_feed_id ON item_feeds(item_id, feed_id)",
         "DROP INDEX item_feeds_item_id",
     ),
+    (
+        # New items are indexed for search in batches (``Store.index_pending``), not one
+        # feed's items at a time: the triggers below, recreated after the migrations,
+        # only touch the items already indexed.
+        "DROP TRIGGER IF EXISTS items_fts_insert",
+        "DROP TRIGGER IF EXISTS items_fts_delete",
+        "DROP TRIGGER IF EXISTS items_fts_update",
+    ),
 )
 
 FTS_TABLE = "items_fts"
 FTS_COLUMNS = ("title", "summary", "content")
 
-# Kept in sync by triggers that fire only when the searchable text changes, so
-# updating an item's other columns never rewrites the index.
+# The items up to this id are in the full-text index: FTS5 keeps one row per indexed
+# document in its ``docsize`` table, written in the same transaction as the index.
+# Items are numbered in the order they are stored and indexed in that order, in
+# batches (``Store.index_pending``): the few newest items wait for the next batch.
+FTS_INDEXED_THROUGH = "(SELECT COALESCE(MAX(id), 0) FROM items_fts_docsize)"
+
+# Keep the indexed items in sync; the ones still waiting are indexed as they are then.
+# The update trigger fires only when the searchable text changes, so updating an
+# item's other columns never rewrites the index. The insert trigger only catches an
+# item inserted below the indexed ones (by hand: tracker numbers items upwards).
 FTS_TRIGGERS: tuple[str, ...] = (
-    """CREATE TRIGGER IF NOT EXISTS items_fts_insert AFTER INSERT ON items BEGIN
+    f"""CREATE TRIGGER IF NOT EXISTS items_fts_insert AFTER INSERT ON items
+    WHEN new.id <= {FTS_INDEXED_THROUGH} BEGIN
         INSERT INTO items_fts (rowid, title, summary, content)
         VALUES (new.id, new.title, new.summary, new.content);
     END""",
-    """CREATE TRIGGER IF NOT EXISTS items_fts_delete AFTER DELETE ON items BEGIN
+    f"""CREATE TRIGGER IF NOT EXISTS items_fts_delete AFTER DELETE ON items
+    WHEN old.id <= {FTS_INDEXED_THROUGH} BEGIN
         INSERT INTO items_fts (items_fts, rowid, title, summary, content)
         VALUES ('delete', old.id, old.title, old.summary, old.content);
     END""",
-    """CREATE TRIGGER IF NOT EXISTS items_fts_update
-    AFTER UPDATE OF title, summary, content ON items BEGIN
+    f"""CREATE TRIGGER IF NOT EXISTS items_fts_update
+    AFTER UPDATE OF title, summary, content ON items
+    WHEN old.id <= {FTS_INDEXED_THROUGH} BEGIN
         INSERT INTO items_fts (items_fts, rowid, title, summary, content)
         VALUES ('delete', old.id, old.title, old.summary, old.content);
         INSERT INTO items_fts (rowid, title, summary, content)

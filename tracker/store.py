@@ -48,6 +48,9 @@ STORY_WINDOW = timedelta(days=7)
 STORY_CANDIDATES = 50  # recent items compared with a new one to find its story
 STORY_CANDIDATES_PER_BAND = 10  # ...of which at most this many, newest first, per shared band
 RECENT_ITEMS = 8192  # newest items whose story and title the writer keeps for story placement
+# New items indexed for search at once: one feed's items at a time cost the writer
+# twice as much (each commit writes a small FTS5 segment that is soon merged again).
+SEARCH_BATCH = 500
 SQL_BATCH = 500  # values bound in one IN (...) list
 REDIRECT_CONFIRMATIONS = 2  # polls that must see the same permanent redirect before the URL moves
 ERROR_MAX = 1024
@@ -193,6 +196,7 @@ class Store:
         # a new item's story candidates are mostly these, so their rows need no read.
         # (An item deleted by hand, with foreign keys off, may still be a candidate.)
         self._recent: dict[int, tuple[int, str]] = {}
+        self._unindexed = 0  # items this store inserted that are not yet searchable
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -217,6 +221,8 @@ class Store:
         self.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
 
     def close(self) -> None:
+        if self._unindexed:
+            self.index_pending()
         self.conn.close()
 
     def __enter__(self) -> Store:
@@ -273,6 +279,32 @@ class Store:
     def checkpoint(self) -> None:
         """Move the WAL into the database so it stays bounded."""
         self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def index_pending(self) -> int:
+        """Add the items not yet in the full-text index to it, in order; return how many.
+
+        Writers call it every ``SEARCH_BATCH`` new items, at the end of a poll and when
+        they close; items left behind by a writer that was killed wait for the next.
+        When the database cannot take the write, the items stay pending (logged).
+        """
+        indexed = 0
+        if self.conn.execute(_ANY_PENDING).fetchone()[0] == 0:
+            self._unindexed = 0
+            return indexed
+        try:
+            while True:
+                with self.transaction() as conn:
+                    added = conn.execute(_INDEX_PENDING, (SEARCH_BATCH * 10,)).rowcount
+                indexed += added
+                if added < SEARCH_BATCH * 10:
+                    break
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF not in _WRITE_FAILURES:
+                raise
+            log.error("search index not updated, will retry error=%s", exc)
+            return indexed
+        self._unindexed = 0
+        return indexed
 
     def prune_story_bands(self, now: datetime) -> int:
         """Delete the story bands of items first seen before the story window; return
@@ -406,11 +438,15 @@ class Store:
         back whole and recorded on the feed as a ``store`` error, if that still fits.
         """
         try:
-            return self._write_poll(state, poll, assess, timing, now)
+            summary = self._write_poll(state, poll, assess, timing, now)
         except sqlite3.OperationalError as exc:
             if exc.sqlite_errorcode & 0xFF not in _WRITE_FAILURES:
                 raise
             return self._record_unwritten_poll(state, poll, timing, now, exc)
+        self._unindexed += summary.new_items
+        if self._unindexed >= SEARCH_BATCH:
+            self.index_pending()
+        return summary
 
     def _write_poll(
         self,
@@ -875,6 +911,12 @@ _BAND_ITEMS = """
             SELECT item_id FROM story_bands WHERE band = bands.value AND item_id >= ?
             ORDER BY item_id DESC LIMIT ?))
     FROM json_each(?) AS bands"""
+_INDEX_PENDING = (
+    "INSERT INTO items_fts (rowid, title, summary, content) "
+    "SELECT id, title, summary, content FROM items "
+    f"WHERE id > {schema.FTS_INDEXED_THROUGH} ORDER BY id LIMIT ?"
+)
+_ANY_PENDING = f"SELECT EXISTS (SELECT 1 FROM items WHERE id > {schema.FTS_INDEXED_THROUGH})"
 _ITEM_STORIES = (
     "SELECT id, story_id, title FROM items WHERE id IN (SELECT value FROM json_each(?)) "
     "AND first_seen_at >= ?"
