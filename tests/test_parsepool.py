@@ -4,6 +4,7 @@ are new or changed, usable from one event loop after another."""
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -96,6 +97,33 @@ def test_parses_run_side_by_side_and_a_bad_document_fails_alone(pool: ParsePool)
     good, bad = asyncio.run(both())
     assert isinstance(good, tuple) and len(good[0].items) == 2
     assert isinstance(bad, ParseError) and bad.kind == "not_a_feed"
+
+
+def test_a_freed_worker_takes_the_next_job_before_its_last_caller_goes_on() -> None:
+    """The caller whose parse ended writes its feed next: by then the worker it freed
+    must already have the job of a caller that was waiting for one."""
+    pool = ParsePool(1)
+    busy_after_first: list[bool] = []
+
+    async def first() -> None:
+        await pool.parse(fetched(DOCUMENT), NOW, Settings())
+        busy_after_first.append(bool(pool._busy))
+
+    async def both() -> None:
+        await asyncio.gather(first(), pool.parse(fetched(DOCUMENT), NOW, Settings()))
+
+    try:
+        asyncio.run(both())
+    finally:
+        pool.close()
+    assert busy_after_first == [True]
+
+
+def test_workers_run_below_the_main_process_priority(pool: ParsePool) -> None:
+    asyncio.run(pool.parse(fetched(DOCUMENT), NOW, Settings()))
+    (worker,) = pool._idle[-1:]
+    main = os.getpriority(os.PRIO_PROCESS, 0)
+    assert os.getpriority(os.PRIO_PROCESS, worker.process.pid) == min(19, main + 10)
 
 
 SCRIPT = """

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
 import pickle
 import signal
 import sys
@@ -37,6 +38,9 @@ log = logging.getLogger(__name__)
 Assessor = Callable[[ItemText], Sequence[FlagDecision]]
 Analyses = dict[str, ItemAnalysis]
 
+# Workers run at a lower priority than the main process: it fetches and writes every
+# feed, so when the cores are short it is the one whose time the whole poll waits for.
+WORKER_NICENESS = 10
 STOP_WAIT = 2.0  # seconds a closing worker gets to exit before it is killed
 START_WAIT = 60.0  # seconds a new worker gets to load the topics before it counts as dead
 _READY = b"ready"  # what a worker sends once it can take jobs
@@ -95,6 +99,9 @@ class ParsePool:
         payload = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
         async with self._slot():
             outcome = await self._run(payload, settings.parse_timeout)
+        # A caller waiting for a worker hands it its job before this one goes on (to
+        # write its feed): otherwise the worker idles through that write and others.
+        await asyncio.sleep(0)
         return _unpack(outcome)
 
     def kill(self) -> None:
@@ -295,6 +302,8 @@ def _unpack(outcome: tuple[str, Any]) -> tuple[ParsedFeed, Analyses]:
 def _serve(conn: Connection, assess_blob: bytes | None) -> None:
     """A worker's loop: one job in, one outcome out, until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the main process, which stops us
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
     assess = _load_assessor(assess_blob)
     conn.send_bytes(_READY)
     while True:
