@@ -135,23 +135,24 @@ def poll(ctx: Context, once: bool, urls: tuple[str, ...]) -> None:
     if not once:
         raise click.UsageError("use `tracker poll --once`, or `tracker run` for the service")
     settings = ctx.config.settings
-    topics = ctx.topic_set()
-    with ctx.open_store() as store:
-        now = utcnow()
-        store.sync_feeds(ctx.config.feeds, now)
-        rescore_changed_topics(store, topics, now)
-        states = _states_for(store, urls, now)
-        if not states:
-            click.echo("no feeds configured: add one with `tracker feeds add URL`")
-            return
-        secrets = secret_urls([*(feed.url for feed in ctx.config.feeds), *urls])
-        pool = ParsePool(os.cpu_count() or 1)
-        poller = Poller(store, settings, topics.assess, pool, fetch_urls=secrets)
-        try:
+    pool = ParsePool(os.cpu_count() or 1)
+    try:
+        topics = ctx.topic_set()
+        with ctx.open_store() as store:
+            now = utcnow()
+            store.sync_feeds(ctx.config.feeds, now)
+            rescore_changed_topics(store, topics, now)
+            states = _states_for(store, urls, now)
+            if not states:
+                click.echo("no feeds configured: add one with `tracker feeds add URL`")
+                return
+            secrets = secret_urls([*(feed.url for feed in ctx.config.feeds), *urls])
+            pool.start(topics.assess)
+            poller = Poller(store, settings, topics.assess, pool, fetch_urls=secrets)
             with _progress(len(states)) as advance:
                 summary = run_poll(poller, states, advance)
-        finally:
-            poller.pool.close()
+    finally:
+        pool.close()
     _print_cycle(summary)
 
 

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import pickle
 import signal
@@ -74,6 +75,14 @@ class ParsePool:
         self._assess: Assessor | None = None
         self._assess_blob: bytes | None = None
         self._generation = 0
+        _start_fork_server()  # it loads the parser while the caller gets on with its work
+
+    def start(self, assess: Assessor | None = None) -> None:
+        """Start the workers now, for this assessor, instead of at the first parse: they
+        load the topics while the caller gets on with its work."""
+        self._use_assessor(assess)
+        while len(self._idle) + len(self._busy) < self.workers:
+            self._idle.append(_Worker(self._assess_blob, self._generation))
 
     async def parse(
         self,
@@ -173,14 +182,22 @@ class ParsePool:
             worker.close()
 
 
+def _start_fork_server() -> None:
+    """Start the server workers fork from, if it is not running (without waiting for it).
+
+    Workers fork from a server that has loaded only what parsing needs, not the main
+    program (the CLI, httpx, the service), so each costs a few MB, not 40.
+    """
+    multiprocessing.get_context("forkserver").set_forkserver_preload(_PRELOAD)
+    multiprocessing.forkserver.ensure_running()
+
+
 class _Worker:
     """One worker process and the main process's end of its pipe."""
 
     def __init__(self, assess_blob: bytes | None, generation: int) -> None:
         context = multiprocessing.get_context("forkserver")
-        # Workers fork from a server that has loaded only what parsing needs, not the
-        # main program (the CLI, httpx, the service), so each costs a few MB, not 40.
-        context.set_forkserver_preload(_PRELOAD)
+        _start_fork_server()
         self.conn, child = context.Pipe()
         self.process: BaseProcess = context.Process(
             target=_serve, args=(child, assess_blob), daemon=True, name="tracker-parse"
