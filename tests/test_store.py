@@ -251,6 +251,33 @@ def test_a_story_is_found_alike_from_the_writers_memory_and_from_the_database(
     assert count(store, "SELECT COUNT(DISTINCT story_id) FROM items") == 1
 
 
+def test_a_copy_joins_the_story_of_an_item_whose_bands_wait_for_their_batch(
+    store: Store,
+) -> None:
+    write(store, poll_of("http://a.test/rss", item("1", DOHA, "http://a.test/1")))
+    assert count(store, "SELECT COUNT(*) FROM story_bands") == 0
+    write(store, poll_of("http://b.test/rss", item("2", f"{DOHA} - B", "http://b.test/2")))
+    assert count(store, "SELECT story_id FROM items WHERE id = 2") == 1
+
+
+def test_a_killed_writers_waiting_bands_are_worked_out_again_by_the_next(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "t.db"
+    killed = Store(path)
+    killed.sync_feeds(
+        [FeedConfig("http://a.test/rss", "A"), FeedConfig("http://b.test/rss", "B")], NOW
+    )
+    write(killed, poll_of("http://a.test/rss", item("1", DOHA, "http://a.test/1")))
+    expected = {(band, 1) for band in story_bands(title_tokens(DOHA))}
+    killed.conn.close()  # as if killed: its bands were only in its memory
+    with Store(path) as store:
+        write(store, poll_of("http://b.test/rss", item("2", f"{DOHA} - B", "http://b.test/2")))
+        rows = store.conn.execute("SELECT band, item_id FROM story_bands WHERE item_id = 1")
+        assert {tuple(row) for row in rows} == expected
+        assert count(store, "SELECT story_id FROM items WHERE id = 2") == 1
+
+
 def test_a_rolled_back_item_is_not_taken_for_a_story_later(store: Store) -> None:
     def fail(text: ItemText) -> Sequence[FlagDecision]:
         raise RuntimeError("stop")
@@ -271,6 +298,8 @@ def test_story_bands_older_than_the_window_are_pruned_and_recent_stories_still_g
     write(store, poll_of("http://a.test/rss", item("1", DOHA, "http://a.test/1")), when=old)
     write(store, poll_of("http://a.test/rss", item("2", "Cricket: Afghanistan beat Bangladesh")))
     bands = "SELECT COUNT(*) FROM story_bands WHERE item_id = {}"
+    assert count(store, bands.format(1)) == count(store, bands.format(2)) == 0  # in a batch
+    assert store.index_pending() == 2
     assert count(store, bands.format(1)) == count(store, bands.format(2)) == 6
     assert store.prune_story_bands(NOW) == 6
     assert (count(store, bands.format(1)), count(store, bands.format(2))) == (0, 6)

@@ -193,7 +193,8 @@ FTS_COLUMNS = ("title", "summary", "content")
 # The items up to this id are in the full-text index: FTS5 keeps one row per indexed
 # document in its ``docsize`` table, written in the same transaction as the index.
 # Items are numbered in the order they are stored and indexed in that order, in
-# batches (``Store.index_pending``): the few newest items wait for the next batch.
+# batches (``Store.index_pending``): the few newest items wait for the next batch, and
+# so do their ``story_bands`` rows (the batch that indexes an item writes its bands).
 FTS_INDEXED_THROUGH = "(SELECT COALESCE(MAX(id), 0) FROM items_fts_docsize)"
 
 # Keep the indexed items in sync; the ones still waiting are indexed as they are then.

@@ -48,8 +48,9 @@ STORY_WINDOW = timedelta(days=7)
 STORY_CANDIDATES = 50  # recent items compared with a new one to find its story
 STORY_CANDIDATES_PER_BAND = 10  # ...of which at most this many, newest first, per shared band
 RECENT_ITEMS = 8192  # newest items whose story and title the writer keeps for story placement
-# New items indexed for search at once: one feed's items at a time cost the writer
-# twice as much (each commit writes a small FTS5 segment that is soon merged again).
+# New items indexed at once, for search and in ``story_bands``: one feed's items at a
+# time cost the writer twice as much for search (each commit writes a small FTS5
+# segment that is soon merged again), and each feed's bands dirtied as many pages.
 SEARCH_BATCH = 500
 SQL_BATCH = 500  # values bound in one IN (...) list
 REDIRECT_CONFIRMATIONS = 2  # polls that must see the same permanent redirect before the URL moves
@@ -175,6 +176,7 @@ class _FeedWrite:
     feed_title: str
     now: datetime
     tally: _Tally = field(default_factory=_Tally)
+    bands: list[tuple[str, int]] = field(default_factory=list)  # (band, item id) of new items
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,10 @@ class Store:
         # (An item deleted by hand, with foreign keys off, may still be a candidate.)
         self._recent: dict[int, tuple[int, str]] = {}
         self._unindexed = 0  # items this store inserted that are not yet searchable
+        # Band -> ids of the items this store inserted, committed, whose story_bands rows
+        # wait for the next batch (oldest first): story placement reads them from here.
+        self._waiting_bands: dict[str, list[int]] = {}
+        self._caught_up = False  # whether a killed writer's items were indexed since opening
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -221,7 +227,7 @@ class Store:
         self.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
 
     def close(self) -> None:
-        if self._unindexed:
+        if self._unindexed or self._waiting_bands:
             self.index_pending()
         self.conn.close()
 
@@ -281,21 +287,27 @@ class Store:
         self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def index_pending(self) -> int:
-        """Add the items not yet in the full-text index to it, in order; return how many.
+        """Index the items not yet indexed, in order; return how many: their story bands
+        go into ``story_bands`` and their text into the full-text index.
 
-        Writers call it every ``SEARCH_BATCH`` new items, at the end of a poll and when
-        they close; items left behind by a writer that was killed wait for the next.
-        When the database cannot take the write, the items stay pending (logged).
+        Writers call it every ``SEARCH_BATCH`` new items, at the end of a poll, when they
+        close, and before their first write (items a killed writer left unindexed: their
+        bands are worked out again from their titles). Items at most the full-text
+        index's last have their bands written. When the database cannot take the write,
+        the items stay pending (logged).
         """
         indexed = 0
-        if self.conn.execute(_ANY_PENDING).fetchone()[0] == 0:
-            self._unindexed = 0
+        if not self._waiting_bands and not self.conn.execute(_ANY_PENDING).fetchone()[0]:
+            self._unindexed, self._caught_up = 0, True
             return indexed
         try:
             while True:
                 with self.transaction() as conn:
+                    if not indexed:
+                        conn.executemany(_INSERT_BANDS, self._band_rows(conn))
                     added = conn.execute(_INDEX_PENDING, (SEARCH_BATCH * 10,)).rowcount
                 indexed += added
+                self._waiting_bands.clear()
                 if added < SEARCH_BATCH * 10:
                     break
         except sqlite3.OperationalError as exc:
@@ -303,13 +315,33 @@ class Store:
                 raise
             log.error("search index not updated, will retry error=%s", exc)
             return indexed
-        self._unindexed = 0
+        self._unindexed, self._caught_up = 0, True
         return indexed
+
+    def _band_rows(self, conn: sqlite3.Connection) -> list[tuple[str, int]]:
+        """The story_bands rows of the items not yet indexed, sorted (each page of the
+        table is written once for all of them): this store's from memory, any other
+        writer's worked out from their titles."""
+        pending = {int(item_id): str(title) for item_id, title in conn.execute(_PENDING_TITLES)}
+        rows = [
+            (band, item_id)
+            for band, ids in self._waiting_bands.items()
+            for item_id in ids
+            if item_id in pending  # not indexed by another writer, nor deleted
+        ]
+        mine = {item_id for _, item_id in rows}
+        for item_id, title in pending.items():
+            if item_id not in mine:
+                rows += [
+                    (band, item_id) for band in stories.story_bands(stories.title_tokens(title))
+                ]
+        return sorted(rows)
 
     def prune_story_bands(self, now: datetime) -> int:
         """Delete the story bands of items first seen before the story window; return
         how many. No new item is compared with those items again, and without them
         ``story_bands`` stays the size of one window instead of growing with the items."""
+        self.index_pending()
         with self.transaction() as conn:
             first = _first_in_window(conn, iso(now - STORY_WINDOW))
             if first is None:
@@ -437,12 +469,16 @@ class Store:
         cannot take the write (disk full, I/O error, locked too long), the poll is rolled
         back whole and recorded on the feed as a ``store`` error, if that still fits.
         """
+        if not self._caught_up:
+            self.index_pending()
         try:
-            summary = self._write_poll(state, poll, assess, timing, now)
+            summary, bands = self._write_poll(state, poll, assess, timing, now)
         except sqlite3.OperationalError as exc:
             if exc.sqlite_errorcode & 0xFF not in _WRITE_FAILURES:
                 raise
             return self._record_unwritten_poll(state, poll, timing, now, exc)
+        for band, item_id in bands:
+            self._waiting_bands.setdefault(band, []).append(item_id)
         self._unindexed += summary.new_items
         if self._unindexed >= SEARCH_BATCH:
             self.index_pending()
@@ -455,7 +491,8 @@ class Store:
         assess: Assessor,
         timing: Callable[[int], tuple[datetime, float]],
         now: datetime,
-    ) -> PollSummary:
+    ) -> tuple[PollSummary, list[tuple[str, int]]]:
+        """The poll's summary, and the story bands of its new items, to be indexed."""
         with self.transaction() as conn:
             write = _FeedWrite(
                 conn,
@@ -474,7 +511,7 @@ class Store:
             moved_to = self._update_feed(conn, state, poll, next_poll_at, interval, tally, now)
             summary = _summary(state, poll, tally, flags, now, moved_to)
             self._insert_poll(conn, state.id, poll, summary)
-        return summary
+        return summary, write.bands
 
     def _record_unwritten_poll(
         self,
@@ -564,10 +601,7 @@ class Store:
             next_id += 1
         placed = self._place_in_stories(write, new)
         conn.executemany(_INSERT_ITEM, [_item_row(write, row) for row in placed])
-        conn.executemany(
-            "INSERT OR IGNORE INTO story_bands (band, item_id) VALUES (?, ?)",
-            [(band, row.item_id) for row in placed for band in row.bands],
-        )
+        write.bands += [(band, row.item_id) for row in placed for band in row.bands]
         links += [(item, item_id) for item_id, item in new]
         conn.executemany(_LINK_ITEM, [_link_row(write, item, item_id) for item, item_id in links])
         write.tally.new += len(new)
@@ -582,7 +616,7 @@ class Store:
         """Each new item with its story: the closest recent copy's, else its own."""
         fingerprints = [(item_id, item, *_fingerprint(write, item)) for item_id, item in new]
         bands = {band for *_, item_bands in fingerprints for band in item_bands}
-        stored = _story_candidates(write.conn, bands, write.now, self._recent)
+        stored = _story_candidates(write.conn, bands, write.now, self._recent, self._waiting_bands)
         this_poll: dict[str, list[tuple[int, str]]] = {}
         placed = []
         for item_id, item, tokens, item_bands in fingerprints:
@@ -917,6 +951,8 @@ _INDEX_PENDING = (
     f"WHERE id > {schema.FTS_INDEXED_THROUGH} ORDER BY id LIMIT ?"
 )
 _ANY_PENDING = f"SELECT EXISTS (SELECT 1 FROM items WHERE id > {schema.FTS_INDEXED_THROUGH})"
+_PENDING_TITLES = f"SELECT id, title FROM items WHERE id > {schema.FTS_INDEXED_THROUGH}"
+_INSERT_BANDS = "INSERT OR IGNORE INTO story_bands (band, item_id) VALUES (?, ?)"
 _ITEM_STORIES = (
     "SELECT id, story_id, title FROM items WHERE id IN (SELECT value FROM json_each(?)) "
     "AND first_seen_at >= ?"
@@ -967,12 +1003,14 @@ def _story_candidates(
     bands: set[str],
     now: datetime,
     recent: Mapping[int, tuple[int, str]],
+    waiting: Mapping[str, list[int]],
 ) -> dict[str, list[tuple[int, str]]]:
     """Band -> (story id, title) of the recent items sharing it, newest first, capped.
 
     Two queries for a whole document: the newest items of each band, read from the
     band index alone (items are numbered in the order they are first seen, so the
-    window starts at an item id), then the stories and titles of those items that are
+    window starts at an item id) and from ``waiting`` (the writer's items whose bands
+    are not in the index yet), then the stories and titles of those items that are
     not in ``recent`` (the writer's newest items, whose rows need no read).
     """
     since = iso(now - STORY_WINDOW)
@@ -983,7 +1021,11 @@ def _story_candidates(
     rows = conn.execute(_BAND_ITEMS, (first, STORY_CANDIDATES_PER_BAND, json.dumps(sorted(bands))))
     for band, ids in rows.fetchall():
         if ids:
-            item_ids[str(band)] = sorted(map(int, str(ids).split(",")), reverse=True)
+            item_ids[str(band)] = list(map(int, str(ids).split(",")))
+    for band in bands & waiting.keys():
+        item_ids[band] = [*item_ids.get(band, ()), *(i for i in waiting[band] if i >= first)]
+    for band, ids in item_ids.items():
+        item_ids[band] = sorted(set(ids), reverse=True)[:STORY_CANDIDATES_PER_BAND]
     wanted = {i for ids in item_ids.values() for i in ids}
     known = {i: recent[i] for i in wanted if i in recent}
     known.update(_stories_of(conn, sorted(wanted - known.keys()), since))
