@@ -177,6 +177,10 @@ class _FeedWrite:
     now: datetime
     tally: _Tally = field(default_factory=_Tally)
     bands: list[tuple[str, int]] = field(default_factory=list)  # (band, item id) of new items
+    now_iso: str = field(init=False)  # ``now`` as stored, written on every row
+
+    def __post_init__(self) -> None:
+        self.now_iso = iso(self.now)
 
 
 @dataclass(frozen=True)
@@ -322,20 +326,18 @@ class Store:
         """The story_bands rows of the items not yet indexed, sorted (each page of the
         table is written once for all of them): this store's from memory, any other
         writer's worked out from their titles."""
-        pending = {int(item_id): str(title) for item_id, title in conn.execute(_PENDING_TITLES)}
+        pending = {int(row[0]) for row in conn.execute(_PENDING_IDS)}
         rows = [
             (band, item_id)
             for band, ids in self._waiting_bands.items()
             for item_id in ids
             if item_id in pending  # not indexed by another writer, nor deleted
         ]
-        mine = {item_id for _, item_id in rows}
-        for item_id, title in pending.items():
-            if item_id not in mine:
-                rows += [
-                    (band, item_id) for band in stories.story_bands(stories.title_tokens(title))
-                ]
-        return sorted(rows)
+        others = sorted(pending - {item_id for _, item_id in rows})
+        for item_id, title in _titles(conn, others):
+            rows += [(band, item_id) for band in stories.story_bands(stories.title_tokens(title))]
+        rows.sort()
+        return rows
 
     def prune_story_bands(self, now: datetime) -> int:
         """Delete the story bands of items first seen before the story window; return
@@ -544,7 +546,7 @@ class Store:
         unchanged = [i for i in items if i.key in seen and seen[i.key][1] == i.content_hash]
         write.conn.executemany(
             "UPDATE item_feeds SET last_seen_at = ? WHERE feed_id = ? AND entry_key = ?",
-            [(iso(write.now), write.state.id, item.key) for item in unchanged],
+            [(write.now_iso, write.state.id, item.key) for item in unchanged],
         )
         flags: list[NewFlag] = []
         for item in items:
@@ -554,7 +556,7 @@ class Store:
         return flags + self._insert_items(write, fresh)
 
     def _refresh_item(self, write: _FeedWrite, item: ParsedItem, item_id: int) -> list[NewFlag]:
-        now = iso(write.now)
+        now = write.now_iso
         write.conn.execute(
             "UPDATE items SET title = ?, summary = ?, content = ?, author = ?, "
             "content_hash = ?, truncated = ?, updated_at = ?, update_count = update_count + 1 "
@@ -923,7 +925,7 @@ def _item_row(write: _FeedWrite, new: _NewItem) -> tuple[Any, ...]:
         iso(item.published),
         item.published_raw,
         int(item.date_estimated),
-        iso(write.now),
+        write.now_iso,
         item.content_hash,
         int(item.truncated),
         write.state.id,
@@ -932,7 +934,7 @@ def _item_row(write: _FeedWrite, new: _NewItem) -> tuple[Any, ...]:
 
 
 def _link_row(write: _FeedWrite, item: ParsedItem, item_id: int) -> tuple[Any, ...]:
-    now = iso(write.now)
+    now = write.now_iso
     return (write.state.id, item.key, item_id, now, now, item.content_hash)
 
 
@@ -951,7 +953,7 @@ _INDEX_PENDING = (
     f"WHERE id > {schema.FTS_INDEXED_THROUGH} ORDER BY id LIMIT ?"
 )
 _ANY_PENDING = f"SELECT EXISTS (SELECT 1 FROM items WHERE id > {schema.FTS_INDEXED_THROUGH})"
-_PENDING_TITLES = f"SELECT id, title FROM items WHERE id > {schema.FTS_INDEXED_THROUGH}"
+_PENDING_IDS = f"SELECT id FROM items WHERE id > {schema.FTS_INDEXED_THROUGH}"
 _INSERT_BANDS = "INSERT OR IGNORE INTO story_bands (band, item_id) VALUES (?, ?)"
 _ITEM_STORIES = (
     "SELECT id, story_id, title FROM items WHERE id IN (SELECT value FROM json_each(?)) "
@@ -1030,6 +1032,16 @@ def _story_candidates(
     known = {i: recent[i] for i in wanted if i in recent}
     known.update(_stories_of(conn, sorted(wanted - known.keys()), since))
     return {band: [known[i] for i in ids if i in known] for band, ids in item_ids.items()}
+
+
+def _titles(conn: sqlite3.Connection, item_ids: Sequence[int]) -> list[tuple[int, str]]:
+    if not item_ids:
+        return []
+    rows = conn.execute(
+        "SELECT id, title FROM items WHERE id IN (SELECT value FROM json_each(?))",
+        (json.dumps(item_ids),),
+    )
+    return [(int(row[0]), str(row[1])) for row in rows]
 
 
 def _first_in_window(conn: sqlite3.Connection, since: str) -> int | None:
