@@ -119,21 +119,6 @@ def test_a_freed_worker_takes_the_next_job_before_its_last_caller_goes_on() -> N
     assert busy_after_first == [True]
 
 
-def test_started_workers_take_the_first_jobs_with_the_assessor(topics: TopicSet) -> None:
-    pool = ParsePool(2)
-    try:
-        pool.start(topics.assess)
-        started = {worker.process.pid for worker in pool._idle}
-        _, analyses = asyncio.run(
-            pool.parse(fetched(DOCUMENT), NOW, Settings(), assess=topics.assess)
-        )
-        used = {worker.process.pid for worker in pool._idle}
-    finally:
-        pool.close()
-    assert len(started) == 2 and used == started  # no worker was started again
-    assert all(a.decisions is not None for a in analyses.values())
-
-
 def test_workers_run_below_the_main_process_priority(pool: ParsePool) -> None:
     asyncio.run(pool.parse(fetched(DOCUMENT), NOW, Settings()))
     (worker,) = pool._idle[-1:]

@@ -147,7 +147,6 @@ def poll(ctx: Context, once: bool, urls: tuple[str, ...]) -> None:
                 click.echo("no feeds configured: add one with `tracker feeds add URL`")
                 return
             secrets = secret_urls([*(feed.url for feed in ctx.config.feeds), *urls])
-            pool.start(topics.assess)
             poller = Poller(store, settings, topics.assess, pool, fetch_urls=secrets)
             with _progress(len(states)) as advance:
                 summary = run_poll(poller, states, advance)

@@ -75,14 +75,9 @@ class ParsePool:
         self._assess: Assessor | None = None
         self._assess_blob: bytes | None = None
         self._generation = 0
-        _start_fork_server()  # it loads the parser while the caller gets on with its work
-
-    def start(self, assess: Assessor | None = None) -> None:
-        """Start the workers now, for this assessor, instead of at the first parse: they
-        load the topics while the caller gets on with its work."""
-        self._use_assessor(assess)
-        while len(self._idle) + len(self._busy) < self.workers:
-            self._idle.append(_Worker(self._assess_blob, self._generation))
+        # The server loads the parser while the caller gets on with its work; workers
+        # start at the first parse (a poll where no feed changed starts none).
+        _start_fork_server()
 
     async def parse(
         self,
