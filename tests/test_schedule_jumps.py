@@ -135,7 +135,8 @@ def service_project(root: Path, urls: list[str], deadline: str = "1.5s") -> Path
 
 
 def cycles(db: Path) -> int:
-    return int(query(db, "SELECT cycles FROM service_runs ORDER BY id DESC LIMIT 1")[0][0])
+    rows = query(db, "SELECT cycles FROM service_runs ORDER BY id DESC LIMIT 1")
+    return int(rows[0][0]) if rows else 0  # the service has not recorded its start yet
 
 
 def test_a_paused_service_resumes_with_one_cycle_not_a_storm(tmp_path: Path) -> None:
