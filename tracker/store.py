@@ -205,6 +205,7 @@ class Store:
         self._unindexed = 0  # items this store inserted that are not yet searchable
         # Band -> ids of the items this store inserted, committed, whose story_bands rows
         # wait for the next batch (oldest first): story placement reads them from here.
+        # Another writer (a second process) does not see them until the batch is written.
         self._waiting_bands: dict[str, list[int]] = {}
         self._caught_up = False  # whether a killed writer's items were indexed since opening
         try:
