@@ -3,6 +3,7 @@ recorded, stories grouped, flags kept, feed state updated."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -194,6 +195,24 @@ def test_items_a_killed_writer_left_unindexed_are_indexed_by_the_next(tmp_path: 
         assert searched(store, "Kabul") == []
         assert store.index_pending() == 2
         assert searched(store, "Kabul") == [1]
+
+
+def test_a_batch_the_full_disk_refuses_keeps_its_items_pending(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    items = [item(str(n), f"Kabul talks {n}", summary="word " * 400) for n in range(20)]
+    write(store, poll_of("http://a.test/rss", *items))
+    pages = count(store, "PRAGMA page_count")
+    store.conn.execute(f"PRAGMA max_page_count = {pages}")  # no page left: a full disk
+    with caplog.at_level(logging.ERROR, logger="tracker.store"):
+        assert store.index_pending() == 0
+    assert "search index not updated" in caplog.text
+    assert searched(store, "Kabul") == [] and count(store, "SELECT COUNT(*) FROM story_bands") == 0
+    store.conn.execute("PRAGMA max_page_count = 4294967294")
+    assert store.index_pending() == 20
+    assert searched(store, "Kabul") == list(range(1, 21))
+    assert count(store, "SELECT COUNT(DISTINCT item_id) FROM story_bands") == 20
+    index_matches_items(store)
 
 
 def test_deleting_indexed_and_pending_items_keeps_the_index_true(store: Store) -> None:
