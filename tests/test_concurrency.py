@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import REPO, Run, make_project
 from hostile import (
     Entry,
@@ -170,6 +171,47 @@ def test_readers_during_polls_never_see_a_partial_poll(
     assert len({seen["polls"] for seen in readers.snapshots}) >= 3, "readers saw no progress"
     final = max(seen["items"] for seen in readers.snapshots)
     assert final <= stored == 4 * 125
+
+
+def test_index_batches_run_on_another_thread_and_no_write_overlaps_one(
+    tmp_path: Path, pool: ParsePool, server: RawServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("tracker.store.SEARCH_BATCH", 20)
+    urls = [server.url(f"/f{n}") for n in range(6)]
+    for n in range(6):
+        server.route(f"/f{n}", respond(rss(news(15, f"f{n}"))))
+    harness = Harness(tmp_path / "tracker.db", pool)
+    harness.add(*urls)
+    store = harness.store
+    batch_threads: list[int] = []
+    overlaps: list[str] = []
+    batching = threading.Event()
+    index_aside, record_poll = store.index_pending_aside, store.record_poll
+
+    def slow_index_aside() -> int:
+        batch_threads.append(threading.get_ident())
+        batching.set()
+        try:
+            time.sleep(0.2)  # a long batch: the writes of the lanes that finish meanwhile wait
+            return index_aside()
+        finally:
+            batching.clear()
+
+    def watched_record_poll(*args: Any, **kwargs: Any) -> Any:
+        if batching.is_set():
+            overlaps.append(args[0].url)
+        return record_poll(*args, **kwargs)
+
+    monkeypatch.setattr(store, "index_pending_aside", slow_index_aside)
+    monkeypatch.setattr(store, "record_poll", watched_record_poll)
+    summary = harness.poll().summary
+    assert summary.new_items == 90 and summary.errors == 0
+    assert len(batch_threads) >= 3 and threading.get_ident() not in batch_threads
+    assert overlaps == []
+    assert harness.count("SELECT COUNT(*) FROM items_fts_docsize") == 90  # all searchable
+    assert harness.count("SELECT COUNT(DISTINCT item_id) FROM story_bands") == 90
+    store.conn.execute("INSERT INTO items_fts (items_fts, rank) VALUES ('integrity-check', 1)")
+    harness.close()
 
 
 def wal_size(db: Path) -> int:

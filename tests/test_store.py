@@ -215,6 +215,45 @@ def test_a_batch_the_full_disk_refuses_keeps_its_items_pending(
     index_matches_items(store)
 
 
+def test_a_batch_left_to_the_caller_is_written_aside_while_the_store_reads(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("tracker.store.SEARCH_BATCH", 3)
+    state = store.feed("http://a.test/rss")
+    assert state is not None
+    polled = poll_of(
+        "http://a.test/rss", item("1", DOHA, "http://a.test/1"), item("2", "Kabul two")
+    )
+    store.record_poll(state, polled, nothing, later(), NOW, index_when_due=False)  # type: ignore[arg-type]
+    assert not store.index_due
+    polled = poll_of("http://a.test/rss", item("3", "Kabul three"))
+    store.record_poll(state, polled, nothing, later(), NOW, index_when_due=False)  # type: ignore[arg-type]
+    assert store.index_due and searched(store, "Kabul") == []  # left to the caller
+    done: list[int] = []
+    store.conn.execute("BEGIN")  # a read held open on the store's own connection
+    assert count(store, "SELECT COUNT(*) FROM items") == 3
+    batch = threading.Thread(target=lambda: done.append(store.index_pending_aside()))
+    batch.start()
+    batch.join(timeout=30)
+    assert searched(store, "Kabul") == []  # the read's snapshot is from before the batch
+    store.conn.execute("COMMIT")
+    assert done == [3] and not store.index_due
+    assert searched(store, "Kabul") == [2, 3]
+    rows = store.conn.execute("SELECT band, item_id FROM story_bands WHERE item_id = 1")
+    assert {tuple(row) for row in rows} == {(band, 1) for band in story_bands(title_tokens(DOHA))}
+    index_matches_items(store)
+    write(store, poll_of("http://b.test/rss", item("4", f"{DOHA} - B", "http://b.test/4")))
+    assert count(store, "SELECT story_id FROM items WHERE id = 4") == 1
+
+
+def test_an_in_memory_store_writes_a_batch_aside_on_its_own_connection() -> None:
+    with Store(":memory:") as store:
+        store.sync_feeds([FeedConfig("http://a.test/rss", "A")], NOW)
+        write(store, poll_of("http://a.test/rss", item("1", "Kabul talks")))
+        assert store.index_pending_aside() == 1
+        assert searched(store, "Kabul") == [1]
+
+
 def test_deleting_indexed_and_pending_items_keeps_the_index_true(store: Store) -> None:
     write(store, poll_of("http://a.test/rss", item("1", "Kabul one"), item("2", "Kabul two")))
     store.index_pending()

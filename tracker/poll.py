@@ -97,6 +97,7 @@ class Poller:
     # The URL to fetch for a stored feed URL whose credentials were redacted (from the
     # config): the database never holds them, so the fetch must get them from here.
     fetch_urls: Mapping[str, str] = field(default_factory=dict)
+    _writing: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
     async def poll(
         self, states: Sequence[FeedState], on_poll: Callable[[PollSummary], None] | None = None
@@ -110,7 +111,7 @@ class Poller:
 
             async def lane() -> None:
                 # Lanes share the queue: each takes the next feed, fetches it, waits for
-                # a parser and writes the outcome (writes never overlap: they do not await).
+                # a parser and writes the outcome (one write at a time: ``_writing``).
                 for url, state in queue:
                     result = await fetcher.fetch(_request(state, url))
                     summary = await self._finish(state, _without_credentials(result, state.url))
@@ -131,13 +132,19 @@ class Poller:
         now = self.clock()
         started_at = now - timedelta(seconds=result.elapsed)
         poll = await self._parsed(state, result, started_at, now)
-        summary = self.store.record_poll(
-            state,
-            poll,
-            self.assess,
-            lambda new: self._timing(state, poll, new, now),
-            self.clock(),
-        )
+        async with self._writing:
+            summary = self.store.record_poll(
+                state,
+                poll,
+                self.assess,
+                lambda new: self._timing(state, poll, new, now),
+                self.clock(),
+                index_when_due=False,
+            )
+            if self.store.index_due:
+                # Inside SQLite, on a thread: this one fetches and hands out parses
+                # meanwhile, and the next write waits for the batch.
+                await asyncio.to_thread(self.store.index_pending_aside)
         _log_poll(summary)
         return summary
 

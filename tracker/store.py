@@ -5,8 +5,10 @@ from ``schema``, and every read and write tracker makes. Each feed's poll is
 written in one ``BEGIN IMMEDIATE`` transaction: the feed's new state, its items,
 their matches and flags, and the ``polls`` row, or none of it.
 
-A ``Store`` belongs to the thread that opened it: no connection is shared
-across threads, and no transaction is held open across network I/O.
+A ``Store`` belongs to the thread that opened it, with one exception: the index
+batch of ``index_pending_aside`` runs on a connection of its own, on another thread,
+while the store's connection keeps serving reads. No transaction is held open across
+network I/O.
 
 Must not: fetch, parse or decide whether an item is a follow-up (it is handed
 an ``Assessor`` for that).
@@ -17,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -208,13 +211,14 @@ class Store:
         # Another writer (a second process) does not see them until the batch is written.
         self._waiting_bands: dict[str, list[int]] = {}
         self._caught_up = False  # whether a killed writer's items were indexed since opening
+        # Held while the waiting bands are read or changed: an index batch may run on
+        # another thread (``index_pending_aside``).
+        self._indexing = threading.RLock()
+        self._aside: sqlite3.Connection | None = None  # the connection of those batches
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(
-                self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000
-            )
-            self._configure()
+            self.conn = self._connect()
             self.db = sqlite_utils.Database(self.conn)
             self.migrate()
         except sqlite3.Error as exc:
@@ -222,18 +226,27 @@ class Store:
         except OSError as exc:
             raise StoreError(f"{self.path}: cannot create database: {exc.strerror}") from None
 
-    def _configure(self) -> None:
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        self.conn.execute("PRAGMA journal_mode = WAL")
-        self.conn.execute("PRAGMA synchronous = NORMAL")
-        self.conn.execute("PRAGMA foreign_keys = ON")
-        self.conn.execute("PRAGMA journal_size_limit = 67108864")
-        self.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
+    def _connect(self, *, check_same_thread: bool = True) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path,
+            isolation_level=None,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            check_same_thread=check_same_thread,
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA journal_size_limit = 67108864")
+        conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
+        return conn
 
     def close(self) -> None:
         if self._unindexed or self._waiting_bands:
             self.index_pending()
+        if self._aside is not None:
+            self._aside.close()
         self.conn.close()
 
     def __enter__(self) -> Store:
@@ -245,14 +258,11 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One immediate transaction: a second writer waits (busy timeout)."""
-        self.conn.execute("BEGIN IMMEDIATE")
         try:
-            yield self.conn
-            self.conn.execute("COMMIT")
+            with _transaction(self.conn) as conn:
+                yield conn
         except BaseException:
             self._recent.clear()  # it may hold items the rollback took back
-            if self.conn.in_transaction:  # SQLite rolls back by itself on some errors (disk full)
-                self.conn.execute("ROLLBACK")
             raise
 
     # ---- schema ------------------------------------------------------------------
@@ -291,6 +301,11 @@ class Store:
         """Move the WAL into the database so it stays bounded."""
         self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
+    @property
+    def index_due(self) -> bool:
+        """Whether this store's new items fill an index batch (``SEARCH_BATCH``)."""
+        return self._unindexed >= SEARCH_BATCH
+
     def index_pending(self) -> int:
         """Index the items not yet indexed, in order; return how many: their story bands
         go into ``story_bands`` and their text into the full-text index.
@@ -301,33 +316,52 @@ class Store:
         index's last have their bands written. When the database cannot take the write,
         the items stay pending (logged).
         """
+        return self._index_pending(self.conn)
+
+    def index_pending_aside(self) -> int:
+        """``index_pending`` on a connection of its own, for a caller that runs it on
+        another thread while this store's connection serves reads: the batch's
+        statements run inside SQLite, without the GIL, so the caller's own thread goes
+        on (fetching, parsing) meanwhile. The caller must not write through this store
+        until it returns. An in-memory database has no second connection: the batch
+        runs on the store's own."""
+        if self.path == ":memory:":
+            return self.index_pending()
+        if self._aside is None:
+            self._aside = self._connect(check_same_thread=False)
+        return self._index_pending(self._aside)
+
+    def _index_pending(self, conn: sqlite3.Connection) -> int:
+        # Each statement is one step with the GIL released (rows go in as one JSON
+        # array, not one step each), so a batch on another thread barely holds it.
         indexed = 0
-        if not self._waiting_bands and not self.conn.execute(_ANY_PENDING).fetchone()[0]:
+        with self._indexing:
+            if not self._waiting_bands and not conn.execute(_ANY_PENDING).fetchone()[0]:
+                self._unindexed, self._caught_up = 0, True
+                return indexed
+            try:
+                while True:
+                    with _transaction(conn):
+                        if not indexed:
+                            conn.execute(_INSERT_BANDS, (json.dumps(self._band_rows(conn)),))
+                        added = conn.execute(_INDEX_PENDING, (SEARCH_BATCH * 10,)).rowcount
+                    indexed += added
+                    self._waiting_bands.clear()
+                    if added < SEARCH_BATCH * 10:
+                        break
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode & 0xFF not in _WRITE_FAILURES:
+                    raise
+                log.error("search index not updated, will retry error=%s", exc)
+                return indexed
             self._unindexed, self._caught_up = 0, True
             return indexed
-        try:
-            while True:
-                with self.transaction() as conn:
-                    if not indexed:
-                        conn.executemany(_INSERT_BANDS, self._band_rows(conn))
-                    added = conn.execute(_INDEX_PENDING, (SEARCH_BATCH * 10,)).rowcount
-                indexed += added
-                self._waiting_bands.clear()
-                if added < SEARCH_BATCH * 10:
-                    break
-        except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode & 0xFF not in _WRITE_FAILURES:
-                raise
-            log.error("search index not updated, will retry error=%s", exc)
-            return indexed
-        self._unindexed, self._caught_up = 0, True
-        return indexed
 
     def _band_rows(self, conn: sqlite3.Connection) -> list[tuple[str, int]]:
         """The story_bands rows of the items not yet indexed, sorted (each page of the
         table is written once for all of them): this store's from memory, any other
         writer's worked out from their titles."""
-        pending = {int(row[0]) for row in conn.execute(_PENDING_IDS)}
+        pending = set(json.loads(conn.execute(_PENDING_IDS).fetchone()[0]))
         rows = [
             (band, item_id)
             for band, ids in self._waiting_bands.items()
@@ -465,25 +499,31 @@ class Store:
         assess: Assessor,
         timing: Callable[[int], tuple[datetime, float]],
         now: datetime,
+        *,
+        index_when_due: bool = True,
     ) -> PollSummary:
         """Write one feed's poll in one transaction and return what it did.
 
         ``timing(new_items)`` gives the next poll time and interval. When the database
         cannot take the write (disk full, I/O error, locked too long), the poll is rolled
         back whole and recorded on the feed as a ``store`` error, if that still fits.
+        When the new items fill an index batch (``index_due``), it is written here,
+        unless ``index_when_due`` is off: the caller then writes it, with
+        ``index_pending_aside``, before the next write.
         """
-        if not self._caught_up:
-            self.index_pending()
-        try:
-            summary, bands = self._write_poll(state, poll, assess, timing, now)
-        except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode & 0xFF not in _WRITE_FAILURES:
-                raise
-            return self._record_unwritten_poll(state, poll, timing, now, exc)
-        for band, item_id in bands:
-            self._waiting_bands.setdefault(band, []).append(item_id)
-        self._unindexed += summary.new_items
-        if self._unindexed >= SEARCH_BATCH:
+        with self._indexing:  # not while a batch on another thread reads the waiting bands
+            if not self._caught_up:
+                self.index_pending()
+            try:
+                summary, bands = self._write_poll(state, poll, assess, timing, now)
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode & 0xFF not in _WRITE_FAILURES:
+                    raise
+                return self._record_unwritten_poll(state, poll, timing, now, exc)
+            for band, item_id in bands:
+                self._waiting_bands.setdefault(band, []).append(item_id)
+            self._unindexed += summary.new_items
+        if index_when_due and self.index_due:
             self.index_pending()
         return summary
 
@@ -954,12 +994,27 @@ _INDEX_PENDING = (
     f"WHERE id > {schema.FTS_INDEXED_THROUGH} ORDER BY id LIMIT ?"
 )
 _ANY_PENDING = f"SELECT EXISTS (SELECT 1 FROM items WHERE id > {schema.FTS_INDEXED_THROUGH})"
-_PENDING_IDS = f"SELECT id FROM items WHERE id > {schema.FTS_INDEXED_THROUGH}"
-_INSERT_BANDS = "INSERT OR IGNORE INTO story_bands (band, item_id) VALUES (?, ?)"
+_PENDING_IDS = f"SELECT json_group_array(id) FROM items WHERE id > {schema.FTS_INDEXED_THROUGH}"
+_INSERT_BANDS = (
+    "INSERT OR IGNORE INTO story_bands (band, item_id) "
+    "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)"
+)
 _ITEM_STORIES = (
     "SELECT id, story_id, title FROM items WHERE id IN (SELECT value FROM json_each(?)) "
     "AND first_seen_at >= ?"
 )
+
+
+@contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:  # SQLite rolls back by itself on some errors (disk full)
+            conn.execute("ROLLBACK")
+        raise
 
 
 def _chunks(values: Sequence[str], size: int = SQL_BATCH) -> Iterator[Sequence[str]]:
