@@ -309,6 +309,22 @@ def test_a_story_is_found_alike_from_the_writers_memory_and_from_the_database(
     assert count(store, "SELECT COUNT(DISTINCT story_id) FROM items") == 1
 
 
+def test_story_bands_stay_those_that_databases_already_hold() -> None:
+    # story_bands rows written by earlier versions must still be found by new items.
+    assert story_bands(title_tokens(DOHA)) == (
+        "0:7c4253848a11",
+        "1:214052415948",
+        "2:40b943d3fd16",
+        "3:7bb927fe9d31",
+        "4:37b26a7d4277",
+        "5:9e63c50d7930",
+    )
+    assert story_bands(title_tokens("Кабул: талибы и США обсудили обмен пленными"))[0] == (
+        "0:9e4dad1f2def"
+    )
+    assert story_bands(title_tokens("Taliban talks")) == ("x7c5f974e18797e76",)
+
+
 def test_a_copy_joins_the_story_of_an_item_whose_bands_wait_for_their_batch(
     store: Store,
 ) -> None:

@@ -22,7 +22,7 @@ MIN_TOKENS = 3  # shorter titles only group on an exact match
 TOKEN_HASH_CACHE = 4096  # distinct words whose MinHash values are kept (about 3 MB)
 TITLE_CACHE = 2048  # candidate titles whose text and tokens are kept: recent stories recur (~3 MB)
 _BANDS = 6
-_ROWS = 2
+_ROWS = 2  # the band strings in story_bands are written for two rows a band
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 _OUTLET_SUFFIX = re.compile(r"\s+[-|–—:]\s+[^-|–—:]{2,40}$")
 _STOPWORDS = frozenset(
@@ -47,9 +47,10 @@ def story_bands(tokens: frozenset[str]) -> tuple[str, ...]:
         return ()
     if len(tokens) < MIN_TOKENS:
         return ("x" + _digest(" ".join(sorted(tokens)))[:16],)
-    minima = [min(column) for column in zip(*map(_token_hashes, tokens), strict=True)]
+    minima = list(map(min, *map(_token_hashes, tokens)))  # per seed, over the tokens
+    # Each band is the digest of its rows' minima as a list's repr: "[m1, m2]".
     return tuple(
-        f"{band}:" + _digest(repr(minima[band * _ROWS : (band + 1) * _ROWS]))[:12]
+        f"{band}:" + _digest(f"[{minima[band * _ROWS]}, {minima[band * _ROWS + 1]}]")[:12]
         for band in range(_BANDS)
     )
 
@@ -104,13 +105,13 @@ def _candidate_tokens(title: str) -> frozenset[str]:
 @functools.lru_cache(maxsize=TOKEN_HASH_CACHE)
 def _token_hashes(token: str) -> tuple[int, ...]:
     """The token's hash under every MinHash seed; words recur, so they are remembered."""
-    return tuple(_hash(seed, token) for seed in range(_BANDS * _ROWS))
-
-
-def _hash(seed: int, token: str) -> int:
-    hasher = _SEEDED[seed].copy()  # cheaper than a new salted hasher
-    hasher.update(token.encode())
-    return int.from_bytes(hasher.digest(), "big")
+    data = token.encode()
+    hashes = []
+    for seeded in _SEEDED:
+        hasher = seeded.copy()  # cheaper than a new salted hasher
+        hasher.update(data)
+        hashes.append(int.from_bytes(hasher.digest(), "big"))
+    return tuple(hashes)
 
 
 _SEEDED = [hashlib.blake2b(digest_size=8, salt=bytes([seed]) * 8) for seed in range(_BANDS * _ROWS)]
