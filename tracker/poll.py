@@ -17,6 +17,7 @@ import itertools
 import logging
 import random
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -107,19 +108,23 @@ class Poller:
         by_url = {self.fetch_urls.get(state.url, state.url): state for state in states}
         summaries: list[PollSummary] = []
         queue = iter(_interleave_hosts(by_url.items()))
-        async with Fetcher(self.settings) as fetcher:
+        # One thread for the index batches, started at the first: what SQLite allocates
+        # there stays in one malloc arena, not in one per thread of a shared pool.
+        with ThreadPoolExecutor(1, thread_name_prefix="tracker-index") as indexer:
+            async with Fetcher(self.settings) as fetcher:
 
-            async def lane() -> None:
-                # Lanes share the queue: each takes the next feed, fetches it, waits for
-                # a parser and writes the outcome (one write at a time: ``_writing``).
-                for url, state in queue:
-                    result = await fetcher.fetch(_request(state, url))
-                    summary = await self._finish(state, _without_credentials(result, state.url))
-                    summaries.append(summary)
-                    if on_poll is not None:
-                        on_poll(summary)
+                async def lane() -> None:
+                    # Lanes share the queue: each takes the next feed, fetches it, waits
+                    # for a parser and writes the outcome (one write at a time: ``_writing``).
+                    for url, state in queue:
+                        result = await fetcher.fetch(_request(state, url))
+                        result = _without_credentials(result, state.url)
+                        summary = await self._finish(state, result, indexer)
+                        summaries.append(summary)
+                        if on_poll is not None:
+                            on_poll(summary)
 
-            await _run_all([lane() for _ in range(self._lanes(len(by_url)))])
+                await _run_all([lane() for _ in range(self._lanes(len(by_url)))])
         self.store.index_pending()  # the cycle's last new items, or a killed run's
         duration = (self.clock() - started).total_seconds()
         return CycleSummary(started, duration, tuple(summaries))
@@ -128,7 +133,9 @@ class Poller:
         backlog = PARSE_BACKLOG_PER_WORKER * self.pool.workers
         return max(1, min(feeds, max(1, self.settings.concurrency) + backlog))
 
-    async def _finish(self, state: FeedState, result: FetchResult) -> PollSummary:
+    async def _finish(
+        self, state: FeedState, result: FetchResult, indexer: Executor
+    ) -> PollSummary:
         now = self.clock()
         started_at = now - timedelta(seconds=result.elapsed)
         poll = await self._parsed(state, result, started_at, now)
@@ -144,7 +151,8 @@ class Poller:
             if self.store.index_due:
                 # Inside SQLite, on a thread: this one fetches and hands out parses
                 # meanwhile, and the next write waits for the batch.
-                await asyncio.to_thread(self.store.index_pending_aside)
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(indexer, self.store.index_pending_aside)
         _log_poll(summary)
         return summary
 
