@@ -48,7 +48,13 @@ FEEDS = 1000
 RELEVANT_SHARE = 0.03
 POLLS_PER_FEED = 100
 BATCH = 50_000
-TARGETS = {"flagged": 0.2, "search_rare": 0.2, "search_common": 2.0, "search_commonest": 2.0}
+TARGETS = {
+    "flagged": 0.2,
+    "search_rare": 0.2,
+    "search_common": 2.0,
+    "search_commonest": 2.0,
+    "search_items_commonest": 2.0,
+}
 
 
 def main() -> int:
@@ -203,6 +209,7 @@ async def time_pages(db: Path) -> dict[str, dict[str, Any]]:
         "search_rare": f"/tracker/items?_search={RARE}",
         "search_common": f"/tracker/items?_search={COMMON}",
         "search_commonest": f"/tracker/items?_search={COMMONEST}",
+        "search_items_commonest": f"/tracker/search_items?q={COMMONEST}",
     }
     timings: dict[str, dict[str, Any]] = {}
     for key, path in pages.items():

@@ -42,6 +42,7 @@ TESTED_QUERIES = {
     "flags_per_day",
     "flags_per_outlet",
     "search_flagged",
+    "search_items",
     "flagged_atom",
 }
 
@@ -183,6 +184,25 @@ def test_search_flagged_searches_only_flagged_items(app: Any, q: str, expected: 
     assert {row["item_id"] for row in rows(app, "search_flagged", q=q)} == expected
 
 
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("Kabul", [16, 15, 13, 6, 1]),  # flagged or not, the items stored last first
+        ("Taliban NOT Doha", None),
+        ("", []),  # no words, no items (the query asks for some)
+    ],
+)
+def test_search_items_searches_every_item_stored_last_first(
+    app: Any, q: str, expected: list[int] | None
+) -> None:
+    found = [row["item_id"] for row in rows(app, "search_items", q=q)]
+    if expected is None:  # the same items as the items table's own search
+        table = get(app, "/tracker/items.json", _search=q, _shape="array", _size="max").json()
+        expected = sorted((row["id"] for row in table), reverse=True)
+        assert 4 in expected
+    assert found == expected
+
+
 # ---- the Atom feed -----------------------------------------------------------------
 
 
@@ -315,6 +335,7 @@ def test_story_ids_link_to_the_story_query(app: Any) -> None:
         ("/tracker/items?_search=spokesman", True),
         ("/tracker/flagged", True),
         ("/tracker/search_flagged?q=spokesman", True),
+        ("/tracker/search_items?q=spokesman", True),
         ("/tracker/flagged_followups", False),
         (f"/tracker/story?story_id={XSS_ITEM_ID}", False),
         ("/tracker/latest_matches", False),

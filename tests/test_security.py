@@ -319,6 +319,8 @@ def test_xss_corpus_never_becomes_live_markup_in_cli_alerts_or_datasette(
         "/tracker/latest_matches?topic=",
         "/tracker/search_flagged?q=",
         "/tracker/search_flagged?q=Taliban",
+        "/tracker/search_items?q=",
+        "/tracker/search_items?q=Taliban",
         "/tracker/items?_search=script",
         *(f"/tracker/story?story_id={story}" for story in story_ids),
         *(f"/tracker/items/{n}" for n in range(1, 70)),
