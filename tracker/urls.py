@@ -13,6 +13,7 @@ parameters keep their order and spelling; paths are left as the site wrote them.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -73,6 +74,18 @@ SECRET_PARAMS: tuple[str, ...] = (
 DEFAULT_PORTS = {"http": 80, "https": 443}
 REDACTED = "***"
 
+# An absolute http(s) link that resolving gives back as it is: a lower-case scheme, a
+# plain host, no empty query or fragment, no path parameters (";"), nothing that
+# urlsplit strips or removes (whitespace, control characters). Most links are.
+_PLAIN_HTTP_URL = re.compile(
+    r"https?://[A-Za-z0-9.-]+(?::[0-9]+)?(?:/[^\s;?#\x00-\x1f\x7f]*)?"
+    r"(?:\?[^\s#\x00-\x1f\x7f]+)?(?:#[^\s\x00-\x1f\x7f]+)?"
+)
+# A link already in canonical form, but for its query's tracking parameters: a
+# lower-case scheme and host, no port, a path, no empty query, no fragment.
+_CANONICAL_HTTP_URL = re.compile(
+    r"https?://[a-z0-9.-]+/[^\s;?#\x00-\x1f\x7f]*(?:\?([^\s#\x00-\x1f\x7f]+))?"
+)
 _SCHEME_NETLOC = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)(.*)$", re.DOTALL)
 
 
@@ -80,6 +93,10 @@ def canonical_url(url: str | None, base: str | None = None) -> str | None:
     """The canonical http(s) form of ``url`` (resolved against ``base``), or None."""
     if url is None or not url.strip():
         return None
+    if base is None and (plain := _CANONICAL_HTTP_URL.fullmatch(url.strip())):
+        query = plain.group(1)
+        if query is None or _drop_tracking(query) == query:
+            return plain.group(0)  # what the steps below give, without their cost
     try:
         parts = urlsplit(_resolve(url.strip(), base))
         host = parts.hostname
@@ -123,11 +140,25 @@ def absolute_url(url: str | None, base: str | None = None) -> str | None:
     """``url`` resolved against ``base`` and otherwise untouched, if it is http(s)."""
     if url is None or not url.strip():
         return None
+    url = url.strip()
+    if _PLAIN_HTTP_URL.fullmatch(url) and (base is None or _usable_base(base)):
+        return url  # what resolving gives, without its cost (most links, for every item)
     try:
-        resolved = _resolve(url.strip(), base)
+        resolved = _resolve(url, base)
     except ValueError:  # bad IPv6 brackets in url or base
         return None
     return resolved if is_http_url(resolved) else None
+
+
+@functools.lru_cache(maxsize=64)
+def _usable_base(base: str) -> bool:
+    """Whether resolving against ``base`` can work (it raises on bad IPv6 brackets);
+    a feed's items share one base."""
+    try:
+        urlsplit(base.strip())
+    except ValueError:
+        return False
+    return True
 
 
 def is_http_url(url: str | None) -> bool:
