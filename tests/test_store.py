@@ -4,6 +4,7 @@ recorded, stories grouped, flags kept, feed state updated."""
 from __future__ import annotations
 
 import logging
+import random
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -26,7 +27,7 @@ from tracker.models import (
     TermMatch,
 )
 from tracker.store import Store
-from tracker.stories import story_bands, title_tokens
+from tracker.stories import best_match, story_bands, title_tokens
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -323,6 +324,29 @@ def test_story_bands_stay_those_that_databases_already_hold() -> None:
         "0:9e4dad1f2def"
     )
     assert story_bands(title_tokens("Taliban talks")) == ("x7c5f974e18797e76",)
+
+
+def test_the_closest_candidate_is_the_one_with_the_highest_jaccard_index() -> None:
+    # best_match skips most candidates with a cheap bound: it must pick what comparing
+    # every candidate's words would, in any script (ASCII titles take a shortcut).
+    words = "talks doha taliban us envoy kabul embassy women rights aid deal prisoners".split()
+    words += ["DOHA", "Envoy", "Talibán", "ТАЛИБЫ", "ёлка", "Straße", "STRASSE", "ﬁnal", "Ǆemal"]
+    rng = random.Random(7)
+    for _ in range(3000):
+        tokens = title_tokens(" ".join(rng.sample(words, rng.randint(1, 7))))
+        candidates = [
+            (story, " ".join(rng.sample(words, rng.randint(1, 8))) + rng.choice(["", " - BBC"]))
+            for story in range(rng.randint(1, 12))
+        ]
+        scored = [
+            (len(tokens & other) / len(tokens | other), story)
+            for story, title in candidates
+            if (other := title_tokens(title))
+            and (tokens == other if min(len(tokens), len(other)) < 3 else True)
+        ]
+        close = [(score, -story) for score, story in scored if score >= 0.6]
+        expected = -max(close)[1] if close and tokens else None
+        assert best_match(tokens, candidates) == expected, (tokens, candidates)
 
 
 def test_a_copy_joins_the_story_of_an_item_whose_bands_wait_for_their_batch(

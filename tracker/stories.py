@@ -86,14 +86,26 @@ def _may_be_same(tokens: frozenset[str], title: str) -> bool:
     too small a part of ``tokens`` (a subset of the union), the Jaccard index is too.
     Most candidates share a common word or two and fail here without being tokenised.
     """
-    if len(tokens) < MIN_TOKENS:
+    count = len(tokens)
+    if count < MIN_TOKENS:
         return True  # only an equal token set matches: left to same_story
     text = _candidate_text(title)
-    return len([token for token in tokens if token in text]) / len(tokens) >= SAME_STORY_JACCARD
+    misses = count - SAME_STORY_JACCARD * count  # one more, and the share found is too small
+    for token in tokens:  # almost every candidate fails, most after a few tokens
+        if token not in text:
+            misses -= 1
+            if misses < 0:
+                return False
+    return True
+
+
+def _candidate_text(title: str) -> str:
+    # An ASCII title's normal form is its lower case, cheaper than a cache lookup.
+    return title.lower() if title.isascii() else _normalised_text(title)
 
 
 @functools.lru_cache(maxsize=TITLE_CACHE)
-def _candidate_text(title: str) -> str:
+def _normalised_text(title: str) -> str:
     return _normalised(title)
 
 
