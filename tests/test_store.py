@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -324,6 +325,13 @@ def test_story_bands_stay_those_that_databases_already_hold() -> None:
         "0:9e4dad1f2def"
     )
     assert story_bands(title_tokens("Taliban talks")) == ("x7c5f974e18797e76",)
+
+
+def test_title_words_of_ascii_titles_are_those_of_any_title() -> None:
+    # ASCII titles are cut by a faster pattern: every ASCII character must fall the same way.
+    ascii_title = " ".join(f"w{code}{chr(code)}x{code}" for code in range(128))
+    for title in (ascii_title, ascii_title + " é"):
+        assert title_tokens(title) == set(re.findall(r"\w+", title.casefold()))
 
 
 def test_the_closest_candidate_is_the_one_with_the_highest_jaccard_index() -> None:

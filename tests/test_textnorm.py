@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tracker.textnorm import fold, fold_keeping_case, normalize, split_words
@@ -94,6 +96,13 @@ def test_split_words_gives_words_separators_and_starts() -> None:
     assert split.separator_after(2) == ", "
     assert split.separator_after(3) == "-"
     assert split.word_starts([2, 0]) == {0: 0, 2: 5}
+
+
+@pytest.mark.parametrize("extra", ["", "é", "талибы"])
+def test_split_words_cuts_ascii_text_as_any_text(extra: str) -> None:
+    # ASCII text is cut by a faster pattern: every ASCII character must fall the same way.
+    text = "".join(f"{chr(code)}a{chr(code)}{chr(code)}1_" for code in range(128)) + extra
+    assert list(split_words(text).parts) == re.split(r"(\w+)", text)
 
 
 def test_split_words_of_text_without_words() -> None:

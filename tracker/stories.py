@@ -24,6 +24,7 @@ TITLE_CACHE = 2048  # candidate titles whose text and tokens are kept: recent st
 _BANDS = 6
 _ROWS = 2  # the band strings in story_bands are written for two rows a band
 _TOKEN = re.compile(r"\w+", re.UNICODE)
+_ASCII_TOKEN = re.compile(r"\w+", re.ASCII)  # the same words in ASCII text, found faster
 _OUTLET_SUFFIX = re.compile(r"\s+[-|–—:]\s+[^-|–—:]{2,40}$")
 _STOPWORDS = frozenset(
     "a an the of to in on at for and or but with from by as is are was were be been "
@@ -34,7 +35,8 @@ _STOPWORDS = frozenset(
 def title_tokens(title: str) -> frozenset[str]:
     """Significant, normalised words of a title, without an outlet suffix."""
     text = _OUTLET_SUFFIX.sub("", _normalised(title))
-    return frozenset(t for t in _TOKEN.findall(text) if t not in _STOPWORDS)
+    words = (_ASCII_TOKEN if text.isascii() else _TOKEN).findall(text)
+    return frozenset(t for t in words if t not in _STOPWORDS)
 
 
 def _normalised(title: str) -> str:

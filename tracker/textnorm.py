@@ -83,6 +83,8 @@ _LETTER_FOLD_CHARS = re.compile("[" + re.escape("".join(map(chr, _LETTER_FOLD)))
 _LETTER_FOLD_MAP = {chr(source): chr(target) for source, target in _LETTER_FOLD.items()}
 _IGNORABLE_RUN = re.compile(f"[{re.escape(_IGNORABLE)}]+")
 _WORD_SPLIT = re.compile(r"(\w+)")
+# The same cut of ASCII text (Unicode's word characters there are ASCII's), twice as fast.
+_ASCII_WORD_SPLIT = re.compile(r"(\w+)", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -345,5 +347,5 @@ class WordSplit:
 
 def split_words(text: str) -> WordSplit:
     """Cut normalised ``text`` into words (runs of ``\\w``) and what lies between."""
-    parts = _WORD_SPLIT.split(text)
+    parts = (_ASCII_WORD_SPLIT if text.isascii() else _WORD_SPLIT).split(text)
     return WordSplit(parts, parts[1::2])
