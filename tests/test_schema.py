@@ -12,6 +12,7 @@ from dbfactory import populated_db
 
 from tracker import schema
 from tracker.store import Store
+from tracker.stories import story_bands, title_tokens
 
 NEWEST_FIRST = """
     SELECT items.id, items.published FROM flags
@@ -101,7 +102,7 @@ def test_version_1_database_is_upgraded_with_its_flags_in_order(tmp_path: Path) 
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         flagged = conn.execute("SELECT item_id, published FROM flagged").fetchall()
         on_flags = conn.execute("SELECT item_id, published FROM flags ORDER BY item_id").fetchall()
-    assert version == schema.SCHEMA_VERSION == 3
+    assert version == schema.SCHEMA_VERSION == 4
     assert flagged == [(1, "2026-03-02T00:00:00+00:00"), (2, "2026-03-01T00:00:00+00:00")]
     assert on_flags == sorted(flagged)
 
@@ -152,3 +153,37 @@ def test_version_2_database_keeps_its_index_and_indexes_new_items_in_batches(
         store.conn.execute("INSERT INTO items_fts (items_fts, rank) VALUES ('integrity-check', 1)")
     assert all("WHEN" in triggers[name] for name in ("items_fts_insert", "items_fts_delete"))
     assert "items_fts_update" in triggers
+
+
+def test_version_3_database_has_its_story_bands_numbered_and_still_found(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "tracker.db"
+    title = "US and Taliban officials hold talks in Doha on detainees"
+    with closing(sqlite3.connect(path)) as conn, conn:
+        for number in range(3):
+            for statement in schema.MIGRATIONS[number]:
+                conn.execute(statement)
+        conn.execute(VERSION_2_FTS[0])
+        conn.execute("PRAGMA user_version = 3")
+        conn.execute(
+            "INSERT INTO items (id, title, published, first_seen_at, content_hash, story_id) "
+            "VALUES (1, ?, 'x', ?, 'h', 1)",
+            (title, "2026-11-27T00:00:00+00:00"),
+        )
+        conn.execute(
+            "INSERT INTO items_fts (rowid, title, summary, content) VALUES (1, ?, '', '')", (title,)
+        )
+        schema_3_bands = ["0:7c4253848a11", "3:7bb927fe9d31", "x7c5f974e18797e76"]
+        conn.executemany("INSERT INTO story_bands VALUES (?, 1)", [(b,) for b in schema_3_bands])
+    with Store(path) as store:
+        rows = store.conn.execute("SELECT band, typeof(band) FROM story_bands ORDER BY band")
+        assert [tuple(row) for row in rows] == [
+            (0x7C4253848A11, "integer"),
+            (3 << 48 | 0x7BB927FE9D31, "integer"),
+            (6 << 48 | 0x7C5F974E1879, "integer"),
+        ]
+        assert {b for b in story_bands(title_tokens(title))} >= {
+            0x7C4253848A11,
+            3 << 48 | 0x7BB927FE9D31,
+        }

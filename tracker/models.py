@@ -157,7 +157,7 @@ class ItemAnalysis:
 
     decisions: tuple[FlagDecision, ...] | None  # None: the writer assesses the item itself
     title_tokens: frozenset[str]
-    story_bands: tuple[str, ...]
+    story_bands: tuple[int, ...]
 
 
 @dataclass(frozen=True)

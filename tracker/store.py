@@ -179,7 +179,7 @@ class _FeedWrite:
     feed_title: str
     now: datetime
     tally: _Tally = field(default_factory=_Tally)
-    bands: list[tuple[str, int]] = field(default_factory=list)  # (band, item id) of new items
+    bands: list[tuple[int, int]] = field(default_factory=list)  # (band, item id) of new items
     now_iso: str = field(init=False)  # ``now`` as stored, written on every row
 
     def __post_init__(self) -> None:
@@ -193,7 +193,7 @@ class _NewItem:
     item_id: int
     item: ParsedItem
     story_id: int
-    bands: tuple[str, ...]
+    bands: tuple[int, ...]
 
 
 class Store:
@@ -209,7 +209,7 @@ class Store:
         # Band -> ids of the items this store inserted, committed, whose story_bands rows
         # wait for the next batch (oldest first): story placement reads them from here.
         # Another writer (a second process) does not see them until the batch is written.
-        self._waiting_bands: dict[str, list[int]] = {}
+        self._waiting_bands: dict[int, list[int]] = {}
         self._caught_up = False  # whether a killed writer's items were indexed since opening
         # Held while the waiting bands are read or changed: an index batch may run on
         # another thread (``index_pending_aside``).
@@ -357,7 +357,7 @@ class Store:
             self._unindexed, self._caught_up = 0, True
             return indexed
 
-    def _band_rows(self, conn: sqlite3.Connection) -> list[tuple[str, int]]:
+    def _band_rows(self, conn: sqlite3.Connection) -> list[tuple[int, int]]:
         """The story_bands rows of the items not yet indexed, sorted (each page of the
         table is written once for all of them): this store's from memory, any other
         writer's worked out from their titles."""
@@ -534,7 +534,7 @@ class Store:
         assess: Assessor,
         timing: Callable[[int], tuple[datetime, float]],
         now: datetime,
-    ) -> tuple[PollSummary, list[tuple[str, int]]]:
+    ) -> tuple[PollSummary, list[tuple[int, int]]]:
         """The poll's summary, and the story bands of its new items, to be indexed."""
         with self.transaction() as conn:
             write = _FeedWrite(
@@ -660,7 +660,7 @@ class Store:
         fingerprints = [(item_id, item, *_fingerprint(write, item)) for item_id, item in new]
         bands = {band for *_, item_bands in fingerprints for band in item_bands}
         stored = _story_candidates(write.conn, bands, write.now, self._recent, self._waiting_bands)
-        this_poll: dict[str, list[tuple[int, str]]] = {}
+        this_poll: dict[int, list[tuple[int, str]]] = {}
         placed = []
         for item_id, item, tokens, item_bands in fingerprints:
             candidates = _candidates(item_bands, this_poll, stored)
@@ -1047,7 +1047,7 @@ def _item_ids_by_url(conn: sqlite3.Connection, urls: Sequence[str]) -> dict[str,
     return found
 
 
-def _fingerprint(write: _FeedWrite, item: ParsedItem) -> tuple[frozenset[str], tuple[str, ...]]:
+def _fingerprint(write: _FeedWrite, item: ParsedItem) -> tuple[frozenset[str], tuple[int, ...]]:
     """The item's title tokens and story bands, as the parser worker found them."""
     analysis = write.analyses.get(item.key)
     if analysis is not None:
@@ -1058,11 +1058,11 @@ def _fingerprint(write: _FeedWrite, item: ParsedItem) -> tuple[frozenset[str], t
 
 def _story_candidates(
     conn: sqlite3.Connection,
-    bands: set[str],
+    bands: set[int],
     now: datetime,
     recent: Mapping[int, tuple[int, str]],
-    waiting: Mapping[str, list[int]],
-) -> dict[str, list[tuple[int, str]]]:
+    waiting: Mapping[int, list[int]],
+) -> dict[int, list[tuple[int, str]]]:
     """Band -> (story id, title) of the recent items sharing it, newest first, capped.
 
     Two queries for a whole document: the newest items of each band, read from the
@@ -1075,11 +1075,11 @@ def _story_candidates(
     first = _first_in_window(conn, since)
     if not bands or first is None:
         return {}
-    item_ids: dict[str, list[int]] = {}
+    item_ids: dict[int, list[int]] = {}
     rows = conn.execute(_BAND_ITEMS, (first, STORY_CANDIDATES_PER_BAND, json.dumps(sorted(bands))))
     for band, ids in rows.fetchall():
         if ids:
-            item_ids[str(band)] = list(map(int, str(ids).split(",")))
+            item_ids[int(band)] = list(map(int, str(ids).split(",")))
     for band in bands & waiting.keys():
         item_ids[band] = [*item_ids.get(band, ()), *(i for i in waiting[band] if i >= first)]
     for band, ids in item_ids.items():
@@ -1120,7 +1120,7 @@ def _stories_of(
 
 
 def _candidates(
-    bands: Sequence[str], *sources: Mapping[str, list[tuple[int, str]]]
+    bands: Sequence[int], *sources: Mapping[int, list[tuple[int, str]]]
 ) -> list[tuple[int, str]]:
     """Distinct (story id, title) pairs sharing a band, at most STORY_CANDIDATES."""
     found = dict.fromkeys(

@@ -22,7 +22,8 @@ MIN_TOKENS = 3  # shorter titles only group on an exact match
 TOKEN_HASH_CACHE = 4096  # distinct words whose MinHash values are kept (about 3 MB)
 TITLE_CACHE = 2048  # candidate titles whose text and tokens are kept: recent stories recur (~3 MB)
 _BANDS = 6
-_ROWS = 2  # the band strings in story_bands are written for two rows a band
+_ROWS = 2  # the bands in story_bands are written for two rows a band
+_BAND_BITS = 48  # of a band's digest kept below its position
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 _ASCII_TOKEN = re.compile(r"\w+", re.ASCII)  # the same words in ASCII text, found faster
 _OUTLET_SUFFIX = re.compile(r"\s+[-|–—:]\s+[^-|–—:]{2,40}$")
@@ -43,16 +44,20 @@ def _normalised(title: str) -> str:
     return unicodedata.normalize("NFKC", title).casefold().replace("ё", "е")
 
 
-def story_bands(tokens: frozenset[str]) -> tuple[str, ...]:
-    """MinHash bands of a token set; equal bands make two items candidates."""
+def story_bands(tokens: frozenset[str]) -> tuple[int, ...]:
+    """MinHash bands of a token set; equal bands make two items candidates.
+
+    A band is a number: its position (0-5, or 6 for a short title's one band) above
+    48 bits of the digest of its rows' minima. Compact numbers keep ``story_bands``
+    small: its index is what the writer's lookups and batches read and write."""
     if not tokens:
         return ()
     if len(tokens) < MIN_TOKENS:
-        return ("x" + _digest(" ".join(sorted(tokens)))[:16],)
+        return (_BANDS << _BAND_BITS | _hash48(" ".join(sorted(tokens))),)
     minima = list(map(min, *map(_token_hashes, tokens)))  # per seed, over the tokens
-    # Each band is the digest of its rows' minima as a list's repr: "[m1, m2]".
+    # Each band hashes its rows' minima as a list's repr: "[m1, m2]".
     return tuple(
-        f"{band}:" + _digest(f"[{minima[band * _ROWS]}, {minima[band * _ROWS + 1]}]")[:12]
+        band << _BAND_BITS | _hash48(f"[{minima[band * _ROWS]}, {minima[band * _ROWS + 1]}]")
         for band in range(_BANDS)
     )
 
@@ -131,5 +136,6 @@ def _token_hashes(token: str) -> tuple[int, ...]:
 _SEEDED = [hashlib.blake2b(digest_size=8, salt=bytes([seed]) * 8) for seed in range(_BANDS * _ROWS)]
 
 
-def _digest(text: str) -> str:
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+def _hash48(text: str) -> int:
+    """The first 48 bits of the text's digest (the first 12 hex digits of schema 3's bands)."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=16).digest()[:6], "big")
