@@ -220,6 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     measure.become_subreaper()
     snapshot_topics()
+    compile_tracker()
     if args.peers:
         ensure_peers()
     started = datetime.now(UTC).replace(microsecond=0)
@@ -304,6 +305,16 @@ def snapshot_topics() -> None:
     for source, target in ((REPO / "config" / "topics", TOPICS), (REPO / "seeds", SEEDS)):
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(source, target)
+
+
+def compile_tracker() -> None:
+    """Byte-compile tracker's modules, as pip does for the peers when it installs them.
+
+    An editable install leaves it to the first import, and under
+    PYTHONDONTWRITEBYTECODE (set on some machines) every run compiles them again:
+    50-70 ms of each tracker run that the peers, installed normally, do not pay.
+    """
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "tracker")], check=True)
 
 
 def ensure_peers() -> None:
