@@ -155,35 +155,41 @@ def test_version_2_database_keeps_its_index_and_indexes_new_items_in_batches(
     assert "items_fts_update" in triggers
 
 
-def test_version_3_database_has_its_story_bands_numbered_and_still_found(
-    tmp_path: Path,
-) -> None:
+def test_version_3_database_has_its_story_bands_worked_out_again(tmp_path: Path) -> None:
     path = tmp_path / "tracker.db"
-    title = "US and Taliban officials hold talks in Doha on detainees"
+    titles = {1: "US and Taliban officials hold talks in Doha on detainees", 2: "Taliban talks"}
     with closing(sqlite3.connect(path)) as conn, conn:
         for number in range(3):
             for statement in schema.MIGRATIONS[number]:
                 conn.execute(statement)
         conn.execute(VERSION_2_FTS[0])
         conn.execute("PRAGMA user_version = 3")
-        conn.execute(
-            "INSERT INTO items (id, title, published, first_seen_at, content_hash, story_id) "
-            "VALUES (1, ?, 'x', ?, 'h', 1)",
-            (title, "2026-11-27T00:00:00+00:00"),
-        )
-        conn.execute(
-            "INSERT INTO items_fts (rowid, title, summary, content) VALUES (1, ?, '', '')", (title,)
-        )
-        schema_3_bands = ["0:7c4253848a11", "3:7bb927fe9d31", "x7c5f974e18797e76"]
-        conn.executemany("INSERT INTO story_bands VALUES (?, 1)", [(b,) for b in schema_3_bands])
+        for item_id, title in (*titles.items(), (3, "An item without bands")):
+            conn.execute(
+                "INSERT INTO items (id, title, published, first_seen_at, content_hash, story_id) "
+                "VALUES (?, ?, 'x', '2026-11-27T00:00:00+00:00', 'h', ?)",
+                (item_id, title, item_id),
+            )
+        text_bands = [("0:7c4253848a11", 1), ("3:7bb927fe9d31", 1), ("x7c5f974e18797e76", 2)]
+        conn.executemany("INSERT INTO story_bands VALUES (?, ?)", text_bands)
     with Store(path) as store:
-        rows = store.conn.execute("SELECT band, typeof(band) FROM story_bands ORDER BY band")
-        assert [tuple(row) for row in rows] == [
-            (0x7C4253848A11, "integer"),
-            (3 << 48 | 0x7BB927FE9D31, "integer"),
-            (6 << 48 | 0x7C5F974E1879, "integer"),
-        ]
-        assert {b for b in story_bands(title_tokens(title))} >= {
-            0x7C4253848A11,
-            3 << 48 | 0x7BB927FE9D31,
-        }
+        rows = store.conn.execute("SELECT band, item_id FROM story_bands ORDER BY band, item_id")
+        tables = [row[0] for row in store.conn.execute("SELECT name FROM sqlite_master")]
+        expected = sorted(
+            (band, item_id)
+            for item_id, title in titles.items()
+            for band in story_bands(title_tokens(title))
+        )
+        assert [tuple(row) for row in rows] == expected
+        assert schema.TEXT_BANDS_TABLE not in tables
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 4
+
+
+def test_a_new_database_has_numbered_story_bands_only(tmp_path: Path) -> None:
+    with Store(tmp_path / "tracker.db") as store:
+        tables = [row[0] for row in store.conn.execute("SELECT name FROM sqlite_master")]
+        band_type = store.conn.execute(
+            "SELECT type FROM pragma_table_info('story_bands') WHERE name = 'band'"
+        ).fetchone()[0]
+    assert "story_bands" in tables and schema.TEXT_BANDS_TABLE not in tables
+    assert band_type == "INTEGER"

@@ -11,19 +11,8 @@ Must not: import a third-party library or run queries itself (``store`` does).
 
 from __future__ import annotations
 
-
-def _numbered_band(column: str) -> str:
-    """SQL for the number of a schema 3 band (text): its position (a digit, or "x" for
-    6) above the 48 bits of its first 12 hex digits."""
-    short = f"substr({column}, 1, 1) = 'x'"
-    position = f"(CASE WHEN {short} THEN 6 ELSE CAST(substr({column}, 1, 1) AS INTEGER) END)"
-    digits = f"substr({column}, CASE WHEN {short} THEN 2 ELSE 3 END, 12)"
-    nibbles = [
-        f"((instr('0123456789abcdef', substr({digits}, {k + 1}, 1)) - 1) << {4 * (11 - k)})"
-        for k in range(12)
-    ]
-    return f"({position} << 48 | {' | '.join(nibbles)})"
-
+NUMBERED_BANDS = 4  # the version whose story bands are numbers
+TEXT_BANDS_TABLE = "story_bands_schema_3"  # the text bands, during that migration only
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -200,18 +189,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "DROP TRIGGER IF EXISTS items_fts_update",
     ),
     (
-        # Bands are numbers, not text ("3:7bb927fe9d31" becomes 3 << 48 | 0x7bb927fe9d31;
-        # a short title's "x" band becomes 6 << 48 and its first 12 hex digits): the
-        # table takes a third fewer pages, and a batch writes its rows in half the time.
-        """CREATE TABLE story_bands_numbered (
+        # NUMBERED_BANDS: bands are numbers made of 32-bit MinHash values, not text
+        # digests, so the table takes fewer pages and a batch writes its rows in less
+        # time. The rows of earlier versions are worked out again from their items'
+        # titles (``Store.migrate``), then their table goes.
+        f"ALTER TABLE story_bands RENAME TO {TEXT_BANDS_TABLE}",
+        """CREATE TABLE story_bands (
             band INTEGER NOT NULL,
             item_id INTEGER NOT NULL REFERENCES items(id),
             PRIMARY KEY (band, item_id)
         ) WITHOUT ROWID""",
-        "INSERT OR IGNORE INTO story_bands_numbered (band, item_id) "
-        f"SELECT {_numbered_band('band')}, item_id FROM story_bands ORDER BY 1, 2",
-        "DROP TABLE story_bands",
-        "ALTER TABLE story_bands_numbered RENAME TO story_bands",
     ),
 )
 

@@ -280,6 +280,8 @@ class Store:
                 for number in range(version, schema.SCHEMA_VERSION):
                     for statement in schema.MIGRATIONS[number]:
                         conn.execute(statement)
+                if version < schema.NUMBERED_BANDS:
+                    _band_again(conn)
                 if not self.db.table(schema.FTS_TABLE).exists():
                     self.db.table("items").enable_fts(
                         list(schema.FTS_COLUMNS), create_triggers=False
@@ -1088,6 +1090,21 @@ def _story_candidates(
     known = {i: recent[i] for i in wanted if i in recent}
     known.update(_stories_of(conn, sorted(wanted - known.keys()), since))
     return {band: [known[i] for i in ids if i in known] for band, ids in item_ids.items()}
+
+
+def _band_again(conn: sqlite3.Connection) -> None:
+    """Migration 4: the story bands of the items that had some, worked out again from
+    their titles (the bands of earlier versions were text digests), sorted."""
+    old = schema.TEXT_BANDS_TABLE
+    item_ids = [row[0] for row in conn.execute(f"SELECT DISTINCT item_id FROM {old} ORDER BY 1")]
+    rows = [
+        (band, item_id)
+        for item_id, title in _titles(conn, item_ids)
+        for band in stories.story_bands(stories.title_tokens(title))
+    ]
+    rows.sort()
+    conn.execute(_INSERT_BANDS, (json.dumps(rows),))
+    conn.execute(f"DROP TABLE {old}")
 
 
 def _titles(conn: sqlite3.Connection, item_ids: Sequence[int]) -> list[tuple[int, str]]:

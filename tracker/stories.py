@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+import struct
 import unicodedata
 from collections.abc import Iterable
 
@@ -22,8 +23,8 @@ MIN_TOKENS = 3  # shorter titles only group on an exact match
 TOKEN_HASH_CACHE = 4096  # distinct words whose MinHash values are kept (about 3 MB)
 TITLE_CACHE = 2048  # candidate titles whose text and tokens are kept: recent stories recur (~3 MB)
 _BANDS = 6
-_ROWS = 2  # the bands in story_bands are written for two rows a band
-_BAND_BITS = 48  # of a band's digest kept below its position
+_ROWS = 2  # MinHash values a band is made of
+_BAND_BITS = 48  # below a band's position: its rows' minima, or a short title's digest
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 _ASCII_TOKEN = re.compile(r"\w+", re.ASCII)  # the same words in ASCII text, found faster
 _OUTLET_SUFFIX = re.compile(r"\s+[-|–—:]\s+[^-|–—:]{2,40}$")
@@ -48,16 +49,16 @@ def story_bands(tokens: frozenset[str]) -> tuple[int, ...]:
     """MinHash bands of a token set; equal bands make two items candidates.
 
     A band is a number: its position (0-5, or 6 for a short title's one band) above
-    48 bits of the digest of its rows' minima. Compact numbers keep ``story_bands``
-    small: its index is what the writer's lookups and batches read and write."""
+    48 bits made of its two rows' minima (32 bits each, the first shifted by 16).
+    Compact numbers keep ``story_bands`` small: its index is what the writer's lookups
+    and batches read and write."""
     if not tokens:
         return ()
     if len(tokens) < MIN_TOKENS:
         return (_BANDS << _BAND_BITS | _hash48(" ".join(sorted(tokens))),)
     minima = list(map(min, *map(_token_hashes, tokens)))  # per seed, over the tokens
-    # Each band hashes its rows' minima as a list's repr: "[m1, m2]".
     return tuple(
-        band << _BAND_BITS | _hash48(f"[{minima[band * _ROWS]}, {minima[band * _ROWS + 1]}]")
+        band << _BAND_BITS | (minima[band * _ROWS] << 16 ^ minima[band * _ROWS + 1])
         for band in range(_BANDS)
     )
 
@@ -123,19 +124,15 @@ def _candidate_tokens(title: str) -> frozenset[str]:
 
 @functools.lru_cache(maxsize=TOKEN_HASH_CACHE)
 def _token_hashes(token: str) -> tuple[int, ...]:
-    """The token's hash under every MinHash seed; words recur, so they are remembered."""
-    data = token.encode()
-    hashes = []
-    for seeded in _SEEDED:
-        hasher = seeded.copy()  # cheaper than a new salted hasher
-        hasher.update(data)
-        hashes.append(int.from_bytes(hasher.digest(), "big"))
-    return tuple(hashes)
+    """The token's hash under every MinHash seed: 32-bit slices of one digest (one
+    hash call, not one per seed); words recur, so they are remembered."""
+    return _SEED_VALUES.unpack(hashlib.blake2b(token.encode(), digest_size=_DIGEST_BYTES).digest())
 
 
-_SEEDED = [hashlib.blake2b(digest_size=8, salt=bytes([seed]) * 8) for seed in range(_BANDS * _ROWS)]
+_SEED_VALUES = struct.Struct(f">{_BANDS * _ROWS}I")
+_DIGEST_BYTES = _SEED_VALUES.size  # 48: within blake2b's 64
 
 
 def _hash48(text: str) -> int:
-    """The first 48 bits of the text's digest (the first 12 hex digits of schema 3's bands)."""
+    """The first 48 bits of the text's digest."""
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=16).digest()[:6], "big")
