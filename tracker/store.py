@@ -55,6 +55,7 @@ RECENT_ITEMS = 8192  # newest items whose story and title the writer keeps for s
 # time cost the writer twice as much for search (each commit writes a small FTS5
 # segment that is soon merged again), and each feed's bands dirtied as many pages.
 SEARCH_BATCH = 500
+UPGRADE_BATCH = 5_000  # items whose story bands an upgrade works out again at a time
 SQL_BATCH = 500  # values bound in one IN (...) list
 REDIRECT_CONFIRMATIONS = 2  # polls that must see the same permanent redirect before the URL moves
 ERROR_MAX = 1024
@@ -1094,16 +1095,17 @@ def _story_candidates(
 
 def _band_again(conn: sqlite3.Connection) -> None:
     """Migration 4: the story bands of the items that had some, worked out again from
-    their titles (the bands of earlier versions were text digests), sorted."""
+    their titles (the bands of earlier versions were text digests), a batch of items
+    at a time so that a big table never sits in memory whole."""
     old = schema.TEXT_BANDS_TABLE
     item_ids = [row[0] for row in conn.execute(f"SELECT DISTINCT item_id FROM {old} ORDER BY 1")]
-    rows = [
-        (band, item_id)
-        for item_id, title in _titles(conn, item_ids)
-        for band in stories.story_bands(stories.title_tokens(title))
-    ]
-    rows.sort()
-    conn.execute(_INSERT_BANDS, (json.dumps(rows),))
+    for start in range(0, len(item_ids), UPGRADE_BATCH):
+        rows = [
+            (band, item_id)
+            for item_id, title in _titles(conn, item_ids[start : start + UPGRADE_BATCH])
+            for band in stories.story_bands(stories.title_tokens(title))
+        ]
+        conn.execute(_INSERT_BANDS, (json.dumps(sorted(rows)),))
     conn.execute(f"DROP TABLE {old}")
 
 
