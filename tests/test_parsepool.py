@@ -154,3 +154,54 @@ def test_a_worker_does_not_run_the_main_script_again(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["started", "items: 2"]
+
+
+def slow_document(items: int = 6000) -> bytes:
+    """RSS 0.91 goes to feedparser (no fast path), which needs seconds for 6,000 items."""
+    entries = "".join(
+        f"<item><guid>{n}</guid><title>Story {n}</title><description>Text {n}</description></item>"
+        for n in range(items)
+    )
+    return f'<rss version="0.91"><channel><title>Slow</title>{entries}</channel></rss>'.encode()
+
+
+def test_a_second_job_waits_in_a_busy_worker_and_runs_when_the_first_ends() -> None:
+    pool = ParsePool(1)
+    most_in_flight: list[int] = []
+
+    async def watch() -> None:
+        while not most_in_flight or pool._busy:
+            most_in_flight.append(max((w.inflight for w in pool._busy), default=0))
+            await asyncio.sleep(0.001)
+
+    async def three() -> list[object]:
+        await pool.parse(fetched(DOCUMENT), NOW, Settings())  # the worker is started
+        jobs = [pool.parse(fetched(DOCUMENT), NOW, Settings()) for _ in range(3)]
+        results = await asyncio.gather(*jobs, watch())
+        return results[:3]
+
+    try:
+        results = asyncio.run(three())
+    finally:
+        pool.close()
+    assert all(isinstance(r, tuple) and len(r[0].items) == 2 for r in results)
+    assert max(most_in_flight) == 2  # never more than one job waiting in the worker
+
+
+def test_a_job_waiting_behind_a_runaway_parse_goes_to_another_worker() -> None:
+    pool = ParsePool(1)
+    settings = Settings(parse_timeout=0.3)
+
+    async def both() -> list[object]:
+        await pool.parse(fetched(DOCUMENT), NOW, settings)  # the worker is started
+        slow = asyncio.ensure_future(pool.parse(fetched(slow_document()), NOW, settings))
+        await asyncio.sleep(0.05)  # the slow one runs; the next one waits behind it
+        fine = pool.parse(fetched(DOCUMENT), NOW, settings)
+        return await asyncio.gather(slow, fine, return_exceptions=True)
+
+    try:
+        slow, fine = asyncio.run(both())
+    finally:
+        pool.close()
+    assert isinstance(slow, ParseError) and slow.kind == "parse_timeout"
+    assert isinstance(fine, tuple) and len(fine[0].items) == 2

@@ -1,13 +1,17 @@
 """Worker processes that parse fetched feeds and analyse their new items.
 
 Owns ``ParsePool``: one worker process per core, each running one job at a time
-over its own pipe. A job turns a fetched body into a ``ParsedFeed`` and, for each
-item that is new or changed since the feed's last document, an ``ItemAnalysis``
-(its topic verdicts and story fingerprint), so every core does the pure work
-while the main process fetches and writes. feedparser is pure Python: processes,
+over its own pipe, with at most one more waiting in the pipe (so that it starts the
+next job when it ends one, not when the main process, busy writing, hands it over;
+only jobs the pipe can hold without blocking the sender wait). A job turns a
+fetched body into a ``ParsedFeed`` and, for each item that is new or changed since
+the feed's last document, an ``ItemAnalysis`` (its topic verdicts and story
+fingerprint), so every core does the pure work while the main process fetches and
+writes. feedparser is pure Python: processes,
 not threads, are what spread it over the cores, and killing its process is the
 only way to stop a runaway parse. A job that runs past its time limit, or a
-worker that dies, costs only that job: the worker is killed and replaced.
+worker that dies, costs only that job: the worker is killed and replaced, and the
+job waiting behind it goes to another worker.
 
 Must not: fetch, touch the database or read the clock (``now`` is passed in).
 """
@@ -22,6 +26,7 @@ import multiprocessing.forkserver
 import os
 import pickle
 import signal
+import socket
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -42,6 +47,7 @@ Analyses = dict[str, ItemAnalysis]
 # Workers run at a lower priority than the main process: it fetches and writes every
 # feed, so when the cores are short it is the one whose time the whole poll waits for.
 WORKER_NICENESS = 10
+QUEUED_JOB_BYTES = 96 * 1024  # a job this small may wait in a busy worker's socket
 STOP_WAIT = 2.0  # seconds a closing worker gets to exit before it is killed
 START_WAIT = 60.0  # seconds a new worker gets to load the topics before it counts as dead
 _READY = b"ready"  # what a worker sends once it can take jobs
@@ -75,6 +81,7 @@ class ParsePool:
         self._assess: Assessor | None = None
         self._assess_blob: bytes | None = None
         self._generation = 0
+        self._freed: asyncio.Event | None = None
         # The server loads the parser while the caller gets on with its work; workers
         # start at the first parse (a poll where no feed changed starts none).
         _start_fork_server()
@@ -123,41 +130,79 @@ class ParsePool:
             worker.kill()
 
     async def _run(self, payload: bytes, timeout: float) -> tuple[str, Any]:
-        worker = self._take()
+        while True:
+            worker = await self._worker_for(len(payload))
+            try:
+                return await self._run_on(worker, payload, timeout)
+            except _Requeue:
+                continue  # its worker was stopped for the job before it: another one
+
+    async def _worker_for(self, size: int) -> _Worker:
+        while (worker := self._take(size)) is None:
+            if self._freed is None:
+                self._freed = asyncio.Event()
+            self._freed.clear()
+            await self._freed.wait()
         self._busy.add(worker)
+        return worker
+
+    async def _run_on(self, worker: _Worker, payload: bytes, timeout: float) -> tuple[str, Any]:
+        job = object()  # who stopped the worker, if it is stopped
         try:
-            outcome = await worker.run(payload, timeout)
+            outcome = await worker.run(payload, timeout, job)
         except TimeoutError:
-            worker.kill()
+            worker.stop_for(job)
             raise ParseError(
                 f"parsing took longer than {timeout:g}s; stopped", kind="parse_timeout"
             ) from None
         except (EOFError, OSError, pickle.UnpicklingError):
-            worker.kill()
+            if worker.stopped_for not in (None, job):
+                raise _Requeue from None
+            worker.stop_for(job)
             raise ParseError(
                 "the parser worker crashed on this document", kind="parse_crash"
             ) from None
+        except _Requeue:
+            raise
         except BaseException:  # cancelled mid-job: its answer would be read by the next job
-            worker.kill()
+            worker.stop_for(job)
             raise
         finally:
-            self._busy.discard(worker)
-        self._give_back(worker)
+            if not worker.inflight:
+                self._busy.discard(worker)
+            if self._freed is not None:
+                self._freed.set()
+        if not worker.inflight:
+            self._give_back(worker)
         return outcome
 
     def _slot(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
         if self._slots is None or self._slots[0] is not loop:
-            self._slots = (loop, asyncio.Semaphore(self.workers))
+            self._slots = (loop, asyncio.Semaphore(2 * self.workers))
+            self._freed = None
         return self._slots[1]
 
-    def _take(self) -> _Worker:
+    def _take(self, size: int) -> _Worker | None:
         while self._idle:
             worker = self._idle.pop()
             if worker.alive:
                 return worker
             worker.kill()
-        return _Worker(self._assess_blob, self._generation)
+        if len(self._busy) < self.workers:
+            return _Worker(self._assess_blob, self._generation)
+        # A second job for a worker busy with one: it starts as soon as the first ends,
+        # without waiting for the main process (busy writing) to hand it over.
+        queueable = [
+            worker
+            for worker in self._busy
+            if worker.inflight == 1
+            and worker.ready
+            and worker.generation == self._generation
+            and size <= worker.queue_bytes
+            and worker.alive
+        ]
+        return min(queueable, key=lambda worker: worker.started, default=None)
 
     def _give_back(self, worker: _Worker) -> None:
         if worker.generation == self._generation and worker.alive:
@@ -201,31 +246,71 @@ class _Worker:
             self.process.start()
         child.close()
         self.generation = generation
-        self._ready = False
+        self.ready = False
+        self.inflight = 0  # jobs sent and not answered: one running, at most one waiting
+        self.started = 0.0  # when its running job was sent or started
+        self.stopped_for: object | None = None  # the job whose failure stopped it
+        # A job waits in the worker's socket only if the socket can hold it: sending
+        # must never block the main process until the running job ends.
+        self.queue_bytes = min(QUEUED_JOB_BYTES, _send_buffer(self.conn) // 2)
+        self._orders: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
     @property
     def alive(self) -> bool:
         return not self.conn.closed and self.process.is_alive()
 
-    async def run(self, payload: bytes, timeout: float) -> tuple[str, Any]:
+    async def run(self, payload: bytes, timeout: float, job: object) -> tuple[str, Any]:
         """The outcome of one job, which must come within ``timeout`` seconds.
 
         A new worker's start (loading the topics) does not count against the job's time.
         """
-        if not self._ready:
+        loop = asyncio.get_running_loop()
+        self.inflight += 1
+        try:
+            if not self.ready:  # its first job: no other job is sent before this one
+                async with self._order():
+                    await self._started()
+            if self.inflight == 1:
+                self.started = loop.time()
             try:
-                async with asyncio.timeout(START_WAIT):
+                self.conn.send_bytes(payload)  # the worker is idle, or the socket holds it
+            except OSError:
+                if self.inflight > 1:
+                    raise _Requeue from None  # it died on the job before this one
+                raise
+            async with self._order():  # the answers come in the order the jobs went
+                if self.stopped_for is not None and self.stopped_for is not job:
+                    raise _Requeue  # stopped for the job before this one
+                async with asyncio.timeout(timeout):
                     await self._answer()
-            except TimeoutError:
-                raise OSError("the parser worker did not start") from None
-            if self.conn.recv_bytes() != _READY:
-                raise OSError("the parser worker did not start")
-            self._ready = True
-        async with asyncio.timeout(timeout):
-            self.conn.send_bytes(payload)  # the worker is idle, so it reads at once
-            await self._answer()
-        outcome: tuple[str, Any] = pickle.loads(self.conn.recv_bytes())
-        return outcome
+                outcome: tuple[str, Any] = pickle.loads(self.conn.recv_bytes())
+                self.started = loop.time()  # the waiting job, if any, runs from now
+            return outcome
+        finally:
+            self.inflight -= 1
+
+    async def _started(self) -> None:
+        try:
+            async with asyncio.timeout(START_WAIT):
+                await self._answer()
+        except TimeoutError:
+            raise OSError("the parser worker did not start") from None
+        if self.conn.recv_bytes() != _READY:
+            raise OSError("the parser worker did not start")
+        self.ready = True
+
+    def stop_for(self, job: object) -> None:
+        """Kill the worker because of this job; a job waiting behind it goes elsewhere."""
+        if self.stopped_for is None:
+            self.stopped_for = job
+        self.kill()
+
+    def _order(self) -> asyncio.Lock:
+        """Answers are read in the order their jobs were sent (one loop at a time)."""
+        loop = asyncio.get_running_loop()
+        if self._orders is None or self._orders[0] is not loop:
+            self._orders = (loop, asyncio.Lock())
+        return self._orders[1]
 
     async def _answer(self) -> None:
         """Wait until the worker has written to its pipe."""
@@ -279,6 +364,19 @@ def _main_script_hidden() -> Iterator[None]:
                 main.__dict__[name] = saved[name]
             else:
                 main.__dict__.pop(name, None)
+
+
+class _Requeue(Exception):
+    """The job's worker was stopped for the job before it: the job goes to another."""
+
+
+def _send_buffer(conn: Connection) -> int:
+    """Bytes the main process's end of a worker's pipe (a socket pair) can hold."""
+    try:
+        with socket.socket(fileno=os.dup(conn.fileno())) as end:
+            return int(end.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF))
+    except OSError:
+        return 0  # not a socket: no job waits in it
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
