@@ -7,7 +7,11 @@ when it is installed, else a threaded Python server), installs the peers into
 their own virtualenv under benchmarks/scratch/peers (once), and times each tool as a
 subprocess in these phases, one tool after the other on the same feeds:
 
-1. all new: a fresh database polls every feed;
+1. all new: a fresh database polls every feed, in several rounds (``--rounds``, 5 by
+   default), each from empty databases with the tools' order reversed every other
+   round; the median run and the median of the rounds' ratios are reported (this
+   machine's speed drifts by 10-15% between quarters of an hour, more than one
+   run can tell apart);
 2. nothing changed, with validators: the server answers 304;
 3. 10% of the feeds have 3 new items (validators on);
 4. nothing changed, without validators: the server sends no ETag/Last-Modified
@@ -27,6 +31,7 @@ import json
 import shutil
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import time
@@ -164,29 +169,62 @@ class Phase:
     items: int  # items in the documents served
 
 
-def run_phase(phase: Phase, tools: Sequence[Tool], logs: Path) -> dict[str, Any]:
-    print(f"== {phase.title} ({phase.feeds} feeds)", flush=True)
-    runs = []
-    for tool in tools:
-        before = tool.stored()
-        log = logs / f"{phase.key}-{tool.name}.log"
-        cost = measure.run(tool.command(), stdout=log, cwd=tool.run_dir)
-        output = log.read_text(encoding="utf-8", errors="replace")
-        problem = tool.failures(output) if cost.returncode == 0 else f"exit {cost.returncode}"
-        run = {
-            "tool": tool.name,
-            **cost.as_dict(),
-            "new_items": tool.stored() - before,
-            "items_per_s": round(phase.items / cost.wall, 1),
-            "problem": problem,
-        }
-        runs.append(run)
-        print(
-            f"   {tool.name:14} wall {cost.wall:7.2f}s  cpu {cost.cpu:7.2f}s  "
-            f"mem {cost.peak_tree_mb:6.1f} MB  new {run['new_items']:6}  {problem or ''}",
-            flush=True,
-        )
-    return {"key": phase.key, "title": phase.title, "feeds": phase.feeds, "runs": runs}
+def run_phase(
+    phase: Phase, tools: Sequence[Tool], logs: Path, *, rounds: int = 1
+) -> dict[str, Any]:
+    """Time each tool on the phase; with several rounds, each starts from empty databases.
+
+    Rounds alternate the order of the tools (a tool that always ran first or last would
+    always get the same minutes of a machine whose speed drifts), and the phase reports
+    each tool's median run and the median of the rounds' ratios.
+    """
+    print(f"== {phase.title} ({phase.feeds} feeds, {rounds} round(s))", flush=True)
+    played: list[list[dict[str, Any]]] = []
+    for number in range(rounds):
+        order = list(tools) if number % 2 == 0 else list(reversed(tools))
+        runs = []
+        for tool in order:
+            if rounds > 1:
+                tool.reset()
+            runs.append(_time_tool(phase, tool, logs, number if rounds > 1 else None))
+        played.append(sorted(runs, key=lambda run: [t.name for t in tools].index(run["tool"])))
+    result: dict[str, Any] = {
+        "key": phase.key,
+        "title": phase.title,
+        "feeds": phase.feeds,
+        "runs": [_median_run([runs[i] for runs in played]) for i in range(len(tools))],
+    }
+    if rounds > 1:
+        result["rounds"] = played
+    return result
+
+
+def _time_tool(phase: Phase, tool: Tool, logs: Path, number: int | None) -> dict[str, Any]:
+    before = tool.stored()
+    suffix = "" if number is None else f"-{number + 1}"
+    log = logs / f"{phase.key}-{tool.name}{suffix}.log"
+    cost = measure.run(tool.command(), stdout=log, cwd=tool.run_dir)
+    output = log.read_text(encoding="utf-8", errors="replace")
+    problem = tool.failures(output) if cost.returncode == 0 else f"exit {cost.returncode}"
+    run = {
+        "tool": tool.name,
+        **cost.as_dict(),
+        "new_items": tool.stored() - before,
+        "items_per_s": round(phase.items / cost.wall, 1),
+        "problem": problem,
+    }
+    label = "" if number is None else f"#{number + 1} "
+    print(
+        f"   {label}{tool.name:14} wall {cost.wall:7.2f}s  cpu {cost.cpu:7.2f}s  "
+        f"mem {cost.peak_tree_mb:6.1f} MB  new {run['new_items']:6}  {problem or ''}",
+        flush=True,
+    )
+    return run
+
+
+def _median_run(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median wall time (the lower middle one of an even number)."""
+    return sorted(runs, key=lambda run: float(run["wall"]))[(len(runs) - 1) // 2]
 
 
 def feed_set(root: Path, count: int, now: datetime) -> tuple[Path, list[feedset.FeedSpec]]:
@@ -253,7 +291,8 @@ def standard_phases(
     directory, specs, tools = fresh_tools(args, server, root, now, big=False)
     items = sum(spec.items for spec in specs)
     count = len(specs)
-    phases = [run_phase(Phase("all_new", "All new", count, items), tools, logs)]
+    all_new = Phase("all_new", "All new", count, items)
+    phases = [run_phase(all_new, tools, logs, rounds=args.rounds)]
     phases.append(
         run_phase(Phase("not_modified", "Nothing changed, 304", count, items), tools, logs)
     )
@@ -381,15 +420,50 @@ def render(results: dict[str, Any]) -> str:
     for phase in results["phases"]:
         tracker = next((r for r in phase["runs"] if r["tool"] == "tracker"), None)
         for run in phase["runs"]:
-            ratio = f"{tracker['wall'] / run['wall']:.2f}" if tracker and run is not tracker else ""
+            ratio = ""
+            if "rounds" in phase and run is not tracker:
+                ratios = _round_ratios(phase, run["tool"])
+                ratio = f"{statistics.median(ratios):.2f}" if ratios else ""
+            elif tracker and run is not tracker:
+                ratio = f"{tracker['wall'] / run['wall']:.2f}"
             problem = f" ({run['problem']})" if run["problem"] else ""
             lines.append(
                 f"| {phase['title']} ({phase['feeds']:,} feeds) | {run['tool']}{problem} "
                 f"| {run['wall']:.2f} | {run['cpu']:.2f} | {run['peak_tree_mb']:.0f} "
                 f"| {run['new_items']:,} | {run['items_per_s']:,.0f} | {ratio} |"
             )
+    lines += rounds_lines(results)
     lines += ["", *targets(results)]
     return "\n".join(lines)
+
+
+def rounds_lines(results: dict[str, Any]) -> list[str]:
+    """Each round of a phase timed several times: the table above shows its medians."""
+    lines: list[str] = []
+    for phase in results["phases"]:
+        if "rounds" not in phase:
+            continue
+        lines += [
+            "",
+            f"{phase['title']} was timed in {len(phase['rounds'])} rounds, each from empty "
+            "databases, the tools' order reversed every other round; the table shows each "
+            "tool's median run and the median of the rounds' ratios.",
+            "",
+            "| Round | "
+            + " | ".join(f"{run['tool']} wall (CPU) s" for run in phase["runs"])
+            + " | tracker ÷ reader |",
+            "| ---: |" + " ---: |" * (len(phase["runs"]) + 1),
+        ]
+        for number, runs in enumerate(phase["rounds"], 1):
+            walls = {run["tool"]: run for run in runs}
+            cells = [f"{run['wall']:.2f} ({run['cpu']:.2f})" for run in runs]
+            ratio = (
+                f"{walls['tracker']['wall'] / walls['reader']['wall']:.3f}"
+                if "tracker" in walls and "reader" in walls
+                else ""
+            )
+            lines.append(f"| {number} | " + " | ".join(cells) + f" | {ratio} |")
+    return lines
 
 
 def _options_line(options: dict[str, Any]) -> str:
@@ -416,7 +490,7 @@ def targets(results: dict[str, Any]) -> list[str]:
             lines.append(f"- {text}: not measured")
         else:
             verdict = "met" if ratio <= limit else "**missed**"
-            lines.append(f"- {text}: {ratio:.2f} of reader's, {verdict}")
+            lines.append(f"- {text}: {ratio:.2f} of reader's{_spread(results, key)}, {verdict}")
     big = _run(results, "big_all_new", "tracker")
     if big:
         lines.append(
@@ -435,10 +509,32 @@ def _run(results: dict[str, Any], key: str, tool: str) -> dict[str, Any] | None:
 
 
 def _ratio(results: dict[str, Any], key: str, peer: str) -> float | None:
+    """tracker's wall time over the peer's; with rounds, the median of the rounds' ratios."""
+    for phase in results["phases"]:
+        if phase["key"] == key and "rounds" in phase:
+            ratios = _round_ratios(phase, peer)
+            return statistics.median(ratios) if ratios else None
     ours, theirs = _run(results, key, "tracker"), _run(results, key, peer)
     if ours is None or theirs is None:
         return None
     return float(ours["wall"]) / float(theirs["wall"])
+
+
+def _spread(results: dict[str, Any], key: str) -> str:
+    for phase in results["phases"]:
+        ratios = _round_ratios(phase, "reader") if "rounds" in phase else []
+        if phase["key"] == key and ratios:
+            return f" (median of {len(ratios)} rounds, {min(ratios):.2f}-{max(ratios):.2f})"
+    return ""
+
+
+def _round_ratios(phase: dict[str, Any], peer: str) -> list[float]:
+    ratios = []
+    for runs in phase["rounds"]:
+        walls = {run["tool"]: float(run["wall"]) for run in runs}
+        if "tracker" in walls and peer in walls:
+            ratios.append(walls["tracker"] / walls[peer])
+    return ratios
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -454,6 +550,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         choices=["reader", "feed-to-sqlite"],
         help="peers also timed on the big set (default: reader)",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="rounds of the all-new phase, tools in alternating order (median reported)",
+    )
     parser.add_argument("--reader-workers", type=int, default=20)
     parser.add_argument("--concurrency", type=int, default=None, help="tracker's, if not default")
     parser.add_argument("--per-host", type=int, default=None, help="tracker's, if not default")
@@ -461,7 +563,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-write", dest="write", action="store_false")
     args = parser.parse_args(argv)
     if args.quick:
-        args.feeds, args.big = 100, 0
+        args.feeds, args.big, args.rounds = 100, 0, 1
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     return args
 
 
