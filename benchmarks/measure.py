@@ -45,7 +45,13 @@ def become_subreaper() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
-def run(command: list[str], *, stdout: Path, cwd: Path | None = None) -> Cost:
+def run(
+    command: list[str],
+    *,
+    stdout: Path,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Cost:
     """Run ``command`` to completion, output to ``stdout``; measure it."""
     keep = set(_children(os.getpid()))  # servers we started stay running
     # Every tool starts with nothing left to write back to disk: the feed set just
@@ -55,7 +61,7 @@ def run(command: list[str], *, stdout: Path, cwd: Path | None = None) -> Cost:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     with stdout.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, env=env)
         sampler = _Sampler(process.pid)
         sampler.start()
         returncode = process.wait()

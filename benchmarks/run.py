@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import socket
 import sqlite3
@@ -94,6 +95,10 @@ class Tool:
 
     table = "items"
 
+    def env(self) -> dict[str, str] | None:
+        """The environment to run in; None: this process's."""
+        return None
+
     def failures(self, output: str) -> str | None:
         """A description of what went wrong in this run, from its output."""
         return None
@@ -102,6 +107,12 @@ class Tool:
 @dataclass
 class Tracker(Tool):
     settings: dict[str, Any] | None = None
+    code: Path | None = None  # another checkout's tracker package to run instead (--baseline)
+
+    def env(self) -> dict[str, str] | None:
+        if self.code is None:
+            return None
+        return {**os.environ, "PYTHONPATH": str(self.code)}
 
     def command(self) -> list[str]:
         config = self.run_dir / "tracker.toml"
@@ -203,7 +214,7 @@ def _time_tool(phase: Phase, tool: Tool, logs: Path, number: int | None) -> dict
     before = tool.stored()
     suffix = "" if number is None else f"-{number + 1}"
     log = logs / f"{phase.key}-{tool.name}{suffix}.log"
-    cost = measure.run(tool.command(), stdout=log, cwd=tool.run_dir)
+    cost = measure.run(tool.command(), stdout=log, cwd=tool.run_dir, env=tool.env())
     output = log.read_text(encoding="utf-8", errors="replace")
     problem = tool.failures(output) if cost.returncode == 0 else f"exit {cost.returncode}"
     run = {
@@ -251,6 +262,8 @@ def tools_for(
         "reader": Reader("reader", run_dir, urls, args.reader_workers),
         "feed-to-sqlite": FeedToSqlite("feed-to-sqlite", run_dir, urls),
     }
+    if args.baseline is not None:
+        made["tracker-base"] = Tracker("tracker-base", run_dir, urls, settings, args.baseline)
     return [made[name] for name in names]
 
 
@@ -258,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     measure.become_subreaper()
     snapshot_topics()
-    compile_tracker()
+    compile_tracker([args.baseline] if args.baseline is not None else [])
     if args.peers:
         ensure_peers()
     started = datetime.now(UTC).replace(microsecond=0)
@@ -269,7 +282,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "started_at": started.isoformat(),
         "machine": report.machine(),
         "versions": versions(),
-        "options": {k: v for k, v in vars(args).items() if k != "write"},
+        "options": {
+            k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "write"
+        },
         "phases": [],
     }
     with FeedServer(feeds_root, free_port(), WORK / "server", use_nginx=args.nginx) as server:
@@ -278,7 +293,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.big:
             results["phases"] += big_phases(args, server, feeds_root, logs, started)
     results["finished_at"] = datetime.now(UTC).replace(microsecond=0).isoformat()
-    if args.write:
+    if args.baseline is not None:  # a before/after comparison, not the published results
+        report.write_json(WORK / "results-baseline.json", results)
+        print(render(results))
+    elif args.write:
         report.write_json(RESULTS, results)
         report.update_readme("speed-at-scale", render(results))
         print(f"wrote {RESULTS} and {report.README}")
@@ -337,7 +355,8 @@ def fresh_tools(
 
 def tool_names(args: argparse.Namespace, *, big: bool) -> list[str]:
     peers = args.big_peers if big else ["reader", "feed-to-sqlite"]
-    return ["tracker", *(peers if args.peers else [])]
+    base = ["tracker-base"] if args.baseline is not None else []
+    return ["tracker", *base, *(peers if args.peers else [])]
 
 
 def snapshot_topics() -> None:
@@ -346,14 +365,17 @@ def snapshot_topics() -> None:
         shutil.copytree(source, target)
 
 
-def compile_tracker() -> None:
+def compile_tracker(baseline: Sequence[Path] = ()) -> None:
     """Byte-compile tracker's modules, as pip does for the peers when it installs them.
 
     An editable install leaves it to the first import, and under
     PYTHONDONTWRITEBYTECODE (set on some machines) every run compiles them again:
     50-70 ms of each tracker run that the peers, installed normally, do not pay.
     """
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "tracker")], check=True)
+    for code in (REPO, *baseline):
+        subprocess.run(
+            [sys.executable, "-m", "compileall", "-q", str(code / "tracker")], check=True
+        )
 
 
 def ensure_peers() -> None:
@@ -561,6 +583,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--per-host", type=int, default=None, help="tracker's, if not default")
     parser.add_argument("--python-server", dest="nginx", action="store_false")
     parser.add_argument("--no-write", dest="write", action="store_false")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="a checkout of tracker (e.g. a git worktree of an earlier commit) timed as "
+        "tracker-base beside this one, in the same rounds: before and after in one run",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.feeds, args.big, args.rounds = 100, 0, 1
