@@ -17,8 +17,8 @@ PACKAGE = REPO / "tracker"
 # all of its modules: "store" is tracker/store.py or any module of tracker/store/).
 OWNERS = {
     "httpx": {"fetch", "sinks"},
-    "feedparser": {"parse"},
-    "lxml": {"fastxml"},
+    "feedparser": {"parse.feedparser_adapter"},
+    "lxml": {"parse.fastpath"},
     "sqlite_utils": {"store"},
     "sqlite3": {"store"},
     "apscheduler": {"service"},

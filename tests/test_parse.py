@@ -17,10 +17,10 @@ from xml.sax.saxutils import escape
 import feedparser
 import pytest
 
-from tracker import fastxml
-from tracker import parse as parse_module
 from tracker.errors import ParseError
 from tracker.models import ParsedFeed, ParsedItem
+from tracker.parse import fastpath as fastxml
+from tracker.parse import htmltext as parse_module
 from tracker.parse import parse_feed
 
 CORPUS = Path(__file__).parent / "data" / "corpus"

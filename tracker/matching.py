@@ -13,20 +13,14 @@ the topic uses (``*`` terms); phrases are then checked word by word and may not
 run across a sentence end. Offsets and matched text are those of the original
 field. A match of a masking group (``masks``) cancels matches of the masked
 groups inside it ("Washington Post" is no US actor); a group limited to some
-fields (``fields``) is not looked for in the others.
+fields (``fields``) is not looked for in the others. Sentences are only worked
+out for items whose groups already satisfy a clause that asks for them.
 
-A clause holds when its groups matched, none of its ``unless`` groups did, and,
-when asked, one match of each lies within ``within`` words and in one sentence
-(``same_sentence``: a title is a sentence; a sentence ends at ``. ! ? ;``, ``|``
-or a line break, but not at the dot of an abbreviation such as "U.S.").
-Sentences are only worked out for items whose groups already satisfy such a
-clause.
-
-The score is the rule's strength (each matched group's weight, plus a bonus for
-each extra distinct term) plus the cosine similarity between the item's words
-and the seed article's distinctive words (frequent words that are not stop
-words; the seed is the only document, so there is no corpus-wide IDF), times the
-rule's ``seed_weight``. Everything is deterministic.
+The rule, the strength part of the score and the reasons' lines are
+:mod:`tracker.flagrule`'s; the seed article's words and their similarity to an
+item's (the score's other part, times the rule's ``seed_weight``) are
+:mod:`tracker.seedterms`'s; the tunables are :mod:`tracker.matchtuning`'s. Their
+public names are importable from here too.
 
 Pure: no I/O, no clock, no logging. Reading topic files and seeds is the
 caller's job.
@@ -34,45 +28,51 @@ caller's job.
 
 from __future__ import annotations
 
-import functools
-import math
 import re
 from bisect import bisect_left
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import chain, compress, count
-from typing import NamedTuple
 
+from tracker.flagrule import (
+    NO_MATCH,
+    Evidence,
+    Hit,
+    group_lines,
+    judge,
+    matched_groups,
+    reason_order,
+    strength,
+    terms_by_group,
+)
+from tracker.matchtuning import TUNING, Tuning
 from tracker.models import FlagDecision, ItemText, TermMatch
+from tracker.seedterms import STOPWORDS, SeedProfile, seed_profile, seed_similarity, stem
 from tracker.textnorm import (
     NormalizedText,
     WordSplit,
-    fold,
     fold_keeping_case,
     normalize,
     split_words,
 )
-from tracker.topics import ITEM_FIELDS, Clause, Term, Topic
+from tracker.topics import ITEM_FIELDS, Term, Topic
 
+__all__ = [
+    "FIELDS",
+    "STOPWORDS",
+    "TUNING",
+    "SeedProfile",
+    "TermIndex",
+    "TopicMatcher",
+    "Tuning",
+    "compile_terms",
+    "find_matches",
+    "seed_profile",
+    "seed_similarity",
+    "stem",
+]
 
-@dataclass(frozen=True)
-class Tuning:
-    """The matcher's tunables, in one place."""
-
-    extra_term_bonus: float = 0.25  # score per distinct term beyond a group's first
-    extra_term_cap: int = 4  # extra terms that earn the bonus, per group
-    seed_terms_kept: int = 40  # distinctive seed words compared with items
-    seed_terms_shown: int = 8  # shared seed words listed in the reasons
-    matches_shown: int = 6  # matches listed per group in the reasons
-    stem_length: int = 7  # words are compared by their first letters (a crude stemmer)
-    lookup_memo_limit: int = 200_000  # distinct words remembered by a term index
-
-
-TUNING = Tuning()
 FIELDS = ITEM_FIELDS
-_UNBOUNDED = 1 << 62  # a ``within`` wider than any text
-_NO_MATCH = "not flagged: no topic terms matched"
 _CANNOT_MATTER = "not flagged: no terms of the groups that make an item relevant or flagged"
 # Between the words of a phrase: spaces, hyphens, apostrophes, quotes; or the dot of
 # an abbreviation ("U.S. officials"). Anything else (a sentence end, a comma, a new
@@ -82,51 +82,6 @@ _ABBREVIATION_GAP = re.compile(r"\.[ \t\-]{0,2}")
 # A separator holding one of these ends a sentence (unless it is an abbreviation's dot);
 # also the Arabic-script question mark, the Urdu full stop and the CJK full stop.
 _SENTENCE_END = re.compile("[.!?;|\n؟۔。]")
-
-STOPWORDS = frozenset(
-    """
-    a about above after again against all also although am an and any are as at be
-    because been before being below between both but by can could did do does doing
-    down during each either even ever every few for from further had has have having
-    he her here hers him his how however i if in into is it its itself just last least
-    less like made make many may me might more most much must my near neither no nor
-    not now of off often on once one only or other our ours out over own per rather
-    said same say says she should since so some still such than that the their theirs
-    them then there these they this those though through thus to too told under until
-    up upon us very was we well were what when where whether which while who whom
-    whose why will with within without would year years yet you your new first two
-    three according including among amid across already another around away back
-    became become becomes began being brought called came come comes day days despite
-    during early eight five four get gets given go goes going got great group half
-    high however hours known late later lead led left less long main major make making
-    march may month months next nine number part past people put recent recently
-    reported reports report seen set several seven show shows six take taken ten third
-    time times today took toward towards turn use used way week weeks went whose
-    world part line lines
-    official officials officially government governments minister ministry spokesman
-    spokeswoman spokesperson statement country countries percent million billion
-    news source sources situation position following expert experts issue issues case
-    cases ability activity activities approach information center centre institute
-    region regional area areas level levels side sides term terms point result results
-    member members public support work working important general local national
-    international political continue continued remain remains maintain maintaining
-    facts according
-    и в во не что он на я с со как а то все она так его но да ты к у же вы за бы по
-    только ее мне было вот от меня еще нет о из ему теперь когда даже ну вдруг ли
-    если уже или ни быть был него до вас нибудь опять уж вам ведь там потом себя
-    ничего ей может они тут где есть надо ней для мы тебя их чем была сам чтоб без
-    будто чего раз тоже себе под будет ж тогда кто этот того потому этого какой
-    совсем ним здесь этом один почти мой тем чтобы нее сейчас были куда зачем всех
-    никогда можно при наконец два об другой хоть после над больше тот через эти нас
-    про всего них какая много разве три эту моя впрочем хорошо свою этой перед иногда
-    лучше чуть том нельзя такой им более всегда конечно всю между также заявил
-    заявила сообщил сообщила году года является
-    و در به از که این را با است برای آن یک تا بر هم شد شده می نیز های ها هر او ما
-    اما یا شود کرد کرده کند کنند دارد بود باشد خود دیگر پس وی ان همه گفت گفته
-    اند ای بین پیش روز سال چند داد دهد
-    د او په چی له سره ته دی کی هم یو دا چې وو شوی کړی کوی وایی ده ډېر تر لپاره
-    """.split()
-)
 
 
 @dataclass(frozen=True)
@@ -224,28 +179,6 @@ class TermIndex:
         )
 
 
-class _Hit(NamedTuple):  # a NamedTuple: built for every match, and cheap to build
-    """A term found in a field, with the word positions the rule needs."""
-
-    group: str
-    term: Term
-    field: str
-    first: int  # word index in the field
-    last: int  # word index in the field, inclusive
-    position: int  # word index in the running text (title, summary, content)
-    offset: int  # character offset in the original field
-    matched: str  # the original text
-
-
-@dataclass(frozen=True)
-class SeedProfile:
-    """The seed article's distinctive words: stem -> weight, and how the seed spells them."""
-
-    weights: Mapping[str, float]
-    labels: Mapping[str, str]
-    norm: float
-
-
 def compile_terms(topic: Topic) -> TermIndex:
     """Index ``topic``'s terms for :func:`find_matches`."""
     return TermIndex(topic)
@@ -272,7 +205,7 @@ class TopicMatcher:
         required = (name for clause in rule.clauses for name in (*clause.all_of, *clause.any_of))
         self._relevant_groups = set(rule.relevant_if or required)
         self._min_terms = {group.name: group.min_terms for group in topic.groups}
-        self._line_order = _reason_order(topic)
+        self._line_order = reason_order(topic)
         self._cannot_matter = replace(self._no_match(), reasons=_CANNOT_MATTER)
 
     def find_matches(self, text: ItemText) -> tuple[TermMatch, ...]:
@@ -304,21 +237,21 @@ class TopicMatcher:
             for clause in self.topic.rule.clauses
         )
 
-    def _decision(self, found: list[_Hit], words: set[str], sentences: _Sentences) -> FlagDecision:
+    def _decision(self, found: list[Hit], words: set[str], sentences: _Sentences) -> FlagDecision:
         if not found:  # most items: not ranked, nothing to say but that
             return self._no_match()
         hits = _effective(self._index, found)
         similarity, shared = seed_similarity(self._seed, words)
-        terms = _terms_by_group(hits)
-        matched = _matched_groups(self._min_terms, terms)
-        score = round(_strength(self.topic, terms, matched) + self._seed_score(similarity), 4)
-        evidence = _Evidence(hits, matched, terms, sentences)
-        flagged, verdict = _judge(self.topic, self._titles, evidence, score)
+        terms = terms_by_group(hits)
+        matched = matched_groups(self._min_terms, terms)
+        score = round(strength(self.topic, terms, matched) + self._seed_score(similarity), 4)
+        evidence = Evidence(hits, matched, terms, sentences.of)
+        flagged, verdict = judge(self.topic, self._titles, evidence, score)
         # Masked mentions still tell what the item is about ("Taliban-ruled Afghanistan").
         mentioned = {hit.group for hit in found}
         relevant = flagged or bool(mentioned & self._relevant_groups)
         reasons = [verdict]
-        reasons += _group_lines(self.topic, hits, self._line_order)
+        reasons += group_lines(self.topic, hits, self._line_order)
         if shared:
             reasons.append("seed terms shared: " + ", ".join(shared))
         return FlagDecision(
@@ -341,7 +274,7 @@ class TopicMatcher:
             relevant=False,
             flagged=False,
             score=0.0,
-            reasons=_NO_MATCH,
+            reasons=NO_MATCH,
             rule_version=self.topic.version,
             matches=(),
             seed_terms=(),
@@ -350,7 +283,7 @@ class TopicMatcher:
 
 def _scan_item(
     index: TermIndex, text: ItemText, wanted: Callable[[set[str]], bool] | None = None
-) -> tuple[list[_Hit], set[str], _Sentences] | None:
+) -> tuple[list[Hit], set[str], _Sentences] | None:
     """Hits in title, summary and content (before masking), the item's distinct words,
     and its sentences; None when ``wanted`` says the groups it matches do not matter."""
     fields = [(field, value) for field in FIELDS if (value := getattr(text, field))]
@@ -363,7 +296,7 @@ def _scan_item(
     spans = {field: _field_spans(index, field, splits[field], hot) for field, _ in fields}
     if wanted is not None and not wanted({e.group for some in spans.values() for e, _, _ in some}):
         return None  # the terms found cannot matter
-    hits: list[_Hit] = []
+    hits: list[Hit] = []
     base = 0
     for field, value, normalized in folded:
         split = splits[field]
@@ -415,7 +348,7 @@ def _field_hits(
     split: WordSplit,
     spans: Sequence[_Span],
     base: int,
-) -> list[_Hit]:
+) -> list[Hit]:
     """The hits of ``spans`` in one field, whose words start at ``base`` in the item."""
     words = split.words
     starts = split.word_starts([i for span in spans for i in span[1:]])
@@ -425,7 +358,7 @@ def _field_hits(
         matched = text[start:end]
         if entry.term.exact_case and not _case_matches(entry.term, matched):
             continue
-        hits.append(_Hit(entry.group, entry.term, field, first, last, base + first, start, matched))
+        hits.append(Hit(entry.group, entry.term, field, first, last, base + first, start, matched))
     return hits
 
 
@@ -436,7 +369,7 @@ class _Sentences:
         self._splits = splits
         self._ends: dict[str, list[int]] = {}  # field -> words followed by a sentence end
 
-    def of(self, hit: _Hit) -> tuple[str, int]:
+    def of(self, hit: Hit) -> tuple[str, int]:
         ends = self._ends.get(hit.field)
         if ends is None:
             ends = self._ends[hit.field] = _sentence_ends(self._splits[hit.field])
@@ -507,14 +440,14 @@ def _case_matches(term: Term, matched: str) -> bool:
 _FIELD_ORDER = {name: rank for rank, name in enumerate(FIELDS)}
 
 
-def _effective(index: TermIndex, hits: Sequence[_Hit]) -> list[_Hit]:
+def _effective(index: TermIndex, hits: Sequence[Hit]) -> list[Hit]:
     """Hits that count: masked ones and ones inside a longer hit of their group removed."""
     kept = _outermost(_unmasked(index.masking, hits))
     order = _FIELD_ORDER
     return sorted(kept, key=lambda hit: (order[hit.field], hit.first, hit.last, hit.group))
 
 
-def _unmasked(masking: Mapping[str, frozenset[str]], hits: Sequence[_Hit]) -> list[_Hit]:
+def _unmasked(masking: Mapping[str, frozenset[str]], hits: Sequence[Hit]) -> list[Hit]:
     """Drop hits that lie inside a hit of a group masking theirs (group -> groups it masks)."""
     covers: dict[tuple[str, int], list[tuple[int, frozenset[str]]]] = {}
     longest = 0  # words a mask spans beyond its first, at most
@@ -528,7 +461,7 @@ def _unmasked(masking: Mapping[str, frozenset[str]], hits: Sequence[_Hit]) -> li
 
 
 def _masked(
-    hit: _Hit, covers: Mapping[tuple[str, int], Sequence[tuple[int, frozenset[str]]]], longest: int
+    hit: Hit, covers: Mapping[tuple[str, int], Sequence[tuple[int, frozenset[str]]]], longest: int
 ) -> bool:
     for first in range(hit.first - longest, hit.first + 1):
         for last, masked in covers.get((hit.field, first), ()):
@@ -537,9 +470,9 @@ def _masked(
     return False
 
 
-def _outermost(hits: Sequence[_Hit]) -> list[_Hit]:
+def _outermost(hits: Sequence[Hit]) -> list[Hit]:
     """Drop hits lying inside another hit of the same group and field."""
-    kept: list[_Hit] = []
+    kept: list[Hit] = []
     reach: dict[tuple[str, str], int] = {}  # (group, field) -> last word covered so far
     for hit in sorted(hits, key=lambda hit: (hit.field, hit.group, hit.first, -hit.last)):
         key = (hit.group, hit.field)
@@ -550,223 +483,5 @@ def _outermost(hits: Sequence[_Hit]) -> list[_Hit]:
     return kept
 
 
-def _terms_by_group(hits: Iterable[_Hit]) -> dict[str, set[str]]:
-    terms: dict[str, set[str]] = {}
-    for hit in hits:
-        terms.setdefault(hit.group, set()).add(hit.term.text)
-    return terms
-
-
-def _matched_groups(min_terms: Mapping[str, int], terms: Mapping[str, set[str]]) -> set[str]:
-    return {name for name, found in terms.items() if len(found) >= min_terms[name]}
-
-
-def _strength(topic: Topic, terms: Mapping[str, set[str]], matched: set[str]) -> float:
-    """Sum over matched groups of weight x (1 + bonus per extra distinct term)."""
-    total = 0.0
-    for group in topic.groups:
-        if group.name in matched:
-            extra = min(len(terms[group.name]) - 1, TUNING.extra_term_cap)
-            total += group.weight * (1 + TUNING.extra_term_bonus * extra)
-    return total
-
-
-@dataclass(frozen=True)
-class _Evidence:
-    """What the rule is judged on: the hits that count, by group, and their sentences."""
-
-    hits: Sequence[_Hit]
-    matched: set[str]  # groups with enough distinct terms
-    terms: Mapping[str, set[str]]  # group -> distinct terms matched
-    sentences: _Sentences
-
-
-def _judge(
-    topic: Topic, titles: Mapping[str, str], evidence: _Evidence, score: float
-) -> tuple[bool, str]:
-    """Whether the rule holds, and the first reasons line saying so or why not."""
-    rule = topic.rule
-    if not evidence.hits:
-        return False, _NO_MATCH
-    if excluded := [titles[name] for name in rule.none_of if name in evidence.matched]:
-        return False, "not flagged: excluded as " + ", ".join(excluded)
-    main, *alternatives = rule.clauses
-    first_failure = _clause_failure(main, titles, evidence)
-    holding = (
-        next((c for c in alternatives if not _clause_failure(c, titles, evidence)), None)
-        if first_failure
-        else main
-    )
-    if holding is None:  # say why the main clause fails
-        return False, "not flagged: " + first_failure
-    if rule.min_score is not None and score < rule.min_score:
-        return False, f"not flagged: score {score:g} below {rule.min_score:g}"
-    return True, "flagged: " + _describe(holding, titles)
-
-
-def _clause_failure(clause: Clause, titles: Mapping[str, str], evidence: _Evidence) -> str:
-    """Why ``clause`` does not hold; "" when it holds."""
-    matched = evidence.matched
-    if missing := [titles[name] for name in clause.all_of if name not in matched]:
-        return "no " + ", ".join(missing)
-    if clause.any_of and not matched & set(clause.any_of):
-        return "no " + " or ".join(titles[name] for name in clause.any_of)
-    if excluded := [titles[name] for name in clause.unless if name in matched]:
-        return "excluded as " + ", ".join(excluded)
-    counted = sum(len(evidence.terms.get(name, ())) for name in (*clause.all_of, *clause.any_of))
-    if counted < clause.min_matches:
-        return f"too few terms ({counted} of {clause.min_matches})"
-    if not _close_together(clause, evidence):
-        named = ", ".join(titles[name] for name in (*clause.all_of, *clause.any_of))
-        return f"{named} not {_closeness(clause)}"
-    return ""
-
-
-def _describe(clause: Clause, titles: Mapping[str, str]) -> str:
-    line = " + ".join(titles[name] for name in clause.all_of)
-    if closeness := _closeness(clause):
-        line += f" {closeness}"
-    if clause.any_of:
-        line += (", with " if line else "") + " or ".join(titles[name] for name in clause.any_of)
-    return line
-
-
-def _closeness(clause: Clause) -> str:
-    """How close the clause wants its matches, in words: "within 12 words in one sentence"."""
-    parts = []
-    if clause.within is not None:
-        parts.append(f"within {clause.within} words")
-    if clause.same_sentence:
-        parts.append("in one sentence")
-    return " ".join(parts)
-
-
-def _close_together(clause: Clause, evidence: _Evidence) -> bool:
-    """Whether one hit of each all_of group and one any_of hit lie within ``within``
-    words (and in one sentence, for a ``same_sentence`` clause)."""
-    if clause.within is None and not clause.same_sentence:
-        return True
-    names = [{name} for name in clause.all_of]
-    if clause.any_of:
-        names.append(set(clause.any_of) & evidence.matched)
-    wanted = set().union(*names)
-    hits = [hit for hit in evidence.hits if hit.group in wanted]
-    width = clause.within if clause.within is not None else _UNBOUNDED
-    if not clause.same_sentence:
-        return _covering_window([_positions(hits, group) for group in names], width)
-    by_sentence: dict[tuple[str, int], list[_Hit]] = {}
-    for hit in hits:
-        by_sentence.setdefault(evidence.sentences.of(hit), []).append(hit)
-    return any(
-        _covering_window([_positions(found, group) for group in names], width)
-        for found in by_sentence.values()
-    )
-
-
-def _positions(hits: Iterable[_Hit], groups: set[str]) -> list[int]:
-    return [hit.position for hit in hits if hit.group in groups]
-
-
-def _covering_window(position_sets: Sequence[Sequence[int]], width: int) -> bool:
-    """Whether some window of ``width`` words holds a position from every set."""
-    if not position_sets:
-        return True
-    events = sorted(
-        (position, k) for k, positions in enumerate(position_sets) for position in positions
-    )
-    counts = [0] * len(position_sets)
-    covered = 0
-    left = 0
-    for position, k in events:
-        covered += counts[k] == 0
-        counts[k] += 1
-        while covered == len(position_sets):
-            if position - events[left][0] <= width:
-                return True
-            dropped = events[left][1]
-            counts[dropped] -= 1
-            covered -= counts[dropped] == 0
-            left += 1
-    return False
-
-
-def _reason_order(topic: Topic) -> tuple[str, ...]:
-    """The order of the groups in the reasons: the rule's groups first."""
-    rule = topic.rule
-    named = [name for clause in rule.clauses for name in (*clause.all_of, *clause.any_of)]
-    return tuple(dict.fromkeys([*named, *rule.none_of, *(group.name for group in topic.groups)]))
-
-
-def _group_lines(topic: Topic, hits: Sequence[_Hit], order: Sequence[str]) -> list[str]:
-    """One line per group that matched, in ``order``: title: "match" in field, ..."""
-    by_group: dict[str, list[_Hit]] = {}
-    for hit in hits:
-        by_group.setdefault(hit.group, []).append(hit)
-    lines = []
-    for name in order:
-        if name not in by_group:
-            continue
-        shown = _distinct_matches(by_group[name])
-        if shown:
-            more = ", …" if len(shown) > TUNING.matches_shown else ""
-            listed = ", ".join(shown[: TUNING.matches_shown])
-            lines.append(f"{topic.group(name).title}: {listed}{more}")
-    return lines
-
-
-def _distinct_matches(hits: Sequence[_Hit]) -> list[str]:
-    seen: dict[tuple[str, str], str] = {}
-    for hit in hits:
-        key = (hit.matched.casefold(), hit.field)
-        seen.setdefault(key, f'"{hit.matched}" in {hit.field}')
-    return list(seen.values())
-
-
-def _term_match(hit: _Hit) -> TermMatch:
+def _term_match(hit: Hit) -> TermMatch:
     return TermMatch(hit.group, hit.term.text, hit.matched, hit.field, hit.offset)
-
-
-@functools.lru_cache(maxsize=TUNING.lookup_memo_limit)
-def stem(word: str) -> str | None:
-    """The comparison key of a folded word, or None for stop words, numbers and short words."""
-    if len(word) < 3 or word in STOPWORDS or word.isdigit():
-        return None
-    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
-        word = word[:-1]
-    return word[: TUNING.stem_length]
-
-
-def seed_profile(seed_text: str) -> SeedProfile:
-    """The seed article's most frequent distinctive words, weighted 1 + log(count)."""
-    counts: Counter[str] = Counter()
-    spellings: dict[str, Counter[str]] = {}
-    for spelled in split_words(fold_keeping_case(seed_text)).words:
-        key = stem(fold(spelled))
-        if key is not None:
-            counts[key] += 1
-            spellings.setdefault(key, Counter())[spelled] += 1
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[: TUNING.seed_terms_kept]
-    weights = {key: 1 + math.log(count) for key, count in ranked}
-    labels = {key: _commonest(spellings[key]) for key in weights}
-    norm = math.sqrt(sum(weight * weight for weight in weights.values()))
-    return SeedProfile(weights, labels, norm)
-
-
-def _commonest(spellings: Counter[str]) -> str:
-    return min(spellings.items(), key=lambda item: (-item[1], item[0]))[0]
-
-
-def seed_similarity(profile: SeedProfile, words: Iterable[str]) -> tuple[float, tuple[str, ...]]:
-    """Cosine of the seed's weighted words and the item's distinct words; the shared words."""
-    distinct = words if isinstance(words, set | frozenset) else set(words)
-    stems = set(filter(None, map(stem, distinct)))
-    shared = sorted(
-        (key for key in stems if key in profile.weights),
-        key=lambda key: (-profile.weights[key], key),
-    )
-    if not shared or not profile.norm:
-        return 0.0, ()
-    overlap = sum(profile.weights[key] for key in shared)
-    similarity = overlap / (profile.norm * math.sqrt(len(stems)))
-    labels = tuple(profile.labels[key] for key in shared[: TUNING.seed_terms_shown])
-    return round(similarity, 4), labels

@@ -1,0 +1,172 @@
+"""Items from raw entries: plain-text fields, a stable key, a UTC date.
+
+Owns ``build_feed``: each :class:`~.records.RawEntry` becomes a
+:class:`~tracker.models.ParsedItem` (text fields through :mod:`.htmltext`, links
+resolved and canonicalised, the key: the guid, else the canonical URL, else a hash
+of the text), empty entries skipped, the first of each key kept, ``max_items``
+applied, with a warning for each. Owns the rules on dates: a bare number is not a
+date, and a date before 1995 or more than a day ahead of ``now`` is replaced by
+``now`` and flagged as estimated.
+
+Must not: read the clock (``now`` is passed in), do I/O, or know where an entry came
+from (feedparser, the fast path or JSON Feed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+
+from tracker.models import ParsedFeed, ParsedItem
+from tracker.parse.htmltext import CONTROL_CHARS, longest_text, plain_text
+from tracker.parse.records import (
+    FUTURE_SLACK,
+    MAX_GUID_CHARS,
+    MAX_LANGUAGE_CHARS,
+    MAX_RAW_DATE_CHARS,
+    OLDEST_DATE,
+    Limits,
+    RawEntry,
+    RawFeed,
+    Text,
+)
+from tracker.urls import absolute_url, canonical_url
+
+_NUMBER = re.compile(r"\s*[+-]?(\d+)(\.\d+)?\s*")
+
+
+def build_feed(
+    raw: RawFeed,
+    url: str,
+    now: datetime,
+    header_language: str,
+    limits: Limits,
+    decode_warnings: tuple[str, ...],
+) -> ParsedFeed:
+    feed_language = _language(raw.language) or _language(header_language)
+    base = absolute_url(url) or absolute_url(raw.link)
+    items, build_warnings = _build_items(raw.entries, base, feed_language, now, limits)
+    title, _ = plain_text(raw.title, limits.max_field_chars, single_line=True)
+    return ParsedFeed(
+        title=title,
+        link=absolute_url(raw.link, base),
+        language=feed_language,
+        format=raw.format,
+        items=items,
+        warnings=decode_warnings + raw.warnings + build_warnings,
+    )
+
+
+def _build_items(
+    entries: Iterable[RawEntry],
+    base: str | None,
+    feed_language: str,
+    now: datetime,
+    limits: Limits,
+) -> tuple[tuple[ParsedItem, ...], tuple[str, ...]]:
+    """Items in document order: empty entries skipped, first of each key kept, capped."""
+    items: dict[str, ParsedItem] = {}
+    skipped = {"empty": 0, "duplicate": 0, "over_limit": 0}
+    for entry in entries:
+        if len(items) >= limits.max_items:
+            skipped["over_limit"] += 1
+        elif _is_empty(entry):
+            skipped["empty"] += 1
+        else:
+            item = _build_item(entry, base, feed_language, now, limits.max_field_chars)
+            skipped["duplicate"] += item.key in items
+            items.setdefault(item.key, item)
+    return tuple(items.values()), tuple(_skip_warnings(skipped, limits))
+
+
+def _skip_warnings(skipped: Mapping[str, int], limits: Limits) -> Iterator[str]:
+    if skipped["empty"]:
+        yield f"entries skipped as empty: {skipped['empty']}"
+    if skipped["duplicate"]:
+        yield f"entries dropped for repeating an earlier key (first kept): {skipped['duplicate']}"
+    if skipped["over_limit"]:
+        yield f"entries dropped beyond max_items={limits.max_items}: {skipped['over_limit']}"
+
+
+def _is_empty(entry: RawEntry) -> bool:
+    texts = (entry.title.value, entry.summary.value, *(c.value for c in entry.contents))
+    return not (entry.guid or entry.link or any(t.strip() for t in texts))
+
+
+def _build_item(
+    entry: RawEntry, base: str | None, feed_language: str, now: datetime, max_chars: int
+) -> ParsedItem:
+    title, cut_title = plain_text(entry.title, max_chars, single_line=True)
+    summary, cut_summary = plain_text(entry.summary, max_chars)
+    content, cut_content = longest_text(entry.contents, max_chars)
+    author, cut_author = plain_text(Text(entry.author), max_chars, single_line=True)
+    link = absolute_url(entry.link, base)
+    url = _canonical_url(entry.link, link, base)
+    key, key_kind = _item_key(_clean_guid(entry.guid), url, (title, summary, content))
+    published, estimated = _published(entry.date, now)
+    return ParsedItem(
+        key=key,
+        key_kind=key_kind,
+        url=url,
+        link=link,
+        title=title,
+        summary=summary,
+        content=content,
+        author=author,
+        language=_language(entry.language) or feed_language,
+        published=published,
+        published_raw=entry.date_raw[:MAX_RAW_DATE_CHARS] if entry.date_raw else None,
+        date_estimated=estimated,
+        content_hash=_sha256(title, summary, content, url or ""),
+        truncated=cut_title or cut_summary or cut_content or cut_author,
+    )
+
+
+def _canonical_url(raw: str, resolved: str | None, base: str | None) -> str | None:
+    """``canonical_url(raw, base)``, from the link already resolved when that is the
+    same (resolving is what costs)."""
+    if resolved is not None and resolved == resolved.strip() and " " not in resolved:
+        return canonical_url(resolved)
+    return canonical_url(raw, base)
+
+
+def _item_key(guid: str, url: str | None, texts: tuple[str, str, str]) -> tuple[str, str]:
+    if guid:
+        return (guid if len(guid) <= MAX_GUID_CHARS else f"sha256:{_sha256(guid)}"), "guid"
+    if url:
+        return url, "link"
+    return f"sha256:{_sha256(*texts)}", "hash"
+
+
+def _clean_guid(guid: str) -> str:
+    return CONTROL_CHARS.sub("", guid).strip()
+
+
+def _published(date: datetime | None, now: datetime) -> tuple[datetime, bool]:
+    """The item's date, or ``now`` flagged as estimated when missing or absurd."""
+    if date is None or date < OLDEST_DATE or date > now + FUTURE_SLACK:
+        return now, True
+    return date, False
+
+
+def is_epoch_like(raw: str) -> bool:
+    """True for a bare number (a Unix time or junk); YYYYMMDD[hhmmss] are real dates."""
+    match = _NUMBER.fullmatch(raw)
+    return match is not None and not (match[2] is None and len(match[1]) in (8, 14))
+
+
+def _language(raw: str) -> str:
+    return raw.strip().lower().replace("_", "-")[:MAX_LANGUAGE_CHARS]
+
+
+def _sha256(*parts: str) -> str:
+    joined = "\x1f".join(parts).encode("utf-8", errors="surrogatepass")
+    return hashlib.sha256(joined).hexdigest()
+
+
+def as_utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
