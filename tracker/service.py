@@ -32,7 +32,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from tracker import schedule
 from tracker.alerts import alerts_from_flags
 from tracker.config import Config, load_config
-from tracker.errors import TrackerError
+from tracker.errors import ServiceLocked, TrackerError
 from tracker.poll import ParsePool, Poller, utcnow
 from tracker.sinks import AlertSender
 from tracker.store import Store
@@ -45,10 +45,6 @@ JOB_ID = "dispatch"
 STOP_GRACE = 5.0  # seconds beyond a fetch deadline and a parse limit to finish a cycle
 SETTLE = 1.0  # seconds an edited config or topic file must stay unchanged to be applied
 PRUNE_EVERY = timedelta(days=1)  # how often story bands older than the story window go
-
-
-class ServiceLocked(TrackerError):
-    """Another service already runs on this database."""
 
 
 @contextlib.contextmanager
