@@ -3,6 +3,7 @@ the lock that keeps a second service off a database."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
 import logging
@@ -200,3 +201,25 @@ def test_a_second_service_on_a_database_is_refused_with_a_tracker_error(tmp_path
     assert caught.value.kind == "locked"
     with single_instance(db):  # released when the first service stops
         pass
+
+
+# ---- the clock --------------------------------------------------------------------------
+
+TRACKER = Path(__file__).resolve().parent.parent / "tracker"
+WALL_CLOCKS = {"now", "utcnow", "today", "time", "time_ns", "monotonic", "perf_counter"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["service.py", "hooks.py", *sorted(f"sinks/{p.name}" for p in TRACKER.glob("sinks/*.py"))],
+)
+def test_the_service_hooks_and_sinks_never_call_the_wall_clock(path: str) -> None:
+    """The service reads the time through its ``clock`` and passes ``now`` on; the
+    sender's monotonic deadlines come from its own ``clock`` argument."""
+    tree = ast.parse((TRACKER / path).read_text(encoding="utf-8"))
+    calls = [
+        node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute | ast.Name)
+    ]
+    assert not WALL_CLOCKS & set(calls), f"tracker/{path} reads the clock itself"
