@@ -38,8 +38,7 @@ Must not: decide what to alert on, read the wall clock, or touch the database.
 
 from __future__ import annotations
 
-# Each module registers its sink type when imported.
-from tracker.sinks import apprise, email, webhook
+from tracker.sinks import apprise, email, webhook  # noqa: F401 - each registers its type
 from tracker.sinks.apprise import APPRISE_MISSING
 from tracker.sinks.registry import (
     Attempt,
@@ -63,11 +62,8 @@ __all__ = [
     "SinkKey",
     "SinkReport",
     "SinkType",
-    "apprise",
-    "email",
     "find_sink_type",
     "register",
     "sink_label",
     "sink_types",
-    "webhook",
 ]
