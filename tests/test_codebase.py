@@ -26,7 +26,7 @@ OWNERS = {
     "rich": {"cli"},
     "tomlkit": {"config"},
     "yaml": {"evaluate"},
-    "apprise": {"apprise_sink"},
+    "apprise": {"sinks.apprise"},
     "datasette": {"browse", "datasette_plugin"},
     "markupsafe": {"datasette_plugin"},
 }

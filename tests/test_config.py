@@ -10,6 +10,7 @@ import pytest
 from tracker import config
 from tracker.errors import ConfigError
 from tracker.models import FeedConfig
+from tracker.sinks.webhook import WebhookSettings
 
 GOOD = """\
 # my tracker
@@ -142,7 +143,11 @@ def test_alerts_are_validated(tmp_path: Path) -> None:
         GOOD + '\n[[alerts]]\ntype = "webhook"\nurl = "http://127.0.0.1:9/h"\ndigest = "1h"\n',
     )
     sink = config.load_config(path).alerts[0]
-    assert (sink.type, sink.url, sink.digest) == ("webhook", "http://127.0.0.1:9/h", 3600.0)
+    assert (sink.type, sink.settings, sink.digest) == (
+        "webhook",
+        WebhookSettings("http://127.0.0.1:9/h"),
+        3600.0,
+    )
     path = write(tmp_path, GOOD + '\n[[alerts]]\ntype = "pager"\n')
     with pytest.raises(ConfigError, match="type must be one of"):
         config.load_config(path)

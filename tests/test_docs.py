@@ -11,6 +11,7 @@ import pytest
 from tracker import config
 from tracker.cli import cli
 from tracker.models import Settings
+from tracker.sinks import sink_types
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 
@@ -46,6 +47,15 @@ def test_every_feed_key_is_in_the_readme(key: str) -> None:
 
 @pytest.mark.parametrize("key", sorted(config._ALERT_KEYS))
 def test_every_alert_key_is_in_the_readme(key: str) -> None:
+    assert f"`{key}`" in README
+
+
+SINK_KEYS = [(name, key) for name, kind in sink_types().items() for key in kind.keys]
+
+
+@pytest.mark.parametrize(("sink_type", "key"), SINK_KEYS, ids=lambda v: str(v))
+def test_every_sink_type_and_its_keys_are_in_the_readme(sink_type: str, key: str) -> None:
+    assert f'`"{sink_type}"`' in README
     assert f"`{key}`" in README
 
 

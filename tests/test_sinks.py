@@ -26,8 +26,11 @@ import pytest
 from httpserver import closed_port
 
 from tracker.alerts import Alert
-from tracker.config import AlertSink
+from tracker.models import AlertSink
 from tracker.sinks import APPRISE_MISSING, AlertSender
+from tracker.sinks.apprise import AppriseSettings
+from tracker.sinks.email import EmailSettings
+from tracker.sinks.webhook import WebhookSettings
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -202,23 +205,31 @@ def smtp_server() -> Iterator[_SMTPServer]:
     assert server.errors == []
 
 
-def email_sink(port: int, **changes: Any) -> AlertSink:
-    settings: dict[str, Any] = {
-        "smtp_host": "127.0.0.1",
-        "smtp_port": port,
-        "sender": "tracker@example.org",
-        "to": ("desk@example.org", "editor@example.org"),
-        "timeout": 2.0,
-    }
-    settings.update(changes)
-    return AlertSink(type="email", **settings)
+def webhook(url: str, **common: Any) -> AlertSink:
+    return AlertSink("webhook", WebhookSettings(url), **common)
+
+
+def apprise(url: str, **common: Any) -> AlertSink:
+    return AlertSink("apprise", AppriseSettings(url), **common)
+
+
+def email_sink(port: int, smtp_user: str = "", smtp_password: str = "", **common: Any) -> AlertSink:
+    settings = EmailSettings(
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        sender="tracker@example.org",
+        to=("desk@example.org", "editor@example.org"),
+        smtp_user=smtp_user,
+        smtp_password=smtp_password,
+    )
+    return AlertSink("email", settings, **({"timeout": 2.0} | common))
 
 
 # ---- webhooks ---------------------------------------------------------------------------
 
 
 def test_webhook_receives_the_alert_as_json(hook_server: HookServer) -> None:
-    sender = AlertSender([AlertSink(type="webhook", url=hook_server.url(), name="desk")])
+    sender = AlertSender([webhook(hook_server.url(), name="desk")])
 
     report = sender.send([alert(7)], NOW)
 
@@ -242,7 +253,7 @@ def test_webhook_receives_the_alert_as_json(hook_server: HookServer) -> None:
 
 
 def test_webhook_gets_one_post_per_alert(hook_server: HookServer) -> None:
-    sender = AlertSender([AlertSink(type="webhook", url=hook_server.url())])
+    sender = AlertSender([webhook(hook_server.url())])
 
     report = sender.send([alert(1), alert(2), alert(3)], NOW)
 
@@ -252,7 +263,7 @@ def test_webhook_gets_one_post_per_alert(hook_server: HookServer) -> None:
 
 def test_webhook_is_retried_after_server_errors(hook_server: HookServer) -> None:
     hook_server.statuses = [500, 500, 200]
-    sender = AlertSender([AlertSink(type="webhook", url=hook_server.url(), retries=3)])
+    sender = AlertSender([webhook(hook_server.url(), retries=3)])
 
     report = sender.send([alert()], NOW)
 
@@ -265,7 +276,7 @@ def test_a_webhook_that_always_fails_is_reported_in_bounded_time(
     hook_server: HookServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     hook_server.statuses = [503]
-    sender = AlertSender([AlertSink(type="webhook", url=hook_server.url(), retries=3, timeout=1)])
+    sender = AlertSender([webhook(hook_server.url(), retries=3, timeout=1)])
 
     started = time.monotonic()
     report = sender.send([alert()], NOW)
@@ -281,7 +292,7 @@ def test_a_webhook_that_always_fails_is_reported_in_bounded_time(
 
 def test_a_rejected_webhook_is_not_retried(hook_server: HookServer) -> None:
     hook_server.statuses = [400, 200]
-    sender = AlertSender([AlertSink(type="webhook", url=hook_server.url(), retries=3)])
+    sender = AlertSender([webhook(hook_server.url(), retries=3)])
 
     report = sender.send([alert()], NOW)
 
@@ -293,7 +304,7 @@ def test_a_hanging_webhook_costs_at_most_retries_times_timeout(
     hook_server: HookServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     hook_server.hang = True
-    sink = AlertSink(type="webhook", url=hook_server.url(), retries=2, timeout=0.3)
+    sink = webhook(hook_server.url(), retries=2, timeout=0.3)
 
     started = time.monotonic()
     report = AlertSender([sink]).send([alert(1), alert(2), alert(3)], NOW)
@@ -308,7 +319,7 @@ def test_a_hanging_webhook_costs_at_most_retries_times_timeout(
 def test_backoff_between_attempts_is_short_and_growing(hook_server: HookServer) -> None:
     hook_server.statuses = [500]
     sleeps: list[float] = []
-    sink = AlertSink(type="webhook", url=hook_server.url(), retries=4, timeout=5)
+    sink = webhook(hook_server.url(), retries=4, timeout=5)
 
     AlertSender([sink], sleep=sleeps.append).send([alert()], NOW)
 
@@ -319,7 +330,7 @@ def test_an_unreachable_webhook_does_not_leak_credentials_to_the_log(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     url = f"http://bob:hunter2@127.0.0.1:{closed_port()}/hook?token=tok-123"
-    sender = AlertSender([AlertSink(type="webhook", url=url, retries=2, timeout=1)])
+    sender = AlertSender([webhook(url, retries=2, timeout=1)])
 
     with caplog.at_level(logging.DEBUG, logger="tracker.sinks"):
         report = sender.send([alert()], NOW)
@@ -336,10 +347,8 @@ def test_an_unreachable_webhook_does_not_leak_credentials_to_the_log(
 
 
 def test_topics_filter_and_which_alerts_every_sink_took(hook_server: HookServer) -> None:
-    quakes_only = AlertSink(type="webhook", url=hook_server.url("/quakes"), topics=("quakes",))
-    broken = AlertSink(
-        type="webhook", url=f"http://127.0.0.1:{closed_port()}/", topics=("floods",), retries=1
-    )
+    quakes_only = webhook(hook_server.url("/quakes"), topics=("quakes",))
+    broken = webhook(f"http://127.0.0.1:{closed_port()}/", topics=("floods",), retries=1)
     sender = AlertSender([quakes_only, broken])
 
     report = sender.send([alert(1, "quakes"), alert(2, "floods"), alert(3, "fires")], NOW)
@@ -353,8 +362,8 @@ def test_topics_filter_and_which_alerts_every_sink_took(hook_server: HookServer)
 def test_a_sink_that_crashes_does_not_stop_the_others(
     hook_server: HookServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    crashing = AlertSink(type="webhook", url=hook_server.url(), retries=cast(int, "three"))
-    working = AlertSink(type="webhook", url=hook_server.url("/ok"))
+    crashing = webhook(hook_server.url(), retries=cast(int, "three"))
+    working = webhook(hook_server.url("/ok"))
 
     report = AlertSender([crashing, working]).send([alert()], NOW)
 
@@ -364,7 +373,7 @@ def test_a_sink_that_crashes_does_not_stop_the_others(
 
 
 def test_no_alerts_sends_nothing(hook_server: HookServer) -> None:
-    report = AlertSender([AlertSink(type="webhook", url=hook_server.url())]).send([], NOW)
+    report = AlertSender([webhook(hook_server.url())]).send([], NOW)
 
     assert hook_server.posts == []
     assert report.ok and report.delivered == ()
@@ -431,7 +440,7 @@ def test_an_unreachable_smtp_server_is_reported_failed() -> None:
 
 
 def test_a_digest_sink_gets_one_message_for_several_alerts(hook_server: HookServer) -> None:
-    sender = AlertSender([AlertSink(type="webhook", url=hook_server.url(), digest=3600)])
+    sender = AlertSender([webhook(hook_server.url(), digest=3600)])
 
     report = sender.send([alert(1), alert(2), alert(3, "floods")], NOW)
 
@@ -444,7 +453,7 @@ def test_a_digest_sink_gets_one_message_for_several_alerts(hook_server: HookServ
 
 
 def test_a_digest_waits_for_its_period(hook_server: HookServer) -> None:
-    sender = AlertSender([AlertSink(type="webhook", url=hook_server.url(), digest=3600)])
+    sender = AlertSender([webhook(hook_server.url(), digest=3600)])
     sender.send([alert(1)], NOW)
 
     queued = sender.send([alert(2), alert(3)], NOW + timedelta(minutes=10))
@@ -458,7 +467,7 @@ def test_a_digest_waits_for_its_period(hook_server: HookServer) -> None:
 
 def test_a_failed_digest_stays_queued_for_the_next_call(hook_server: HookServer) -> None:
     hook_server.statuses = [500, 200]
-    sink = AlertSink(type="webhook", url=hook_server.url(), digest=60, retries=1)
+    sink = webhook(hook_server.url(), digest=60, retries=1)
     sender = AlertSender([sink])
 
     failed = sender.send([alert(1), alert(2)], NOW)
@@ -489,7 +498,7 @@ apprise_warnings = pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:Dep
 @apprise_warnings
 def test_apprise_json_url_reaches_the_receiver(hook_server: HookServer) -> None:
     url = f"json://127.0.0.1:{hook_server.port}/apprise"
-    sender = AlertSender([AlertSink(type="apprise", url=url, retries=1)])
+    sender = AlertSender([apprise(url, retries=1)])
 
     report = sender.send([alert(7)], NOW)
 
@@ -506,7 +515,7 @@ def test_apprise_failure_is_reported(hook_server: HookServer) -> None:
     hook_server.statuses = [500]
     url = f"json://127.0.0.1:{hook_server.port}/apprise"
 
-    report = AlertSender([AlertSink(type="apprise", url=url, retries=2)]).send([alert()], NOW)
+    report = AlertSender([apprise(url, retries=2)]).send([alert()], NOW)
 
     assert len(hook_server.posts) == 2
     assert report.sinks[0].failed == 1
@@ -516,8 +525,7 @@ def test_missing_apprise_is_a_clear_failure(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setitem(sys.modules, "apprise", None)  # makes ``import apprise`` fail
-    monkeypatch.delitem(sys.modules, "tracker.apprise_sink", raising=False)
-    sink = AlertSink(type="apprise", url="json://127.0.0.1:9/never")
+    sink = apprise("json://127.0.0.1:9/never")
 
     report = AlertSender([sink]).send([alert()], NOW)
 

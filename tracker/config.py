@@ -1,9 +1,11 @@
 """Load, validate and edit ``config/tracker.toml``.
 
 Owns the config file format: the ``[settings]`` table, the ``[[feeds]]`` list and
-the ``[[alerts]]`` sinks. Validation is strict: an unknown key, a wrong type or a
-bad value raises ``ConfigError`` naming the file, the line and the key, with a
-suggestion for a misspelt key. Edits (``feeds add/remove``) go through tomlkit so
+the ``[[alerts]]`` sinks (the keys every sink shares here, each type's own keys as
+its module registered them in ``tracker.sinks``). Validation is strict: an unknown
+key, a wrong type or a bad value raises ``ConfigError`` naming the file, the line
+and the key, with a suggestion for a misspelt key (a key of another sink type is
+only a warning). Edits (``feeds add/remove``) go through tomlkit so
 the user's comments and layout survive, and are written atomically.
 
 Must not: touch the network or the database, or decide anything about feeds.
@@ -23,7 +25,8 @@ from typing import Any
 import tomlkit
 
 from tracker.errors import ConfigError
-from tracker.models import FeedConfig, Settings
+from tracker.models import AlertSink, FeedConfig, Settings
+from tracker.sinks import SinkType, sink_types
 from tracker.urls import redact_url
 
 DEFAULT_CONFIG = "config/tracker.toml"
@@ -51,44 +54,16 @@ _SIZE_UNITS = {
     "gb": 1000**3,
     "gib": 1024**3,
 }
-ALERT_TYPES = ("webhook", "email", "apprise")
+# Keys every [[alerts]] entry may have; each sink type adds its own (tracker.sinks).
 _ALERT_KEYS = {
     "type": str,
-    "url": str,
     "name": str,
     "digest": object,
     "topics": list,
-    "smtp_host": str,
-    "smtp_port": int,
-    "smtp_user": str,
-    "smtp_password": str,
-    "smtp_starttls": bool,
-    "from": str,
-    "to": list,
     "timeout": object,
     "retries": int,
 }
 _FEED_KEYS = {"url": str, "name": str, "interval": object, "language": str}
-
-
-@dataclass(frozen=True)
-class AlertSink:
-    """One ``[[alerts]]`` entry: where new flags are sent."""
-
-    type: str
-    url: str = ""
-    name: str = ""
-    digest: float | None = None  # seconds between digests; None: one message per story
-    topics: tuple[str, ...] = ()  # empty: every topic
-    smtp_host: str = ""
-    smtp_port: int = 25
-    smtp_user: str = ""
-    smtp_password: str = ""
-    smtp_starttls: bool = False
-    sender: str = ""
-    to: tuple[str, ...] = ()
-    timeout: float = 10.0
-    retries: int = 3
 
 
 @dataclass(frozen=True)
@@ -245,7 +220,7 @@ def parse_config(raw: bytes, config_path: Path) -> Config:
     warnings: list[str] = []
     settings = _settings(src, data.get("settings", {}))
     feeds = _feeds(src, data.get("feeds", []), warnings)
-    alerts = _alerts(src, data.get("alerts", []))
+    alerts = _alerts(src, data.get("alerts", []), warnings)
     return Config(config_path, settings, feeds, alerts, tuple(warnings))
 
 
@@ -346,32 +321,24 @@ def check_interval(
     return seconds
 
 
-def _alerts(src: _Source, entries: object) -> tuple[AlertSink, ...]:
+def _alerts(src: _Source, entries: object, warnings: list[str]) -> tuple[AlertSink, ...]:
     if not isinstance(entries, list):
         raise src.error("expected [[alerts]] entries", "alerts")
-    return tuple(_alert(src, entry, index) for index, entry in enumerate(entries))
+    return tuple(_alert(src, entry, index, warnings) for index, entry in enumerate(entries))
 
 
-def _alert(src: _Source, entry: object, index: int) -> AlertSink:
+def _alert(src: _Source, entry: object, index: int, warnings: list[str]) -> AlertSink:
     if not isinstance(entry, dict):
         raise src.error("expected a table", "alerts")
+    sink_type = _alert_type(src, entry, index)
     for key, value in entry.items():
-        if key not in _ALERT_KEYS:
-            raise _unknown(src, key, _ALERT_KEYS, "alerts", index)
-        expected = _ALERT_KEYS[key]
+        expected = _ALERT_KEYS.get(key) or _sink_key_kind(sink_type, key)
+        if expected is None:
+            _other_type_key(src, key, sink_type, index, warnings)
+            continue
         if expected is not object and not isinstance(value, expected):
             raise src.error(f"expected a {expected.__name__}", key, "alerts", index)
-    kind = entry.get("type", "")
-    if kind not in ALERT_TYPES:
-        raise src.error(f"type must be one of {', '.join(ALERT_TYPES)}", "type", "alerts", index)
-    if kind in ("webhook", "apprise") and not entry.get("url"):
-        raise src.error(f"a {kind} alert needs a url", "url", "alerts", index)
-    if kind == "email" and not (entry.get("smtp_host") and entry.get("to")):
-        raise src.error("an email alert needs smtp_host and to", "smtp_host", "alerts", index)
-    return _alert_sink(src, entry, index)
 
-
-def _alert_sink(src: _Source, entry: dict[str, Any], index: int) -> AlertSink:
     def duration(key: str, default: float | None) -> float | None:
         if key not in entry:
             return default
@@ -383,21 +350,62 @@ def _alert_sink(src: _Source, entry: dict[str, Any], index: int) -> AlertSink:
         )
 
     return AlertSink(
-        type=entry["type"],
-        url=entry.get("url", ""),
+        type=sink_type.name,
+        settings=_sink_settings(src, entry, index, sink_type),
         name=entry.get("name", ""),
         digest=duration("digest", None),
-        topics=tuple(entry.get("topics", ())),
-        smtp_host=entry.get("smtp_host", ""),
-        smtp_port=entry.get("smtp_port", 25),
-        smtp_user=entry.get("smtp_user", ""),
-        smtp_password=entry.get("smtp_password", ""),
-        smtp_starttls=entry.get("smtp_starttls", False),
-        sender=entry.get("from", ""),
-        to=tuple(entry.get("to", ())),
+        topics=_strings(src, entry, "topics", index),
         timeout=duration("timeout", 10.0) or 10.0,
         retries=entry.get("retries", 3),
     )
+
+
+def _alert_type(src: _Source, entry: dict[str, Any], index: int) -> SinkType[Any]:
+    types = sink_types()
+    kind = entry.get("type", "")
+    if not isinstance(kind, str) or kind not in types:
+        raise src.error(f"type must be one of {', '.join(sorted(types))}", "type", "alerts", index)
+    return types[kind]
+
+
+def _sink_key_kind(sink_type: SinkType[Any], key: str) -> type | None:
+    spec = sink_type.keys.get(key)
+    return spec.kind if spec else None
+
+
+def _other_type_key(
+    src: _Source, key: str, sink_type: SinkType[Any], index: int, warnings: list[str]
+) -> None:
+    """A key of another sink type is ignored with a warning (files that set it keep
+    working); any other unknown key is an error."""
+    users = [name for name, other in sink_types().items() if key in other.keys]
+    if not users:
+        raise _unknown(src, key, [*_ALERT_KEYS, *sink_type.keys], "alerts", index)
+    message = f"ignored: only {' and '.join(users)} alerts use it, not {sink_type.name}"
+    warnings.append(str(src.error(message, key, "alerts", index)))
+
+
+def _sink_settings(
+    src: _Source, entry: dict[str, Any], index: int, sink_type: SinkType[Any]
+) -> object:
+    """The sink type's own record, from its keys (already type-checked)."""
+    values: dict[str, Any] = {}
+    for key, spec in sink_type.keys.items():
+        value = entry.get(key)
+        if spec.kind is list and value is not None:
+            value = _strings(src, entry, key, index)
+        if spec.required and (value is None or value in ("", ())):
+            raise src.error(f"required for type = {sink_type.name!r}", key, "alerts", index)
+        if value is not None:
+            values[spec.field_for(key)] = value
+    return sink_type.settings(**values)
+
+
+def _strings(src: _Source, entry: dict[str, Any], key: str, index: int) -> tuple[str, ...]:
+    values = entry.get(key, ())
+    if not all(isinstance(value, str) for value in values):
+        raise src.error("expected a list of strings", key, "alerts", index)
+    return tuple(values)
 
 
 # ---- editing, keeping the user's comments ---------------------------------------------

@@ -6,7 +6,8 @@
      ├── FetchError         a feed could not be fetched (per feed; recorded, never fatal)
      │    └── FeedGone      the server said 410 Gone
      ├── ParseError         a body is not a usable feed (per feed; recorded, never fatal)
-     └── StoreError         the database cannot be used (fatal for the command)
+     ├── StoreError         the database cannot be used (fatal for the command)
+     └── ServiceLocked      another ``tracker run`` already holds this database
 
 Foreign exceptions (httpx, feedparser, sqlite3, tomllib) are wrapped at the
 module boundary that meets them. Messages are short, single-line and safe to
@@ -80,3 +81,9 @@ class StoreError(TrackerError):
     """The database cannot be opened, migrated or written."""
 
     kind = "store"
+
+
+class ServiceLocked(TrackerError):
+    """Another service already runs on this database (its lock file is held)."""
+
+    kind = "locked"

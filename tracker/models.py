@@ -49,6 +49,23 @@ class FeedConfig:
 
 
 @dataclass(frozen=True)
+class AlertSink:
+    """One ``[[alerts]]`` entry: where new flags are sent.
+
+    The keys every sink type shares are fields here; the keys of its own type (a URL,
+    an SMTP server...) are in ``settings``, the record that type registered in
+    ``tracker.sinks.registry`` (``WebhookSettings``, ``EmailSettings``...)."""
+
+    type: str
+    settings: object
+    name: str = ""
+    digest: float | None = None  # seconds between digests; None: one message per story
+    topics: tuple[str, ...] = ()  # empty: every topic
+    timeout: float = 10.0  # seconds for one delivery attempt
+    retries: int = 3  # attempts per message
+
+
+@dataclass(frozen=True)
 class FetchRequest:
     """What the fetcher needs to fetch one feed politely."""
 

@@ -2,11 +2,15 @@
 
 One dispatcher job (``coalesce=True``, ``max_instances=1``, a misfire grace) runs
 every tick: it reloads the config and topics when their files changed (or on
-SIGHUP), polls the feeds whose ``next_poll_at`` has come, sends alerts for new
-flags and records the cycle in ``service_runs``. Scheduling state lives in the
-``feeds`` table, so a restart resumes where it stopped. One service per
-database, enforced with a lock file beside it. SIGTERM/SIGINT stop new polls,
-let the running cycle finish (bounded) and exit 0.
+SIGHUP), polls the feeds whose ``next_poll_at`` has come, then runs the
+after-cycle hooks (``tracker.hooks``: by default it sends alerts for new flags,
+records the cycle in ``service_runs`` and prunes old story bands). Scheduling
+state lives in the ``feeds`` table, so a restart resumes where it stopped. One
+service per database, enforced with a lock file beside it. SIGTERM/SIGINT stop
+new polls, let the running cycle finish (bounded) and exit 0.
+
+The service reads the time only through its ``clock`` (aware UTC; tests pass a
+fixed or stepping one) and hands it to the poller and to the hooks as ``now``.
 
 Must not: decide when a feed is due (``store``/``schedule`` do) or how to match.
 """
@@ -21,7 +25,7 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -32,8 +36,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from tracker import schedule
 from tracker.alerts import alerts_from_flags
 from tracker.config import Config, load_config
-from tracker.errors import TrackerError
-from tracker.poll import ParsePool, Poller, utcnow
+from tracker.errors import ServiceLocked, TrackerError
+from tracker.hooks import AfterCycleHook, FinishedCycle, run_after_cycle
+from tracker.poll import CycleSummary, ParsePool, Poller, utcnow
 from tracker.sinks import AlertSender
 from tracker.store import Store
 from tracker.topicset import TopicSet, load_topic_set, rescore_changed_topics
@@ -45,10 +50,6 @@ JOB_ID = "dispatch"
 STOP_GRACE = 5.0  # seconds beyond a fetch deadline and a parse limit to finish a cycle
 SETTLE = 1.0  # seconds an edited config or topic file must stay unchanged to be applied
 PRUNE_EVERY = timedelta(days=1)  # how often story bands older than the story window go
-
-
-class ServiceLocked(TrackerError):
-    """Another service already runs on this database."""
 
 
 @contextlib.contextmanager
@@ -107,6 +108,15 @@ class Service:
     pool: ParsePool = field(default_factory=lambda: ParsePool(os.cpu_count() or 1))
     sender: AlertSender | None = None
     pruned_at: datetime | None = None
+    clock: Callable[[], datetime] = utcnow  # the wall clock, aware UTC
+    after_cycle_hooks: list[AfterCycleHook] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.after_cycle_hooks = self.default_hooks()
+
+    def default_hooks(self) -> list[AfterCycleHook]:
+        """What every cycle does after its poll, in order (see ``tracker.hooks``)."""
+        return [self.send_alerts, self.record_cycle, self.prune_story_bands]
 
     # ---- live configuration ------------------------------------------------------------
 
@@ -172,71 +182,93 @@ class Service:
             self.cycle_task = None
 
     async def cycle(self) -> None:
-        now = utcnow()
+        now = self.clock()
         await self.maybe_reload(now)
+        summary = await self.poll_due(now)
+        finished = FinishedCycle(summary, self.clock(), self.store, self.config, self.topics)
+        run_after_cycle(self.after_cycle_hooks, finished)
+        self.store.checkpoint()
+
+    async def poll_due(self, now: datetime) -> CycleSummary:
+        """Poll the feeds that are due; an empty summary when none is."""
         feeds = self.config.feeds
         horizon = schedule.furthest_ahead(self.config.settings, (f.interval for f in feeds))
         due = self.store.due_feeds(now, horizon)
+        if not due:
+            return CycleSummary(now, 0.0)
         poller = Poller(
             self.store,
             self.config.settings,
             self.topics.assess,
             self.pool,
+            clock=self.clock,
             fetch_urls=secret_urls(f.url for f in feeds),
         )
-        summary = await poller.poll(due) if due else None
-        sent = self.send_alerts(utcnow())
-        if summary is not None:
-            record: dict[str, Any] = summary.as_dict() | {"alerts_sent": sent}
+        return await poller.poll(due)
+
+    # ---- the default after-cycle hooks ---------------------------------------------------
+
+    def send_alerts(self, cycle: FinishedCycle) -> Mapping[str, object]:
+        """Send alerts for the flags not notified yet; mark those every sink took."""
+        flags = self.store.unnotified_flags()
+        if not flags:
+            return {"alerts_sent": 0}
+        fresh = [f for f in flags if not self.store.story_notified(f.story_id, f.topic)]
+        if self.sender is None or not self.config.alerts or not fresh:
+            self.store.mark_notified(flags, cycle.now)
+            return {"alerts_sent": 0}
+        report = self.sender.send(alerts_from_flags(fresh), cycle.now)
+        delivered = {(a.topic, a.story_id) for a in report.delivered}
+        done = [f for f in flags if (f.topic, f.story_id) in delivered or f not in fresh]
+        self.store.mark_notified(done, cycle.now)
+        return {"alerts_sent": len(delivered)}
+
+    def record_cycle(self, cycle: FinishedCycle) -> None:
+        """Log the cycle (when it polled) and record it in ``service_runs``."""
+        summary, facts = cycle.summary, cycle.facts
+        record: dict[str, Any] = {"started_at": summary.started_at.isoformat(), "feeds": 0}
+        if summary.feeds:
+            record = summary.as_dict()
             log.info(
-                "cycle feeds=%d new_items=%d new_flags=%d errors=%d alerts=%d duration=%.1fs",
+                "cycle feeds=%d new_items=%d new_flags=%d errors=%d alerts=%s duration=%.1fs",
                 summary.feeds,
                 summary.new_items,
                 summary.new_flags,
                 summary.errors,
-                sent,
+                facts.get("alerts_sent", 0),
                 summary.duration,
             )
-        else:
-            record = {"started_at": now.isoformat(), "feeds": 0, "alerts_sent": sent}
-        self.store.record_cycle(self.run_id, record, utcnow())
-        self.prune(utcnow())
-        self.store.checkpoint()
+        # Finished after the alerts, which may take a while: ``tracker status`` reads
+        # this time to tell a stalled service.
+        self.store.record_cycle(self.run_id, record | dict(facts), self.clock())
 
-    def prune(self, now: datetime) -> None:
+    def prune_story_bands(self, cycle: FinishedCycle) -> None:
         """Once a day (and at the first cycle), drop the story bands no item needs."""
+        now = cycle.now
         if self.pruned_at is not None and timedelta(0) <= now - self.pruned_at < PRUNE_EVERY:
             return
         self.pruned_at = now
         log.info("story bands pruned rows=%d", self.store.prune_story_bands(now))
 
-    def send_alerts(self, now: datetime) -> int:
-        flags = self.store.unnotified_flags()
-        if not flags:
-            return 0
-        fresh = [f for f in flags if not self.store.story_notified(f.story_id, f.topic)]
-        if self.sender is None or not self.config.alerts or not fresh:
-            self.store.mark_notified(flags, now)
-            return 0
-        report = self.sender.send(alerts_from_flags(fresh), now)
-        delivered = {(a.topic, a.story_id) for a in report.delivered}
-        done = [f for f in flags if (f.topic, f.story_id) in delivered or f not in fresh]
-        self.store.mark_notified(done, now)
-        return len(delivered)
 
-
-def run_service(config_path: Path, db_override: Path | None, *, tick: float = 10.0) -> int:
+def run_service(
+    config_path: Path,
+    db_override: Path | None,
+    *,
+    tick: float = 10.0,
+    clock: Callable[[], datetime] = utcnow,
+) -> int:
     """Run until SIGTERM/SIGINT; return the exit code."""
     first = load_config(config_path)
     db_path = db_override or first.db_path
     with single_instance(db_path), Store(db_path) as store:
         topics = load_topic_set(first.topics_dir, first.seeds_dir)
-        service = Service(config_path, db_override, tick, first, topics, store)
+        service = Service(config_path, db_override, tick, first, topics, store, clock=clock)
         return asyncio.run(_serve(service))
 
 
 async def _serve(service: Service) -> int:
-    now = utcnow()
+    now = service.clock()
     service.run_id = service.store.start_service_run(os.getpid(), socket.gethostname(), now)
     service.fingerprint = files_fingerprint(service.config_path, service.config.topics_dir)
     service.apply(service.config, service.topics, now)
@@ -270,7 +302,7 @@ def _install_signals(service: Service, scheduler: AsyncIOScheduler, stopped: asy
 
     def reload() -> None:
         service.reload_requested = True
-        scheduler.modify_job(JOB_ID, next_run_time=utcnow())
+        scheduler.modify_job(JOB_ID, next_run_time=service.clock())
 
     loop.add_signal_handler(signal.SIGTERM, stop)
     loop.add_signal_handler(signal.SIGINT, stop)
@@ -294,5 +326,5 @@ async def _finish(service: Service, scheduler: AsyncIOScheduler) -> None:
                 await task
     scheduler.shutdown(wait=False)
     service.pool.close()
-    service.store.stop_service_run(service.run_id, utcnow())
+    service.store.stop_service_run(service.run_id, service.clock())
     log.info("service stopped")

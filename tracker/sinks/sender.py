@@ -1,43 +1,29 @@
-"""Delivering alerts to the configured ``[[alerts]]`` sinks.
+"""Sending alerts to sinks: retries, time budgets, topic filters and digests.
 
-Owns the I/O of alerting: webhooks (a JSON POST over httpx), e-mail (stdlib
-``smtplib``) and Apprise (through ``apprise_sink``, the only module that imports
-apprise), with bounded retries, per-sink topic filters and in-memory digests.
-What a message says comes from ``alerts``; this module only sends it.
-
-``AlertSender.send`` never raises: every failure is logged (credentials in URLs
-redacted, passwords never written) and counted in the ``SendReport``. Each sink
-gets at most ``retries`` attempts per message, a short backoff between them, and
-``retries * timeout`` seconds in all per ``send`` call; what does not fit fails.
+``AlertSender.send`` never raises: every failure is logged (with the sink's label
+and its secrets replaced, see ``registry.SinkType``) and counted in the
+``SendReport``. Each sink gets at most ``retries`` attempts per message, a short
+backoff between them, and ``retries * timeout`` seconds in all per ``send`` call;
+what does not fit fails.
 
 A digest sink takes alerts into memory and sends them as one message when its
 period has passed (the first digest goes out at once); a failed digest stays
 queued for the next call. Calling ``send([], now)`` flushes digests that are due.
 Queued alerts are lost if the process stops. An ``AlertSender`` is not thread-safe.
 
-Must not: decide what to alert on, read the wall clock (``now`` is passed in),
-or touch the database.
+Must not: know any sink type by name (the registry does), decide what to alert
+on, read the wall clock (``now`` is passed in), or touch the database.
 """
 
 from __future__ import annotations
 
 import logging
-import smtplib
-import ssl
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import datetime
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
-from functools import partial
-from typing import Any
-from urllib.parse import urlsplit
 
-import httpx
-
-from tracker import USER_AGENT
 from tracker.alerts import (
     Alert,
     DigestState,
@@ -50,36 +36,12 @@ from tracker.alerts import (
     render_json,
     render_text,
 )
-from tracker.config import AlertSink
-from tracker.urls import redact_url
+from tracker.models import AlertSink
+from tracker.sinks.registry import Attempt, Channel, Message, find_sink_type
 
 log = logging.getLogger(__name__)
 
 BACKOFF = (0.2, 0.5, 1.0, 2.0)  # seconds before the 2nd, 3rd, 4th... attempt
-TRANSIENT_STATUS = frozenset({408, 425, 429})  # and every 5xx: worth another attempt
-DEFAULT_SENDER = "tracker@localhost"
-MESSAGE_ID_DOMAIN = "tracker.invalid"  # make_msgid would otherwise look up this host's name
-APPRISE_MISSING = "apprise is not installed: pip install 'tracker[alerts]'"
-REDACTED = "***"
-
-
-@dataclass(frozen=True)
-class Message:
-    """One message to send: text for e-mail and chat, a payload for webhooks."""
-
-    subject: str
-    body: str
-    payload: dict[str, Any]
-    date: datetime
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """The outcome of one try at sending one message to one sink."""
-
-    ok: bool
-    error: str = ""
-    retry: bool = True  # whether another attempt could succeed
 
 
 @dataclass(frozen=True)
@@ -105,9 +67,6 @@ class SendReport:
     @property
     def ok(self) -> bool:
         return all(report.failed == 0 for report in self.sinks)
-
-
-Channel = Callable[[Message, float], Attempt]  # sends one message within a timeout
 
 
 class AlertSender:
@@ -236,86 +195,16 @@ def sink_label(sink: AlertSink) -> str:
     """How a sink is named in logs and reports: never with its credentials."""
     if sink.name:
         return sink.name
-    if sink.type == "email":
-        return f"smtp://{sink.smtp_host}:{sink.smtp_port}"
-    if sink.type == "apprise":  # apprise URLs hide tokens anywhere: show the service only
-        return f"{urlsplit(sink.url).scheme or 'apprise'}://{REDACTED}"
-    return redact_url(sink.url)
-
-
-# ---- channels --------------------------------------------------------------------------
+    sink_type = find_sink_type(sink.type)
+    return sink_type.label(sink.settings) if sink_type else sink.type
 
 
 def open_channel(sink: AlertSink, stack: ExitStack) -> Channel:
     """A function sending one message to ``sink``; resources close with ``stack``."""
-    if sink.type == "webhook":
-        client = stack.enter_context(
-            httpx.Client(timeout=sink.timeout, headers={"User-Agent": USER_AGENT})
-        )
-        return partial(post_webhook, client, sink.url)
-    if sink.type == "email":
-        return partial(send_email, sink)
-    if sink.type == "apprise":
-        return apprise_channel(sink.url)
-    return lambda message, timeout: Attempt(False, f"unknown sink type {sink.type}", False)
-
-
-def post_webhook(client: httpx.Client, url: str, message: Message, timeout: float) -> Attempt:
-    """POST the message's JSON payload; any 2xx answer is a delivery."""
-    try:
-        # Streamed so that the answer's body is never read: only its status matters.
-        with client.stream("POST", url, json=message.payload, timeout=timeout) as response:
-            status = response.status_code
-    except httpx.InvalidURL as exc:
-        return Attempt(False, f"invalid URL: {exc}", retry=False)
-    except httpx.HTTPError as exc:
-        return Attempt(False, f"{type(exc).__name__}: {exc}".rstrip(": "))
-    if 200 <= status < 300:
-        return Attempt(True)
-    return Attempt(False, f"HTTP {status}", retry=status >= 500 or status in TRANSIENT_STATUS)
-
-
-def send_email(sink: AlertSink, message: Message, timeout: float) -> Attempt:
-    """Send the message as one plain-text e-mail over SMTP."""
-    try:
-        with smtplib.SMTP(sink.smtp_host, sink.smtp_port, timeout=timeout) as smtp:
-            if sink.smtp_starttls:
-                smtp.starttls(context=ssl.create_default_context())
-            if sink.smtp_user:
-                smtp.login(sink.smtp_user, sink.smtp_password)
-            smtp.send_message(email_message(sink, message))
-    except (smtplib.SMTPAuthenticationError, smtplib.SMTPRecipientsRefused) as exc:
-        return Attempt(False, f"{type(exc).__name__}: {exc}", retry=False)
-    except (OSError, ValueError) as exc:  # smtplib.SMTPException is an OSError
-        return Attempt(False, f"{type(exc).__name__}: {exc}")
-    return Attempt(True)
-
-
-def email_message(sink: AlertSink, message: Message) -> EmailMessage:
-    email = EmailMessage()
-    email["Subject"] = message.subject
-    email["From"] = sink.sender or DEFAULT_SENDER
-    email["To"] = ", ".join(sink.to)
-    email["Date"] = format_datetime(message.date)
-    email["Message-ID"] = make_msgid(domain=MESSAGE_ID_DOMAIN)
-    email.set_content(message.body)
-    return email
-
-
-def apprise_channel(url: str) -> Channel:
-    """Send through Apprise, or fail clearly when the optional extra is missing."""
-    try:
-        from tracker.apprise_sink import notify_apprise
-    except ImportError:
-        return lambda message, timeout: Attempt(False, APPRISE_MISSING, retry=False)
-
-    def notify(message: Message, timeout: float) -> Attempt:
-        # Apprise applies its own per-service timeouts; ``timeout`` cannot be passed on.
-        if notify_apprise(url, message.subject, message.body):
-            return Attempt(True)
-        return Attempt(False, "apprise could not deliver the message")
-
-    return notify
+    sink_type = find_sink_type(sink.type)
+    if sink_type is None:
+        return lambda message, timeout: Attempt(False, f"unknown sink type {sink.type}", False)
+    return sink_type.open_channel(sink.settings, stack)
 
 
 # ---- logging ---------------------------------------------------------------------------
@@ -347,10 +236,9 @@ def _with_errors(report: SinkReport, errors: list[str]) -> SinkReport:
 
 
 def _scrub(sink: AlertSink, text: str) -> str:
-    """``text`` without the sink's URL or password in it, as some errors quote them."""
-    if sink.url:
-        shown = sink_label(sink) if sink.type == "apprise" else redact_url(sink.url)
-        text = text.replace(sink.url, shown)
-    if sink.smtp_password:
-        text = text.replace(sink.smtp_password, REDACTED)
+    """``text`` without the sink's secrets (a URL, a password), as some errors quote them."""
+    sink_type = find_sink_type(sink.type)
+    for secret, shown in (sink_type.secrets(sink.settings) if sink_type else {}).items():
+        if secret:
+            text = text.replace(secret, shown)
     return text

@@ -1,0 +1,78 @@
+"""After-cycle hooks: the work the service does once the due feeds were polled.
+
+Modelled on reader's ``after_feeds_update_hooks``: ``Service.after_cycle_hooks`` is
+a plain list of callables run in order after each poll, each given a
+``FinishedCycle`` (the cycle's ``CycleSummary``, ``now``, the store, and the config
+and topics in force). By default it holds the service's own steps::
+
+    send_alerts         new flags go to the [[alerts]] sinks
+    record_cycle        the cycle is written to service_runs (``tracker status``)
+    prune_story_bands   once a day, the story bands no item needs any more go
+
+An aggregate detector (surges, developments) is a function of a ``FinishedCycle``,
+registered in one line: ``service.after_cycle_hooks.insert(0, detect_surges)`` to
+run before alerts go out (the flags it writes are alerted in the same cycle), or
+``.append(...)`` to run last; to have every ``tracker run`` use it, add it to
+``Service.default_hooks``.
+
+A hook may return a mapping of facts for the cycle's record (``{"alerts_sent": 2}``):
+the hooks after it see them in ``cycle.facts``, and ``record_cycle`` stores them.
+A hook that raises is logged with its name and traceback (``after-cycle hook failed
+hook=...``), its name is added to the facts as ``hooks_failed``, and the other
+hooks still run: one broken detector must stop neither alerts nor the service.
+
+Must not: read the clock (``now`` is given), or poll and schedule feeds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tracker.config import Config
+    from tracker.poll import CycleSummary
+    from tracker.store import Store
+    from tracker.topicset import TopicSet
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FinishedCycle:
+    """What an after-cycle hook is told about the cycle that just polled."""
+
+    summary: CycleSummary  # what the poll did (no feeds when none was due)
+    now: datetime  # when the poll finished: the time for whatever the hook decides
+    store: Store
+    config: Config
+    topics: TopicSet
+    facts: Mapping[str, object] = field(default_factory=dict)  # from the hooks before
+
+
+# Returns facts for the cycle's record, or None.
+AfterCycleHook = Callable[[FinishedCycle], Mapping[str, object] | None]
+
+
+def hook_name(hook: AfterCycleHook) -> str:
+    return str(getattr(hook, "__name__", None) or repr(hook))
+
+
+def run_after_cycle(hooks: Sequence[AfterCycleHook], cycle: FinishedCycle) -> dict[str, object]:
+    """Run every hook in order, whatever the others do; return the facts they gave."""
+    facts: dict[str, object] = dict(cycle.facts)
+    failed: list[str] = []
+    for hook in hooks:
+        try:
+            given = hook(replace(cycle, facts=MappingProxyType(dict(facts))))
+        except Exception:
+            log.exception("after-cycle hook failed hook=%s", hook_name(hook))
+            failed.append(hook_name(hook))
+            facts["hooks_failed"] = tuple(failed)
+            continue
+        facts.update(given or {})
+    return facts
