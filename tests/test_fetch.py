@@ -193,6 +193,7 @@ def test_short_body_is_a_protocol_or_connect_error(server: LocalServer) -> None:
     assert result.body == b""
 
 
+@pytest.mark.slow
 def test_trickling_server_hits_the_deadline(server: LocalServer) -> None:
     server.route("/slow", Reply(body=FEED, trickle=0.1))
     started = time.monotonic()

@@ -225,6 +225,7 @@ def _reference_canonical(url: str, base: str | None) -> str | None:
     return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
 
 
+@pytest.mark.slow
 def test_random_links_resolve_and_canonicalise_as_urllib_does() -> None:
     rng = random.Random(20261128)
     for _ in range(20_000):
