@@ -5,7 +5,9 @@ runs) on a free port of 127.0.0.1 over a populated database, and reads each page
 DOM after its scripts ran. Chromium may resolve no name but 127.0.0.1, so a page
 that needed the internet (a CDN script) would fail here as it would offline.
 
-Needs Debian's ``chromium`` (``apt-get install -y chromium``); CI installs it.
+Needs Debian's ``chromium`` (``apt-get install -y chromium``): .ci/run installs it
+before the suite; without it these tests are skipped with a message saying how to
+install it. Nothing is installed from inside the tests.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from dbfactory import STORY_TITLE, populated_db
 
 from tracker import browse
 
-# The first test may install Chromium with apt-get, which can take minutes.
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(1200)]
+# Every test here runs a Datasette server and a browser as subprocesses: the slow tier.
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[1]
 METADATA = ROOT / "config" / "datasette.yml"
@@ -47,39 +49,21 @@ CHROMIUM_FLAGS = (
 )
 
 
+NO_CHROMIUM = (
+    "Chromium is not installed, so the browser tests cannot run. Install Debian's package "
+    "with `sudo apt-get install -y chromium` (.ci/run does this before the suite), or "
+    "deselect these tests with `-m 'not browser'`."
+)
+
+
+@pytest.fixture(scope="module")
 def chromium() -> str:
-    """Debian's Chromium; the test set-up installs it with apt-get when it can (root)."""
-    found = _find_chromium() or _install_chromium()
-    if found:
-        return found
-    pytest.fail(
-        "Chromium is not installed and could not be installed: the browser tests need it. "
-        "Install it with `apt-get install -y chromium` (Debian), or deselect them with "
-        "`-m 'not browser'`."
-    )
-
-
-def _find_chromium() -> str | None:
+    """The installed Chromium; the module's tests are skipped without one."""
     for name in ("chromium", "chromium-browser"):
         found = shutil.which(name)
         if found:
             return found
-    return None
-
-
-def _install_chromium() -> str | None:
-    if shutil.which("apt-get") is None or os.geteuid() != 0:
-        return None
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (
-        ["apt-get", "install", "-y", "-q", "chromium"],
-        ["apt-get", "update", "-q"],
-        ["apt-get", "install", "-y", "-q", "chromium"],
-    ):
-        subprocess.run(command, env=env, capture_output=True, check=False, timeout=900)
-        if _find_chromium():
-            break
-    return _find_chromium()
+    pytest.skip(NO_CHROMIUM)
 
 
 def free_port() -> int:
@@ -103,7 +87,7 @@ def wait_until_serving(url: str, server: subprocess.Popen[bytes], log: Path) -> 
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def site(tmp_path_factory: pytest.TempPathFactory, chromium: str) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("browser")
     db_path = folder / "tracker.db"
     populated_db(db_path)
@@ -125,10 +109,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             server.wait()
 
 
-def dump_dom(url: str, profile: Path) -> str:
+def dump_dom(chromium: str, url: str, profile: Path) -> str:
     """The page's DOM after its scripts ran, as headless Chromium serialises it."""
     result = subprocess.run(
-        [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", url],
+        [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", url],
         capture_output=True,
         timeout=PAGE_SECONDS,
         env={**os.environ, "HOME": str(profile)},
@@ -138,8 +122,10 @@ def dump_dom(url: str, profile: Path) -> str:
     return result.stdout.decode()
 
 
-def test_flagged_followups_page_shows_the_flagged_stories(site: str, tmp_path: Path) -> None:
-    dom = dump_dom(f"{site}/tracker/flagged_followups", tmp_path)
+def test_flagged_followups_page_shows_the_flagged_stories(
+    chromium: str, site: str, tmp_path: Path
+) -> None:
+    dom = dump_dom(chromium, f"{site}/tracker/flagged_followups", tmp_path)
     assert "Flagged follow-ups" in dom
     assert f"{STORY_TITLE} - Kabul Wire" in dom
     assert "Kabul Wire,Daily Herald,Radio Asia" in dom
@@ -149,15 +135,15 @@ def test_flagged_followups_page_shows_the_flagged_stories(site: str, tmp_path: P
     assert not re.search(r"href=\"javascript:", dom, re.I)
 
 
-def test_search_finds_an_item(site: str, tmp_path: Path) -> None:
-    dom = dump_dom(f"{site}/tracker/items?_search=%22embassy+in+Kabul%22", tmp_path)
+def test_search_finds_an_item(chromium: str, site: str, tmp_path: Path) -> None:
+    dom = dump_dom(chromium, f"{site}/tracker/items?_search=%22embassy+in+Kabul%22", tmp_path)
     assert "2 rows where search matches" in dom
     assert "Diplomats weigh reopening the embassy in Kabul" in dom
     assert "Kabul residents face long power cuts" not in dom
 
 
-def test_dashboard_draws_the_charts_as_svg_bars(site: str, tmp_path: Path) -> None:
-    dom = dump_dom(f"{site}/-/dashboards/flags", tmp_path)
+def test_dashboard_draws_the_charts_as_svg_bars(chromium: str, site: str, tmp_path: Path) -> None:
+    dom = dump_dom(chromium, f"{site}/-/dashboards/flags", tmp_path)
     charts = re.findall(r'<div id="chart-([\w-]+)".*?</svg>', dom, re.S)
     assert sorted(charts) == ["per-day", "per-outlet"], dom[-3000:]
     bars = re.findall(r'<g class="mark-rect role-mark[^"]*"[^>]*>(.*?)</g>', dom, re.S)

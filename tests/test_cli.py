@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 from conftest import Run, make_project
 
+# Every test here runs the tracker command as a subprocess: the slow tier.
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize(
     ("args", "message"),

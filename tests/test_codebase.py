@@ -76,16 +76,19 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_ruff_lint_passes() -> None:
     result = run("ruff", "check", "tracker", "tests", "benchmarks")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_ruff_format_is_applied() -> None:
     result = run("ruff", "format", "--check", "tracker", "tests", "benchmarks")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_mypy_strict_passes() -> None:
     result = run("mypy")
     assert result.returncode == 0, result.stdout + result.stderr

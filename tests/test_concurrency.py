@@ -62,6 +62,7 @@ def hold_write_lock(path: Path, seconds: float) -> threading.Thread:
     return thread
 
 
+@pytest.mark.slow
 def test_the_cli_waits_for_another_writer_instead_of_failing(
     tmp_path: Path, run_tracker: Run, server: RawServer
 ) -> None:
@@ -81,6 +82,7 @@ def test_the_cli_waits_for_another_writer_instead_of_failing(
         assert conn.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 4
 
 
+@pytest.mark.slow
 def test_opening_and_migrating_waits_for_another_writer(tmp_path: Path) -> None:
     db = tmp_path / "tracker.db"
     with sqlite3.connect(db) as conn:
@@ -150,6 +152,7 @@ class Readers:
             conn.close()
 
 
+@pytest.mark.slow
 def test_readers_during_polls_never_see_a_partial_poll(
     tmp_path: Path, pool: ParsePool, server: RawServer
 ) -> None:
@@ -173,6 +176,7 @@ def test_readers_during_polls_never_see_a_partial_poll(
     assert final <= stored == 4 * 125
 
 
+@pytest.mark.slow
 def test_index_batches_run_on_another_thread_and_no_write_overlaps_one(
     tmp_path: Path, pool: ParsePool, server: RawServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -219,6 +223,7 @@ def wal_size(db: Path) -> int:
     return wal.stat().st_size if wal.exists() else 0
 
 
+@pytest.mark.slow
 def test_wal_stays_bounded_once_a_long_reader_lets_go(
     tmp_path: Path, pool: ParsePool, server: RawServer
 ) -> None:

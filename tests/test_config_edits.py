@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from conftest import Run
 from hostile import (
     WATCH_TOPIC,
@@ -31,6 +32,9 @@ from hostile import (
     wait_for,
     watch_project,
 )
+
+# Every test here runs the service as a subprocess: the slow tier.
+pytestmark = pytest.mark.slow
 
 DETECT = 10.0  # seconds allowed for the service to notice an edit (tick 0.2 s, settle 1 s)
 

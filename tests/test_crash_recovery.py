@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from hostile import (
     Entry,
     RawServer,
@@ -33,6 +34,9 @@ from hostile import (
     wait_for,
     watch_project,
 )
+
+# Every test here spawns the service and kills it with SIGKILL: the slow tier.
+pytestmark = pytest.mark.slow
 
 KILLS = 25
 FEEDS = 8

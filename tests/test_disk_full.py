@@ -25,6 +25,9 @@ from hostile import (
     rss,
 )
 
+# Every test here polls through the parse worker processes: the slow tier.
+pytestmark = pytest.mark.slow
+
 NO_LIMIT = 4_294_967_294
 
 

@@ -13,7 +13,8 @@ from tracker.cli import cli
 from tracker.models import Settings
 from tracker.sinks import sink_types
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def commands(group: click.Group, prefix: str = "tracker") -> list[tuple[str, click.Command]]:
@@ -62,3 +63,13 @@ def test_every_sink_type_and_its_keys_are_in_the_readme(sink_type: str, key: str
 def test_global_options_are_in_the_readme() -> None:
     for option in ("--config", "--db", "--log-format", "TRACKER_CONFIG", "TRACKER_DB"):
         assert option in README
+
+
+def test_ci_runs_exactly_the_readmes_test_command() -> None:
+    test_command = next(
+        line
+        for line in README.splitlines()
+        if line.startswith("python3 -m venv") and "[test]" in line
+    )
+    ci_lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert ci_lines[-1] == test_command

@@ -18,7 +18,7 @@ import pytest
 from httpserver import LocalServer, Received, Reply, closed_port
 
 from tracker import USER_AGENT
-from tracker.fetch import Fetcher, IPAddress, address_refusal, is_fetchable_url, retry_after_seconds
+from tracker.fetch import Fetcher, IPAddress, address_refusal, retry_after_seconds
 from tracker.models import MIB, FetchRequest, FetchResult, Settings
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
@@ -193,6 +193,7 @@ def test_short_body_is_a_protocol_or_connect_error(server: LocalServer) -> None:
     assert result.body == b""
 
 
+@pytest.mark.slow
 def test_trickling_server_hits_the_deadline(server: LocalServer) -> None:
     server.route("/slow", Reply(body=FEED, trickle=0.1))
     started = time.monotonic()
@@ -329,14 +330,6 @@ def test_error_message_is_one_bounded_line() -> None:
     assert result.error is not None
     assert len(result.error) <= 1024
     assert "\n" not in result.error and "pw@" not in result.error
-
-
-def test_is_fetchable_url() -> None:
-    assert is_fetchable_url("https://example.org/feed.xml")
-    assert is_fetchable_url("HTTP://Example.org")
-    assert not is_fetchable_url("javascript:alert(1)")
-    assert not is_fetchable_url("http://example.org:99999/")
-    assert not is_fetchable_url("//example.org/feed")
 
 
 def test_address_policy() -> None:

@@ -40,6 +40,9 @@ from tracker.parse import parse_feed
 from tracker.poll import ParsePool
 from tracker.topics import load_topic
 
+# Every test here polls through the parse worker processes: the slow tier.
+pytestmark = pytest.mark.slow
+
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 SECRET = "TOPSECRET-7f3a"
 

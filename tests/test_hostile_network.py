@@ -42,6 +42,9 @@ from tracker.models import MIB
 from tracker.poll import utcnow
 from tracker.schedule import BACKOFF_CAP, JITTER, RETRY_AFTER_CAP
 
+# Every test here polls through the parse worker processes: the slow tier.
+pytestmark = pytest.mark.slow
+
 TIME_SLACK = 1.0  # seconds beyond the deadline allowed for a whole poll (parse, write)
 MEMORY_FACTOR = 4  # peak memory of a poll, in multiples of the size cap
 GOOD = rss(news(5))

@@ -480,6 +480,7 @@ def test_min_terms_needs_distinct_terms_of_a_group(tmp_path: Path) -> None:
     assert matcher.decide(ItemText("one two", "")).flagged
 
 
+@pytest.mark.slow
 def test_a_thousand_terms_on_a_large_text(tmp_path: Path) -> None:
     """Many terms and a long text: every occurrence found, nothing else."""
     from dataclasses import replace

@@ -691,6 +691,7 @@ def test_manifest_lists_exactly_the_corpus_files() -> None:
     assert on_disk - {"MANIFEST.tsv"} == set(MANIFEST)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", CORPUS_FILES, ids=[name[-60:] for name in CORPUS_FILES])
 def test_corpus_file_parses_or_fails_cleanly(name: str) -> None:
     body = (CORPUS / name).read_bytes()
@@ -817,6 +818,7 @@ def outcome(body: bytes, *, fast: bool) -> ParsedFeed | tuple[str, str]:
         return error.kind, str(error)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", CORPUS_FILES, ids=[name[-60:] for name in CORPUS_FILES])
 def test_corpus_file_gives_the_same_items_with_or_without_the_fast_path(name: str) -> None:
     body = (CORPUS / name).read_bytes()

@@ -63,6 +63,7 @@ def test_only_new_and_changed_items_are_analysed(topics: TopicSet) -> None:
     assert analyse(feed, {}, None)[first.key].decisions is None  # the writer assesses
 
 
+@pytest.mark.slow
 def test_workers_parse_and_assess_from_one_event_loop_after_another(
     pool: ParsePool, topics: TopicSet
 ) -> None:
@@ -78,6 +79,7 @@ def test_workers_parse_and_assess_from_one_event_loop_after_another(
         assert flagged == {"1": True, "2": False}
 
 
+@pytest.mark.slow
 def test_an_assessor_that_cannot_reach_the_workers_is_left_to_the_writer(
     pool: ParsePool, topics: TopicSet
 ) -> None:
@@ -88,6 +90,7 @@ def test_an_assessor_that_cannot_reach_the_workers_is_left_to_the_writer(
     assert analyses and all(a.decisions is None for a in analyses.values())
 
 
+@pytest.mark.slow
 def test_parses_run_side_by_side_and_a_bad_document_fails_alone(pool: ParsePool) -> None:
     async def both() -> list[object]:
         good = pool.parse(fetched(DOCUMENT), NOW, Settings())
@@ -99,6 +102,7 @@ def test_parses_run_side_by_side_and_a_bad_document_fails_alone(pool: ParsePool)
     assert isinstance(bad, ParseError) and bad.kind == "not_a_feed"
 
 
+@pytest.mark.slow
 def test_a_freed_worker_takes_the_next_job_before_its_last_caller_goes_on() -> None:
     """The caller whose parse ended writes its feed next: by then the worker it freed
     must already have the job of a caller that was waiting for one."""
@@ -119,6 +123,7 @@ def test_a_freed_worker_takes_the_next_job_before_its_last_caller_goes_on() -> N
     assert busy_after_first == [True]
 
 
+@pytest.mark.slow
 def test_workers_run_below_the_main_process_priority(pool: ParsePool) -> None:
     asyncio.run(pool.parse(fetched(DOCUMENT), NOW, Settings()))
     (worker,) = pool._idle[-1:]
@@ -142,6 +147,7 @@ pool.close()
 """
 
 
+@pytest.mark.slow
 def test_a_worker_does_not_run_the_main_script_again(tmp_path: Path) -> None:
     """A worker loads the parser, not the program that started it (a script without an
     ``if __name__ == "__main__"`` guard still works), and a new worker's start does not
@@ -165,6 +171,7 @@ def slow_document(items: int = 6000) -> bytes:
     return f'<rss version="0.91"><channel><title>Slow</title>{entries}</channel></rss>'.encode()
 
 
+@pytest.mark.slow
 def test_a_second_job_waits_in_a_busy_worker_and_runs_when_the_first_ends() -> None:
     pool = ParsePool(1)
     most_in_flight: list[int] = []
@@ -188,6 +195,7 @@ def test_a_second_job_waits_in_a_busy_worker_and_runs_when_the_first_ends() -> N
     assert max(most_in_flight) == 2  # never more than one job waiting in the worker
 
 
+@pytest.mark.slow
 def test_a_job_waiting_behind_a_runaway_parse_goes_to_another_worker() -> None:
     pool = ParsePool(1)
     settings = Settings(parse_timeout=0.3)

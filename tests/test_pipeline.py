@@ -8,9 +8,13 @@ import warnings
 from pathlib import Path
 
 import feedparser
+import pytest
 from conftest import DATA, Run, make_project
 from feedserver import serve_files
 from httpserver import LocalServer, Reply, closed_port
+
+# Every test here polls the corpus through the command and its parse workers: the slow tier.
+pytestmark = pytest.mark.slow
 
 CORPUS = DATA / "corpus"
 

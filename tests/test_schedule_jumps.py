@@ -139,6 +139,7 @@ def cycles(db: Path) -> int:
     return int(rows[0][0]) if rows else 0  # the service has not recorded its start yet
 
 
+@pytest.mark.slow
 def test_a_paused_service_resumes_with_one_cycle_not_a_storm(tmp_path: Path) -> None:
     with RawServer() as server:
         server.route("/feed", respond(rss(news(3))))
@@ -162,6 +163,7 @@ def test_a_paused_service_resumes_with_one_cycle_not_a_storm(tmp_path: Path) -> 
     assert query(db, "SELECT COUNT(*) FROM polls") == [(1,)], "the feed was polled again"
 
 
+@pytest.mark.slow
 def test_a_hung_poll_ends_at_the_deadline_and_sigterm_mid_poll_exits_cleanly(
     tmp_path: Path,
 ) -> None:

@@ -50,6 +50,7 @@ from tracker.poll import ParsePool
 # ---- where tracker connects -------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "target",
     [
@@ -72,6 +73,7 @@ def test_redirects_to_link_local_or_metadata_addresses_are_always_refused(
     assert measured.elapsed < 1.0  # refused before any connection attempt
 
 
+@pytest.mark.slow
 def test_redirect_from_a_public_address_into_a_private_one_is_refused(
     server: RawServer, harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -94,6 +96,7 @@ def test_redirect_from_a_public_address_into_a_private_one_is_refused(
     assert server.hits("/in") == 0, "the private address was contacted"
 
 
+@pytest.mark.slow
 def test_allow_private_off_refuses_configured_private_feeds_without_traffic(
     server: RawServer, harness: Harness
 ) -> None:
@@ -110,6 +113,7 @@ def test_allow_private_off_refuses_configured_private_feeds_without_traffic(
     assert harness.items(url) == 2
 
 
+@pytest.mark.slow
 def test_non_http_urls_are_refused_by_config_and_cli(tmp_path: Path, run_tracker: Run) -> None:
     config = make_project(tmp_path, [], with_topics=False)
     good = config.read_text()
@@ -238,6 +242,7 @@ def xss_entries() -> list[Entry]:
     ] + raw  # fmt: skip
 
 
+@pytest.mark.slow
 def test_xss_corpus_never_becomes_live_markup_in_cli_alerts_or_datasette(
     tmp_path: Path, pool: ParsePool, server: RawServer, run_tracker: Run
 ) -> None:
@@ -367,6 +372,7 @@ def basic_auth_only(body: bytes) -> Behaviour:
     return behave
 
 
+@pytest.mark.slow
 def test_credentials_in_feed_urls_reach_the_server_and_nothing_else(
     tmp_path: Path, run_tracker: Run, server: RawServer, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -409,6 +415,7 @@ def test_credentials_in_feed_urls_reach_the_server_and_nothing_else(
     assert PASSWORD in export, "the export must keep the URLs the user configured"
 
 
+@pytest.mark.slow
 def test_credentials_never_reach_alerts_or_the_service_log(
     tmp_path: Path, pool: ParsePool, server: RawServer, caplog: pytest.LogCaptureFixture
 ) -> None:

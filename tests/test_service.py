@@ -14,8 +14,12 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from conftest import Run, make_project
 from httpserver import LocalServer, Reply
+
+# Every test here runs the service as a subprocess: the slow tier.
+pytestmark = pytest.mark.slow
 
 RSS = """<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>{title}</title><link>http://example.org/</link>

@@ -1,4 +1,4 @@
-"""canonical_url and redact_url: tables of input -> expected."""
+"""is_http_url, canonical_url, absolute_url and the redactor: tables of input -> expected."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import pytest
 
-from tracker.urls import absolute_url, canonical_url, redact_url
+from tracker.urls import absolute_url, canonical_url, is_http_url, redact_text, redact_url
 
 CANONICAL = [
     # (url, base, expected)
@@ -113,6 +113,43 @@ def test_redact_url(url: str, expected: str) -> None:
     assert redact_url(url) == expected
 
 
+def test_redact_text_redacts_every_url_in_a_message() -> None:
+    message = (
+        "cannot reach 'https://a:b@c@example.com/feed?token=t0k&x=1' "
+        "(from http://u:pw@h.example/x), via ftp://me:pw2@f.example"
+    )
+    assert redact_text(message) == (
+        "cannot reach 'https://***@example.com/feed?token=***&x=1' "
+        "(from http://***@h.example/x), via ftp://***@f.example"
+    )
+    assert redact_text("no URL here: user@example.com") == "no URL here: user@example.com"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://example.org/feed.xml", True),
+        ("HTTP://Example.org", True),
+        ("  http://example.org/a  ", True),
+        ("http://[2001:db8::1]:8080/", True),
+        ("http://example.org:65535/", True),
+        ("http://example.org:99999/", False),
+        ("http://example.org:port/", False),
+        ("http://[::1", False),
+        ("https://", False),
+        ("http:///no-host", False),
+        ("//example.org/feed", False),
+        ("example.org/feed", False),
+        ("ftp://example.org/feed", False),
+        ("javascript:alert(1)", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_is_http_url(url: str | None, expected: bool) -> None:
+    assert is_http_url(url) is expected
+
+
 ABSOLUTE = [
     ("/a?utm_source=x#frag", "https://example.com/feed", "https://example.com/a?utm_source=x#frag"),
     ("HTTPS://Example.com/A", None, "HTTPS://Example.com/A"),
@@ -132,6 +169,9 @@ ABSOLUTE = [
     ("http://example.com/a?", "https://example.com/", "http://example.com/a?"),
     ("http://example.com/a", "http://[::1", None),
     ("https://example.com/a?x=1#y", "https://example.com/", "https://example.com/a?x=1#y"),
+    ("http://example.com:8080/a", None, "http://example.com:8080/a"),
+    ("http://example.com:65535/a", None, "http://example.com:65535/a"),
+    ("http://example.com:65536/a", None, None),  # a link no browser could follow
 ]
 
 
@@ -160,6 +200,7 @@ def _reference_absolute(url: str, base: str | None) -> str | None:
     try:
         resolved = urljoin(base.strip(), url) if base else url
         parts = urlsplit(resolved.strip())
+        _ = parts.port
     except ValueError:
         return None
     return resolved if parts.scheme.lower() in ("http", "https") and parts.hostname else None
@@ -184,6 +225,7 @@ def _reference_canonical(url: str, base: str | None) -> str | None:
     return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
 
 
+@pytest.mark.slow
 def test_random_links_resolve_and_canonicalise_as_urllib_does() -> None:
     rng = random.Random(20261128)
     for _ in range(20_000):

@@ -29,7 +29,7 @@ from tracker.models import FeedConfig
 from tracker.poll import CycleSummary, ParsePool, Poller, run_poll, utcnow
 from tracker.store import FeedState, PollSummary, Store
 from tracker.topicset import TopicSet, load_topic_set, rescore_changed_topics
-from tracker.urls import redact_url, secret_urls
+from tracker.urls import is_http_url, redact_url, secret_urls
 
 log = logging.getLogger("tracker")
 
@@ -159,9 +159,9 @@ def _states_for(store: Store, urls: tuple[str, ...], now: datetime) -> list[Feed
     if not urls:
         return store.feeds(configured_only=True)
     for url in urls:
-        if not url.startswith(("http://", "https://")):
+        if not is_http_url(url):
             raise click.BadParameter(f"only http and https URLs can be polled: {url}")
-    return [store.ensure_feed(url, now) for url in dict.fromkeys(urls)]
+    return [store.ensure_feed(url, now) for url in dict.fromkeys(url.strip() for url in urls)]
 
 
 @contextmanager
@@ -246,12 +246,12 @@ def feeds_list(ctx: Context, as_json: bool) -> None:
 @pass_context
 def feeds_add(ctx: Context, url: str, name: str, interval: str | None, language: str) -> None:
     """Add a feed to the config file (comments are kept)."""
-    if not config.is_pollable_url(url):
+    if not is_http_url(url):
         raise click.BadParameter(f"only http and https URLs can be polled: {url}")
     seconds = config.check_interval(interval, key="--interval") if interval else None
     if seconds is not None and seconds < config.WARN_INTERVAL:
         click.echo(f"tracker: warning: polling every {interval} is aggressive", err=True)
-    feed = FeedConfig(url=url, name=name, interval=seconds, language=language)
+    feed = FeedConfig(url=url.strip(), name=name, interval=seconds, language=language)
     config.add_feed(ctx.config_path, feed)
     click.echo(f"added {url}")
 

@@ -27,7 +27,7 @@ import tomlkit
 from tracker.errors import ConfigError
 from tracker.models import AlertSink, FeedConfig, Settings
 from tracker.sinks import SinkType, sink_types
-from tracker.urls import redact_url
+from tracker.urls import is_http_url, redact_url
 
 DEFAULT_CONFIG = "config/tracker.toml"
 MIN_INTERVAL = 10.0
@@ -285,7 +285,7 @@ def _feed(src: _Source, entry: object, index: int, warnings: list[str]) -> FeedC
     url = entry.get("url")
     if not url:
         raise src.error("every feed needs a url", "url", "feeds", index)
-    if not is_pollable_url(url):
+    if not is_http_url(url):
         raise src.error(
             f"only http and https URLs can be polled: {redact_url(url)}", "url", "feeds", index
         )
@@ -303,13 +303,11 @@ def _feed(src: _Source, entry: object, index: int, warnings: list[str]) -> FeedC
                 f"{format_duration(interval)} is aggressive; servers may block it"
             )
     return FeedConfig(
-        url=url, name=entry.get("name", ""), interval=interval, language=entry.get("language", "")
+        url=url.strip(),
+        name=entry.get("name", ""),
+        interval=interval,
+        language=entry.get("language", ""),
     )
-
-
-def is_pollable_url(url: str) -> bool:
-    """Only http and https URLs with a host are ever polled."""
-    return re.match(r"^https?://[^/\s]+", url) is not None
 
 
 def check_interval(

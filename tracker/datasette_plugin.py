@@ -23,13 +23,13 @@ import re
 import weakref
 from collections.abc import Awaitable, Iterable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from datasette import hookimpl
 from markupsafe import Markup, escape
 
+from tracker.urls import is_http_url
+
 URL_COLUMNS = frozenset({"url", "link", "atom_link", "site_url", "previous_url", "redirect_to"})
-WEB_SCHEMES = frozenset({"http", "https"})
 STORY_QUERY = "story"
 REASONS_STYLE = "margin: 0; padding-left: 1.2em; min-width: 14em"
 _UNSAFE_IN_URL = re.compile(r"[\s\x00-\x1f\x7f]")
@@ -55,13 +55,7 @@ _TERMS_READERS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary(
 
 def is_web_url(value: str) -> bool:
     """Whether ``value`` is an absolute http(s) URL, safe to put in an ``href``."""
-    if _UNSAFE_IN_URL.search(value):
-        return False
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return False
-    return parts.scheme.lower() in WEB_SCHEMES and bool(parts.netloc)
+    return not _UNSAFE_IN_URL.search(value) and is_http_url(value)
 
 
 def link_html(value: str) -> Markup:

@@ -11,22 +11,71 @@
 
 Foreign exceptions (httpx, feedparser, sqlite3, tomllib) are wrapped at the
 module boundary that meets them. Messages are short, single-line and safe to
-show to users; ``kind`` is a stable machine-readable name stored on feeds.
+show to users (``one_line`` and ``cap_message`` bound them); ``kind`` is an
+``ErrorKind``, a stable machine-readable name stored on feeds and polls.
+
+Pure stdlib: nothing here does I/O.
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
+
+# Characters of an error or warning message kept when it is stored or shown.
+MESSAGE_MAX = 1024
+_CUT_MARK = "..."
+
+
+class ErrorKind(StrEnum):
+    """Every error kind tracker records; the values are what the database stores."""
+
+    ERROR = "error"
+    CONFIG = "config"
+    TOPIC = "topic"
+    STORE = "store"  # the database could not take a write
+    LOCKED = "locked"  # another service holds the database
+    # A feed could not be fetched.
+    FETCH = "fetch"
+    URL = "url"  # not an http(s) URL, or an invalid one
+    BLOCKED = "blocked"  # the address guard refused the host
+    TIMEOUT = "timeout"
+    CONNECT = "connect"  # name resolution or connection failed
+    PROTOCOL = "protocol"  # a broken response, body or encoding
+    REDIRECTS = "redirects"  # too many, or to a non-http(s) URL
+    HTTP = "http"  # an error status other than 410
+    GONE = "gone"  # 410 Gone
+    TOO_LARGE = "too_large"
+    EMPTY = "empty"  # a 2xx with no body, or nothing to parse
+    # A body is not a usable feed.
+    PARSE = "parse"
+    NOT_A_FEED = "not_a_feed"
+    ENTITIES = "entities"  # an entity declaration, refused before parsing
+    PARSE_TIMEOUT = "parse_timeout"
+    PARSE_CRASH = "parse_crash"
+
+
+def cap_message(text: str, limit: int = MESSAGE_MAX) -> str:
+    """``text`` cut to at most ``limit`` characters, ending in "..." when it was cut."""
+    if len(text) <= limit:
+        return text
+    return text[: max(limit - len(_CUT_MARK), 0)] + _CUT_MARK[:limit]
+
+
+def one_line(text: str, limit: int = MESSAGE_MAX) -> str:
+    """``text`` on one line (runs of whitespace become one space), capped at ``limit``."""
+    return cap_message(" ".join(text.split()), limit)
 
 
 class TrackerError(Exception):
     """Base of every error tracker raises on purpose."""
 
-    kind = "error"
+    kind: ErrorKind = ErrorKind.ERROR
 
 
 class ConfigError(TrackerError):
     """A config file is invalid; the message names file, line and key."""
 
-    kind = "config"
+    kind = ErrorKind.CONFIG
 
     def __init__(
         self, message: str, *, path: str = "", line: int | None = None, key: str = ""
@@ -45,7 +94,7 @@ class ConfigError(TrackerError):
 class TopicError(ConfigError):
     """A topic file is invalid."""
 
-    kind = "topic"
+    kind = ErrorKind.TOPIC
 
 
 class FetchError(TrackerError):
@@ -55,7 +104,7 @@ class FetchError(TrackerError):
         self,
         message: str,
         *,
-        kind: str = "fetch",
+        kind: ErrorKind = ErrorKind.FETCH,
         status: int | None = None,
         retry_after: float | None = None,
     ) -> None:
@@ -72,18 +121,19 @@ class FeedGone(FetchError):
 class ParseError(TrackerError):
     """A body is not a usable feed (HTML page, empty body, no entries recognised)."""
 
-    def __init__(self, message: str, *, kind: str = "parse") -> None:
-        self.kind = kind
+    # ``str`` too: a kind crosses from the parse workers as its value.
+    def __init__(self, message: str, *, kind: ErrorKind | str = ErrorKind.PARSE) -> None:
+        self.kind = ErrorKind(kind)
         super().__init__(message)
 
 
 class StoreError(TrackerError):
     """The database cannot be opened, migrated or written."""
 
-    kind = "store"
+    kind = ErrorKind.STORE
 
 
 class ServiceLocked(TrackerError):
     """Another service already runs on this database (its lock file is held)."""
 
-    kind = "locked"
+    kind = ErrorKind.LOCKED

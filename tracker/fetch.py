@@ -5,7 +5,7 @@ politely and safely: the global and per-host concurrency limits, timeouts and
 an overall deadline per fetch, manual redirects (with an address guard against
 server-side request forgery), conditional GET, streaming decompression capped
 on decoded bytes, and the mapping of every per-feed failure to a ``FetchResult``
-whose ``error_kind`` is one of ``ERROR_KINDS``.
+whose ``error_kind`` is an ``ErrorKind``.
 
 It must not parse feeds, touch the database or decide when to poll next, and it
 never raises for a per-feed problem: such problems come back as results.
@@ -15,6 +15,11 @@ Known limit of the address guard: the host is resolved for the check and again
 by httpx for the connection, so a hostile DNS server could answer differently
 the second time (DNS rebinding). Pinning the address would need per-hostname
 TLS handling that httpx's pool does not key on, so it is not done here.
+
+Its collaborators can be handed in (tests do): the transport under the client,
+the resolver the address guard asks, and the clock that dates a response without
+a ``Date`` header. The defaults are the network, the system's resolver and the
+UTC wall clock.
 """
 
 from __future__ import annotations
@@ -38,14 +43,16 @@ from urllib.parse import urlsplit
 import httpx
 
 from tracker import USER_AGENT
-from tracker.errors import FeedGone, FetchError
+from tracker.errors import ErrorKind, FeedGone, FetchError, one_line
 from tracker.models import FetchRequest, FetchResult, Settings
-from tracker.urls import SECRET_PARAMS
+from tracker.urls import is_http_url, redact_text
 
 log = logging.getLogger(__name__)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# The addresses a host name resolves to, given the port: the address guard's view.
 Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
+Clock = Callable[[], datetime]
 
 # Tunables and protocol constants, in one place.
 ACCEPT = (
@@ -54,22 +61,7 @@ ACCEPT = (
 )
 ACCEPT_ENCODING = "gzip, deflate"  # only what we can decompress in bounded steps
 MAX_RETRY_AFTER = 86400.0  # a server cannot park a feed for more than a day
-MAX_MESSAGE = 1024
 DECODE_STEP = 64 * 1024  # most decoded bytes produced per decompression call
-ERROR_KINDS = frozenset(
-    {
-        "url",
-        "blocked",
-        "timeout",
-        "connect",
-        "protocol",
-        "redirects",
-        "http",
-        "gone",
-        "too_large",
-        "empty",
-    }
-)
 METADATA_ADDRESSES = frozenset(
     ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
 )
@@ -83,24 +75,32 @@ _INFLATE_WBITS = {
 }
 _UNSUPPORTED_CODINGS = frozenset({"br", "zstd", "compress", "x-compress"})
 _FRAMING_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
-_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s@]*@")
-_SECRET_VALUES = re.compile(rf"(?i)([?&](?:{'|'.join(map(re.escape, SECRET_PARAMS))})=)[^&#\s]+")
 _MAX_AGE = re.compile(r"(?i)(?:^|[,\s])max-age\s*=\s*\"?(\d+)")
 
 
 class Fetcher:
     """Owns one shared httpx.AsyncClient; use as ``async with Fetcher(settings) as f``.
 
-    With an injected ``transport`` (tests), only IP-literal hosts are checked by
-    the address guard, since such a transport may never touch the network.
+    ``transport`` replaces the network under the client (e.g. ``httpx.MockTransport``),
+    ``resolver`` the name resolution the address guard checks, ``clock`` the time a
+    response without a ``Date`` header is taken to be from. An injected transport does
+    not switch the guard off: every hop's host is still resolved with ``resolver`` and
+    refused as the policy says, so a test with made-up host names hands in a resolver
+    that knows them (the system's would look them up).
     """
 
     def __init__(
-        self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+        self,
+        settings: Settings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        resolver: Resolver | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._settings = settings
         self._client = _new_client(settings, transport)
-        self._resolve: Resolver = _resolve_dns if transport is None else _resolve_literal
+        self._resolve: Resolver = resolver or _resolve_dns
+        self._clock: Clock = clock or _utc_now
         self._slots = asyncio.Semaphore(max(1, settings.concurrency))
         self._host_slots: dict[str, asyncio.Semaphore] = {}
 
@@ -112,15 +112,15 @@ class Fetcher:
 
     async def fetch(self, request: FetchRequest) -> FetchResult:
         """Fetch one feed within the limits; failures come back as the result's error."""
-        if not is_fetchable_url(request.url):
-            message = f"not an http(s) URL: {redact(request.url)}"
-            return _failure(request, request.url, FetchError(message, kind="url"))
+        if not is_http_url(request.url):
+            message = f"not an http(s) URL: {redact_text(request.url)}"
+            return _failure(request, request.url, FetchError(message, kind=ErrorKind.URL))
         async with self._host_slot(request.url), self._slots:
             started = time.monotonic()
             result = await self._fetch_before_deadline(request)
         log.debug(
             "fetched url=%s status=%s error_kind=%s",
-            redact(request.url),
+            redact_text(request.url),
             result.status,
             result.error_kind,
         )
@@ -150,13 +150,14 @@ class Fetcher:
             async with asyncio.timeout(deadline):
                 return await self._follow(request, trail)
         except TimeoutError:
-            error = FetchError(f"no complete response within {deadline:g} s", kind="timeout")
+            message = f"no complete response within {deadline:g} s"
+            error = FetchError(message, kind=ErrorKind.TIMEOUT)
         except FetchError as exc:
             error = exc
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             error = _wrap_httpx_error(exc)
         except OSError as exc:  # name resolution in the address guard
-            error = FetchError(f"cannot resolve host: {exc}", kind="connect")
+            error = FetchError(f"cannot resolve host: {exc}", kind=ErrorKind.CONNECT)
         return _failure(request, trail[-1], error)
 
     async def _follow(self, request: FetchRequest, trail: list[str]) -> FetchResult:
@@ -174,7 +175,7 @@ class Fetcher:
             all_permanent = all_permanent and response.status_code in _PERMANENT_STATUSES
             trail.append(target)
         limit = self._settings.max_redirects
-        raise FetchError(f"more than {limit} redirects", kind="redirects")
+        raise FetchError(f"more than {limit} redirects", kind=ErrorKind.REDIRECTS)
 
     async def _guard(self, url: httpx.URL, *, configured: bool, after_private: bool) -> bool:
         """Refuse addresses the policy forbids; return whether this hop's host is private."""
@@ -187,7 +188,7 @@ class Fetcher:
             allow_private=self._settings.allow_private,
         )
         if refusal:
-            raise FetchError(f"refused {url.host}: {refusal}", kind="blocked")
+            raise FetchError(f"refused {url.host}: {refusal}", kind=ErrorKind.BLOCKED)
         return any(address_class(address) == "private" for address in addresses)
 
     async def _conclude(
@@ -196,7 +197,7 @@ class Fetcher:
         status = response.status_code
         headers = kept_headers(response.headers)
         final_url = str(response.url)
-        now = _http_date(headers.get("date")) or datetime.now(UTC)  # the server's clock first
+        now = _http_date(headers.get("date")) or self._clock()  # the server's clock first
         error = status_error(status, response.reason_phrase, headers, now)
         if error is not None:
             return replace(_failure(request, final_url, error), headers=headers)
@@ -215,28 +216,6 @@ class Fetcher:
             return replace(result, not_modified=True)
         body = await _read_body(response, self._settings.max_bytes)
         return _with_body(result, body, request.previous_hash)
-
-
-def is_fetchable_url(url: str) -> bool:
-    """True for http and https URLs with a host (and a valid port, if any)."""
-    try:
-        parts = urlsplit(url)
-        _ = parts.port  # raises ValueError when the port is not a number in range
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
-
-
-def redact(text: str) -> str:
-    """Replace credentials in any URL within ``text`` (``user:pass@``, secret query values
-    such as ``token=``) with ``***``."""
-    return _SECRET_VALUES.sub(r"\1***", _CREDENTIALS.sub(r"\1***@", text))
-
-
-def one_line(text: str) -> str:
-    """A message safe to store and show: one line, no credentials, at most MAX_MESSAGE chars."""
-    flat = " ".join(redact(text).split())
-    return flat if len(flat) <= MAX_MESSAGE else flat[: MAX_MESSAGE - 3] + "..."
 
 
 def conditional_headers(request: FetchRequest) -> dict[str, str]:
@@ -259,11 +238,11 @@ def status_error(
         return None
     message = f"HTTP {status} {_phrase(status, reason)}".strip()
     if status == 410:
-        return FeedGone(message, kind="gone", status=status)
+        return FeedGone(message, kind=ErrorKind.GONE, status=status)
     retry_after = None
     if status in _RETRY_AFTER_STATUSES:
         retry_after = retry_after_seconds(headers.get("retry-after"), now)
-    return FetchError(message, kind="http", status=status, retry_after=retry_after)
+    return FetchError(message, kind=ErrorKind.HTTP, status=status, retry_after=retry_after)
 
 
 def retry_after_seconds(value: str | None, now: datetime) -> float | None:
@@ -356,11 +335,8 @@ async def _resolve_dns(host: str, port: int) -> list[IPAddress]:
     return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
 
 
-async def _resolve_literal(host: str, port: int) -> list[IPAddress]:
-    try:
-        return [ipaddress.ip_address(host)]
-    except ValueError:
-        return []
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _redirect_target(response: httpx.Response) -> str | None:
@@ -369,14 +345,16 @@ def _redirect_target(response: httpx.Response) -> str | None:
     if response.status_code not in _REDIRECT_STATUSES or not location:
         return None
     target = str(response.url.join(location.strip()).copy_with(fragment=None))
-    if not is_fetchable_url(target):
-        raise FetchError(f"redirect to a non-http(s) URL: {redact(target)}", kind="redirects")
+    if not is_http_url(target):
+        message = f"redirect to a non-http(s) URL: {redact_text(target)}"
+        raise FetchError(message, kind=ErrorKind.REDIRECTS)
     return target
 
 
 def _with_body(result: FetchResult, body: bytes, previous_hash: str | None) -> FetchResult:
     if not body:
-        return replace(result, error_kind="empty", error=f"HTTP {result.status} with an empty body")
+        error = f"HTTP {result.status} with an empty body"
+        return replace(result, error_kind=ErrorKind.EMPTY, error=error)
     digest = hashlib.sha256(body).hexdigest()
     if digest == previous_hash:
         return replace(result, content_hash=digest, not_modified=True)
@@ -398,7 +376,7 @@ async def _read_body(response: httpx.Response, limit: int) -> bytes:
             body += piece
             _check_size(len(body), limit)
     except zlib.error as exc:
-        raise FetchError(f"cannot decompress the body: {exc}", kind="protocol") from None
+        raise FetchError(f"cannot decompress the body: {exc}", kind=ErrorKind.PROTOCOL) from None
     return bytes(body)
 
 
@@ -409,7 +387,7 @@ def _check_declared_length(content_length: str | None, limit: int) -> None:
 
 def _check_size(size: int, limit: int) -> None:
     if size > limit:
-        raise FetchError(f"body larger than {limit} bytes", kind="too_large")
+        raise FetchError(f"body larger than {limit} bytes", kind=ErrorKind.TOO_LARGE)
 
 
 class _Inflater:
@@ -452,7 +430,8 @@ def _inflaters(content_encoding: str) -> list[_Inflater]:
     codings = [coding.strip().lower() for coding in content_encoding.split(",")]
     unsupported = [coding for coding in codings if coding in _UNSUPPORTED_CODINGS]
     if unsupported:
-        raise FetchError(f"unsupported Content-Encoding {unsupported[0]}", kind="protocol")
+        message = f"unsupported Content-Encoding {unsupported[0]}"
+        raise FetchError(message, kind=ErrorKind.PROTOCOL)
     # Unknown labels (identity, or junk like "utf-8") pass through, as browsers do.
     return [_Inflater(coding) for coding in reversed(codings) if coding in _INFLATE_WBITS]
 
@@ -477,21 +456,21 @@ def _failure(request: FetchRequest, final_url: str, error: FetchError) -> FetchR
         status=error.status,
         retry_after=error.retry_after,
         error_kind=error.kind,
-        error=one_line(str(error) or error.kind),
+        error=one_line(redact_text(str(error) or error.kind)),
     )
 
 
 def _wrap_httpx_error(exc: httpx.HTTPError | httpx.InvalidURL) -> FetchError:
     detail = str(exc) or type(exc).__name__
     if isinstance(exc, httpx.TimeoutException):
-        return FetchError(f"timed out ({type(exc).__name__})", kind="timeout")
+        return FetchError(f"timed out ({type(exc).__name__})", kind=ErrorKind.TIMEOUT)
     if isinstance(exc, httpx.ProtocolError):
-        return FetchError(f"broken HTTP response: {detail}", kind="protocol")
+        return FetchError(f"broken HTTP response: {detail}", kind=ErrorKind.PROTOCOL)
     if isinstance(exc, httpx.NetworkError | httpx.ProxyError):
-        return FetchError(f"connection failed: {detail}", kind="connect")
+        return FetchError(f"connection failed: {detail}", kind=ErrorKind.CONNECT)
     if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
-        return FetchError(f"invalid URL: {detail}", kind="url")
-    return FetchError(f"HTTP failure: {detail}", kind="protocol")
+        return FetchError(f"invalid URL: {detail}", kind=ErrorKind.URL)
+    return FetchError(f"HTTP failure: {detail}", kind=ErrorKind.PROTOCOL)
 
 
 def _phrase(status: int, reason: str) -> str:

@@ -43,7 +43,3 @@ def configure_logging(verbose: int, log_format: str) -> None:
     # A cycle longer than a tick makes APScheduler warn that it skipped a run; that is
     # the intended coalescing, not a problem.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
-
-
-def set_level(level: int) -> None:
-    logging.getLogger().setLevel(level)

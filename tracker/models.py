@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from tracker.errors import ErrorKind
+
 MIB = 1024 * 1024
 
 
@@ -92,8 +94,8 @@ class FetchResult:
     retry_after: float | None = None  # seconds, from Retry-After (429/503)
     max_age: float | None = None  # seconds, from Cache-Control max-age / Expires
     elapsed: float = 0.0
-    error_kind: str | None = None  # e.g. timeout, http, too_large, gone, connect
-    error: str | None = None  # one-line message, at most 1 KB
+    error_kind: ErrorKind | None = None  # e.g. timeout, http, too_large, gone, connect
+    error: str | None = None  # one-line message, at most errors.MESSAGE_MAX characters
 
     @property
     def ok(self) -> bool:

@@ -22,9 +22,10 @@ from collections.abc import Iterator, Sequence
 
 from tracker.errors import ConfigError
 from tracker.models import FeedConfig
+from tracker.urls import is_http_url
 
 _DECLARATION = re.compile(r"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
-_FEED_URL = re.compile(r"^(https?)://[^/?#\s]+\S*$", re.IGNORECASE)
+_WHITESPACE = re.compile(r"\s")
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
@@ -122,10 +123,10 @@ def _outline_feeds(root: ET.Element) -> Iterator[FeedConfig]:
 def _feed_url(value: str) -> str | None:
     """The URL as the config accepts it (lower-case scheme), or None if not http(s)."""
     url = value.strip()
-    match = _FEED_URL.match(url)
-    if match is None:
+    if not is_http_url(url) or _WHITESPACE.search(url):
         return None
-    return match.group(1).lower() + url[len(match.group(1)) :]
+    scheme, rest = url.split(":", 1)
+    return f"{scheme.lower()}:{rest}"
 
 
 def _outline_attributes(feed: FeedConfig) -> dict[str, str]:

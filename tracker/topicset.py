@@ -1,10 +1,12 @@
-"""The configured topics, loaded with their seed articles, as one assessor.
+"""The configured topics, loaded with their seed articles and compiled together.
 
-Glue between topic files on disk and the pure matcher: reads ``config/topics``
-and ``seeds/``, compiles one ``TopicMatcher`` per topic, and assesses an item
-against all of them.
+Glue between topic files on disk, the pure matcher and the store: reads
+``config/topics`` and ``seeds/``, compiles one ``TopicMatcher`` per topic into a
+``TopicSet`` whose ``assess`` gives one ``FlagDecision`` per topic for an item,
+and, in ``rescore_changed_topics``, has the store re-match its items for the
+topics added or edited since they were matched (and forget removed ones).
 
-Must not: match text itself (``matching`` does) or touch the database.
+Must not: match text itself (``matching`` does) or run SQL (it asks ``Store``).
 """
 
 from __future__ import annotations

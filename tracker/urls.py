@@ -1,9 +1,12 @@
 """URL normalisation: one canonical form per article link, and safe display.
 
-Owns ``canonical_url`` (the form used to key and de-duplicate items when a
-feed gives no guid) and ``redact_url`` (the form written to logs, error
-messages and the database: credentials stay in the config file). Pure stdlib
-string work: nothing here resolves names, opens connections or reads files.
+Owns ``is_http_url`` (the one test of "is this an http(s) URL" that feeds,
+redirects, links and alerts all pass), ``canonical_url`` (the form used to key
+and de-duplicate items when a feed gives no guid) and the one credential
+redactor, ``redact_url`` (the form written to logs, error messages and the
+database: credentials stay in the config file; ``redact_text`` applies it to
+every URL in a message). Pure stdlib string work: nothing here resolves names,
+opens connections or reads files.
 
 The canonical form keeps what identifies a page and drops what does not:
 http(s) only, lower-case scheme and host, no default port, no credentials, no
@@ -16,7 +19,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
 # One table of query parameters that only say where a click came from.
 # "name" drops the parameter whatever its value, "prefix*" drops every name
@@ -75,10 +78,11 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 REDACTED = "***"
 
 # An absolute http(s) link that resolving gives back as it is: a lower-case scheme, a
-# plain host, no empty query or fragment, no path parameters (";"), nothing that
-# urlsplit strips or removes (whitespace, control characters). Most links are.
+# plain host, a port too short to be out of range, no empty query or fragment, no path
+# parameters (";"), nothing that urlsplit strips or removes (whitespace, control
+# characters). Most links are.
 _PLAIN_HTTP_URL = re.compile(
-    r"https?://[A-Za-z0-9.-]+(?::[0-9]+)?(?:/[^\s;?#\x00-\x1f\x7f]*)?"
+    r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,4})?(?:/[^\s;?#\x00-\x1f\x7f]*)?"
     r"(?:\?[^\s#\x00-\x1f\x7f]+)?(?:#[^\s\x00-\x1f\x7f]+)?"
 )
 # A link already in canonical form, but for its query's tracking parameters: a
@@ -87,6 +91,8 @@ _CANONICAL_HTTP_URL = re.compile(
     r"https?://[a-z0-9.-]+/[^\s;?#\x00-\x1f\x7f]*(?:\?([^\s#\x00-\x1f\x7f]+))?"
 )
 _SCHEME_NETLOC = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)(.*)$", re.DOTALL)
+# A URL within free text (an error message): from its scheme to the next whitespace.
+_URL_IN_TEXT = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://\S*")
 
 
 def canonical_url(url: str | None, base: str | None = None) -> str | None:
@@ -98,17 +104,14 @@ def canonical_url(url: str | None, base: str | None = None) -> str | None:
         if query is None or _drop_tracking(query) == query:
             return plain.group(0)  # what the steps below give, without their cost
     try:
-        parts = urlsplit(_resolve(url.strip(), base))
-        host = parts.hostname
-        port = parts.port
-    except ValueError:  # bad IPv6 brackets or a non-numeric port
+        parts = _http_parts(_resolve(url.strip(), base))
+    except ValueError:  # bad IPv6 brackets
         return None
-    scheme = parts.scheme.lower()
-    if scheme not in DEFAULT_PORTS or not host:
+    if parts is None or parts.hostname is None:
         return None
-    netloc = _netloc(host, port, scheme)
+    netloc = _netloc(parts.hostname, parts.port, parts.scheme)
     query = _drop_tracking(parts.query)
-    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+    return urlunsplit((parts.scheme, netloc, parts.path or "/", query, ""))
 
 
 def redact_url(url: str) -> str:
@@ -120,6 +123,11 @@ def redact_url(url: str) -> str:
     if "@" in netloc:
         netloc = f"{REDACTED}@{netloc.rpartition('@')[2]}"
     return prefix + netloc + _redact_secrets(rest)
+
+
+def redact_text(text: str) -> str:
+    """``text`` (a message) with ``redact_url`` applied to every URL in it."""
+    return _URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), text)
 
 
 def secret_urls(urls: Iterable[str]) -> dict[str, str]:
@@ -162,15 +170,28 @@ def _usable_base(base: str) -> bool:
 
 
 def is_http_url(url: str | None) -> bool:
-    """True when ``url`` is an absolute http(s) URL with a host."""
+    """True when ``url`` is an absolute http(s) URL with a host (and a valid port, if any).
+
+    The scheme's case and surrounding whitespace do not matter, as for urllib.
+    """
     if not url:
         return False
     try:
-        parts = urlsplit(url.strip())
-        host = parts.hostname
-    except ValueError:
+        return _http_parts(url.strip()) is not None
+    except ValueError:  # bad IPv6 brackets
         return False
-    return parts.scheme.lower() in DEFAULT_PORTS and bool(host)
+
+
+def _http_parts(url: str) -> SplitResult | None:
+    """``url`` split, when it is an absolute http(s) URL with a host and a valid port."""
+    parts = urlsplit(url)
+    try:
+        _ = parts.port  # raises ValueError when the port is not a number in range
+    except ValueError:
+        return None
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+        return None
+    return parts
 
 
 def _resolve(url: str, base: str | None) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-REDACTED = "***"
+from tracker.urls import REDACTED as REDACTED  # the one mark, re-exported for sink modules
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from tracker.alerts import (
 )
 from tracker.models import AlertSink
 from tracker.sinks.registry import Attempt, Channel, Message, find_sink_type
+from tracker.urls import redact_text
 
 log = logging.getLogger(__name__)
 
@@ -241,4 +242,4 @@ def _scrub(sink: AlertSink, text: str) -> str:
     for secret, shown in (sink_type.secrets(sink.settings) if sink_type else {}).items():
         if secret:
             text = text.replace(secret, shown)
-    return text
+    return redact_text(text)  # URLs an error quotes in another form than the configured one
