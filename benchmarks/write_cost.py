@@ -26,6 +26,7 @@ databases.
 from __future__ import annotations
 
 import argparse
+import random
 import shutil
 import statistics
 import sys
@@ -40,9 +41,10 @@ from typing import Any
 
 import feedset
 
-from tracker.models import FeedPoll, FetchResult, ItemText
+from tracker.models import FeedPoll, FetchResult, ItemText, Settings
 from tracker.parse import parse_feed
 from tracker.parsepool import analyse
+from tracker.poll import poll_plan
 from tracker.store import Store
 from tracker.topicset import TopicSet, load_topic_set
 
@@ -226,9 +228,8 @@ def _spent_in(store: Store, method: str) -> list[float]:
 
 def write(store: Store, feed: FeedWrite, now: datetime) -> Any:
     state = store.ensure_feed(feed.url, now)
-    return store.record_poll(
-        state, feed.poll, _assess_unused, lambda new: (now + timedelta(hours=1), 900.0), now
-    )
+    plan = poll_plan(state, feed.poll, _assess_unused, Settings(), random.Random(0), now)
+    return store.record_poll(state, feed.poll, plan, now)
 
 
 def _assess_unused(text: ItemText) -> Sequence[Any]:

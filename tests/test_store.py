@@ -17,16 +17,21 @@ import pytest
 
 from tracker.errors import StoreError
 from tracker.models import (
+    Assessor,
     FeedConfig,
     FeedPoll,
+    FeedState,
     FetchResult,
     FlagDecision,
     ItemAnalysis,
     ItemText,
     ParsedFeed,
     ParsedItem,
+    PollPlan,
+    Settings,
     TermMatch,
 )
+from tracker.poll import poll_plan
 from tracker.store import Store
 from tracker.stories import best_match, story_bands, title_tokens
 
@@ -84,8 +89,8 @@ def nothing(text: ItemText) -> Sequence[FlagDecision]:
     return []
 
 
-def later(minutes: int = 15) -> object:
-    return lambda new: (NOW + timedelta(minutes=minutes), 900.0)
+def plan(state: FeedState, poll: FeedPoll, assess: Assessor, when: datetime = NOW) -> PollPlan:
+    return poll_plan(state, poll, assess, Settings(), random.Random(0), when)
 
 
 @pytest.fixture
@@ -98,7 +103,7 @@ def store(tmp_path: Path) -> Store:
 def write(store: Store, poll: FeedPoll, assess: object = nothing, when: datetime = NOW):  # type: ignore[no-untyped-def]
     state = store.feed(poll.feed_url)
     assert state is not None
-    return store.record_poll(state, poll, assess, later(), when)  # type: ignore[arg-type]
+    return store.record_poll(state, poll, plan(state, poll, assess, when), when)  # type: ignore[arg-type]
 
 
 def count(store: Store, sql: str) -> int:
@@ -166,7 +171,7 @@ def test_edited_entry_updates_its_item_and_records_the_change(
 def test_new_items_are_searchable_after_the_next_batch_in_order(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("tracker.store.SEARCH_BATCH", 3)
+    monkeypatch.setattr("tracker.store.bands.SEARCH_BATCH", 3)
     write(store, poll_of("http://a.test/rss", item("1", "Kabul one"), item("2", "Kabul two")))
     assert searched(store, "Kabul") == []  # two new items: fewer than a batch
     write(store, poll_of("http://b.test/rss", item("3", "Kabul three")))
@@ -220,21 +225,21 @@ def test_a_batch_the_full_disk_refuses_keeps_its_items_pending(
 def test_a_batch_left_to_the_caller_is_written_aside_while_the_store_reads(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("tracker.store.SEARCH_BATCH", 3)
+    monkeypatch.setattr("tracker.store.bands.SEARCH_BATCH", 3)
     state = store.feed("http://a.test/rss")
     assert state is not None
     polled = poll_of(
         "http://a.test/rss", item("1", DOHA, "http://a.test/1"), item("2", "Kabul two")
     )
-    store.record_poll(state, polled, nothing, later(), NOW, index_when_due=False)  # type: ignore[arg-type]
+    store.record_poll(state, polled, plan(state, polled, nothing), NOW, index_when_due=False)
     assert not store.index_due
     polled = poll_of("http://a.test/rss", item("3", "Kabul three"))
-    store.record_poll(state, polled, nothing, later(), NOW, index_when_due=False)  # type: ignore[arg-type]
+    store.record_poll(state, polled, plan(state, polled, nothing), NOW, index_when_due=False)
     assert store.index_due and searched(store, "Kabul") == []  # left to the caller
     done: list[int] = []
     store.conn.execute("BEGIN")  # a read held open on the store's own connection
     assert count(store, "SELECT COUNT(*) FROM items") == 3
-    batch = threading.Thread(target=lambda: done.append(store.index_pending_aside()))
+    batch = threading.Thread(target=lambda: done.append(store.index_aside()))
     batch.start()
     batch.join(timeout=30)
     assert searched(store, "Kabul") == []  # the read's snapshot is from before the batch
@@ -252,7 +257,7 @@ def test_an_in_memory_store_writes_a_batch_aside_on_its_own_connection() -> None
     with Store(":memory:") as store:
         store.sync_feeds([FeedConfig("http://a.test/rss", "A")], NOW)
         write(store, poll_of("http://a.test/rss", item("1", "Kabul talks")))
-        assert store.index_pending_aside() == 1
+        assert store.index_aside() == 1
         assert searched(store, "Kabul") == [1]
 
 
