@@ -4,8 +4,10 @@ For a set of feeds: fetch them concurrently over one shared client, parse each
 body in a worker process (bounded in time, killable), match new and changed items
 against the topics, and write each feed's outcome in one transaction. Per-feed
 errors are recorded on the feed and the cycle goes on; anything unexpected is
-logged loudly and re-raised. This is the only place below the CLI and the
-service that reads the clock (``Poller.clock``).
+logged loudly and re-raised. Below the CLI and the service, this is the only place
+that reads the clock for what is stored (``Poller.clock``, passed to the decider as
+``now``); the fetcher only times its requests and, when a response has no ``Date``,
+ages its ``Expires`` against its own clock.
 
 Each feed's write is planned here (``poll_plan``): the items the parser workers did
 not assess are matched, and ``decide`` says what to write, before the store's
