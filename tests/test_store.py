@@ -20,6 +20,7 @@ from tracker.models import (
     Assessor,
     FeedConfig,
     FeedPoll,
+    FeedSnapshot,
     FeedState,
     FetchResult,
     FlagDecision,
@@ -28,6 +29,7 @@ from tracker.models import (
     ParsedFeed,
     ParsedItem,
     PollPlan,
+    PollWrite,
     Settings,
     TermMatch,
 )
@@ -587,3 +589,35 @@ def test_last_document_entries_are_those_of_the_latest_parsed_poll(store: Store)
     state = store.feed("http://a.test/rss")
     assert state is not None
     assert store.last_document_entries(state.id) == {"2": "h:Two:", "3": "h:Three:"}
+
+
+def test_first_polls_apply_to_new_feeds_only(store: Store) -> None:
+    later = NOW + timedelta(seconds=5)
+    feeds = [FeedConfig("http://a.test/rss", "A"), FeedConfig("http://c.test/rss", "C")]
+    store.sync_feeds(feeds, NOW + timedelta(minutes=1), {f.url: later for f in feeds})
+    due = {s.url: s.next_poll_at for s in store.feeds(configured_only=True)}
+    assert due == {"http://a.test/rss": NOW.isoformat(), "http://c.test/rss": later.isoformat()}
+
+
+def test_a_write_by_another_connection_since_the_snapshot_is_planned_again(
+    store: Store,
+) -> None:
+    other = Store(store.path)
+    state = store.feed("http://a.test/rss")
+    assert state is not None
+    polled = poll_of("http://a.test/rss", item("1", "One", "http://a.test/1"))
+    snapshots: list[FeedSnapshot] = []
+    decide_it = plan(state, polled, nothing)
+
+    def racing_plan(snapshot: FeedSnapshot, refused: str | None) -> PollWrite:
+        snapshots.append(snapshot)
+        if len(snapshots) == 1:  # another process writes between the snapshot and the write
+            write(other, poll_of("http://b.test/rss", item("9", "Nine", "http://b.test/9")))
+        return decide_it(snapshot, refused)
+
+    summary = store.record_poll(state, polled, racing_plan, NOW)
+    other.close()
+    assert summary.new_items == 1
+    assert [s.next_item_id for s in snapshots] == [1, 2]  # read again inside the transaction
+    rows = store.conn.execute("SELECT id, url FROM items ORDER BY id").fetchall()
+    assert [tuple(r) for r in rows] == [(1, "http://b.test/9"), (2, "http://a.test/1")]
