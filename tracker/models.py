@@ -1,9 +1,14 @@
-"""Typed, frozen records passed between tracker's stages.
+"""Typed, frozen records passed between tracker's stages, and the roles that pass them.
 
-Nothing here does I/O or imports a third-party library. Each stage takes and
-returns these records, so no feedparser dict, httpx response or database row
-crosses a module boundary. Times are aware UTC ``datetime`` in memory and
-ISO-8601 strings (``2026-01-02T03:04:05+00:00``) in the database.
+Owns every record that crosses a module boundary (a fetch result, a parsed feed, a
+verdict, a feed's state, a poll's snapshot and write, its summary), the one name of
+each role (``Assessor``, ``FeedFetcher``, ``PollStore``, ``PollPlan``) and the
+timestamp format (``iso``). Each stage takes and returns these records, so no
+feedparser dict, httpx response or database row crosses a module boundary. Times are
+aware UTC ``datetime`` in memory and ISO-8601 strings (``2026-01-02T03:04:05+00:00``)
+in the database.
+
+Must not: do I/O, decide anything or import a third-party library.
 """
 
 from __future__ import annotations
