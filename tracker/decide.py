@@ -145,32 +145,44 @@ class _Verdicts:
 
     flagged: frozenset[tuple[int, str]]
     now: str
-    rows: dict[str, list[Any]] = field(default_factory=dict)
+    forget_matches: list[tuple[int, str]] = field(default_factory=list)
+    forget_verdicts: list[tuple[int, str]] = field(default_factory=list)
+    forget_flags: list[tuple[int, str]] = field(default_factory=list)
+    matches: list[MatchRow] = field(default_factory=list)
+    assessments: list[AssessmentRow] = field(default_factory=list)
+    flags: list[FlagRow] = field(default_factory=list)
+    new_flags: list[tuple[int, str]] = field(default_factory=list)
 
     def add(self, target: VerdictTarget, decision: FlagDecision) -> None:
         key = (target.item_id, decision.topic)
-        if not target.fresh:
-            self._put("forget_matches", key)
+        if not target.fresh:  # what it replaces goes first
+            self.forget_matches.append(key)
         if not decision.relevant and not decision.flagged:
             if not target.fresh:
-                self._put("forget_verdicts", key)
+                self.forget_verdicts.append(key)
             return
-        for m in decision.matches:
-            self._put("matches", MatchRow(*key, m.group, m.term, m.matched, m.field, m.offset))
-        self._put("assessments", _assessment(key, decision, self.now))
+        self.matches += [
+            MatchRow(*key, m.group, m.term, m.matched, m.field, m.offset) for m in decision.matches
+        ]
+        self.assessments.append(_assessment(key, decision, self.now))
         if not decision.flagged:
             if not target.fresh:
-                self._put("forget_flags", key)
+                self.forget_flags.append(key)
             return
-        self._put("flags", _flag(key, decision, self.now, target.backlog))
+        self.flags.append(_flag(key, decision, self.now, target.backlog))
         if target.fresh or key not in self.flagged:
-            self._put("new_flags", key)
-
-    def _put(self, kind: str, row: Any) -> None:
-        self.rows.setdefault(kind, []).append(row)
+            self.new_flags.append(key)
 
     def frozen(self) -> VerdictWrite:
-        return VerdictWrite(**{kind: tuple(rows) for kind, rows in self.rows.items()})
+        return VerdictWrite(
+            tuple(self.forget_matches),
+            tuple(self.forget_verdicts),
+            tuple(self.forget_flags),
+            tuple(self.matches),
+            tuple(self.assessments),
+            tuple(self.flags),
+            tuple(self.new_flags),
+        )
 
 
 def verdict_write(

@@ -332,11 +332,12 @@ class FlagRow(NamedTuple):
 
 @dataclass(frozen=True)
 class VerdictWrite:
-    """Verdict rows to write, each (item, topic) in at most one of the ``forget_*``."""
+    """Verdict rows to write, as (item, topic) pairs and rows. The store deletes what
+    the ``forget_*`` pairs name before it writes the rows."""
 
-    forget_matches: tuple[tuple[int, str], ...] = ()  # verdicts replaced: old matches go
+    forget_matches: tuple[tuple[int, str], ...] = ()  # verdict replaced: its old matches go
     forget_verdicts: tuple[tuple[int, str], ...] = ()  # no longer relevant: assessment, flag go
-    forget_flags: tuple[tuple[int, str], ...] = ()  # relevant but no longer flagged
+    forget_flags: tuple[tuple[int, str], ...] = ()  # relevant, no longer flagged: the flag goes
     matches: tuple[MatchRow, ...] = ()
     assessments: tuple[AssessmentRow, ...] = ()
     flags: tuple[FlagRow, ...] = ()  # inserted, or updated keeping flagged_at and backlog
