@@ -31,9 +31,8 @@ from typing import Any
 import feedset
 import report
 
-from tracker import schema
 from tracker.browse import make_app
-from tracker.store import Store
+from tracker.store import Store, schema
 
 REPO = Path(__file__).resolve().parent.parent
 WORK = REPO / "benchmarks" / "scratch"

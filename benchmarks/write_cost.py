@@ -13,7 +13,8 @@ one by one, after a few untimed ones to warm the caches. All sizes get the same 
 
 Times are wall-clock means over the sample (with the median, and the mean CPU time of
 the writing process, steadier on a busy machine). A write is split into: placing
-the new items in stories (``Store._place_in_stories``), the full-text index (the
+the new items in stories (the candidates the store reads, ``Store._story_candidates``,
+and the decider's placement, ``decide._place_in_stories``), the full-text index (the
 batches ``Store.index_pending`` adds every ``SEARCH_BATCH`` new items and at the end
 of the sample, spread over the writes), and the rest (items, their indexes and links,
 verdicts, the poll and feed rows, the commit and WAL checkpoints).
@@ -26,6 +27,7 @@ databases.
 from __future__ import annotations
 
 import argparse
+import random
 import shutil
 import statistics
 import sys
@@ -40,9 +42,11 @@ from typing import Any
 
 import feedset
 
-from tracker.models import FeedPoll, FetchResult, ItemText
+from tracker import decide
+from tracker.models import FeedPoll, FetchResult, ItemText, Settings
 from tracker.parse import parse_feed
 from tracker.parsepool import analyse
+from tracker.poll import poll_plan
 from tracker.store import Store
 from tracker.topicset import TopicSet, load_topic_set
 
@@ -172,9 +176,14 @@ def measure(path: Path, sample: Sequence[FeedWrite], scratch: Path) -> Cost:
         store.index_pending()
         items = _count(store, "items")
         first = _count(store, "feeds")
-        stories = _spent_in(store, "_place_in_stories")
+        stories = _spent_in(store, "_story_candidates")
+        original = decide._place_in_stories
+        _spent_in(decide, "_place_in_stories", stories)
         indexing = _spent_in(store, "index_pending")
-        times, cpu = timed_writes(store, sample, first, [stories, indexing])
+        try:
+            times, cpu = timed_writes(store, sample, first, [stories, indexing])
+        finally:
+            decide._place_in_stories = original  # type: ignore[assignment]
     copy.unlink()
     return Cost(
         items,
@@ -209,10 +218,11 @@ def timed_writes(
     return times, cpu
 
 
-def _spent_in(store: Store, method: str) -> list[float]:
-    """Seconds spent in one of the store's methods by each call, as they are made."""
-    spent: list[float] = []
-    original: Callable[..., Any] = getattr(store, method)
+def _spent_in(owner: object, method: str, spent: list[float] | None = None) -> list[float]:
+    """Seconds spent in a method of the store (or a function of a module) by each
+    call, as they are made, added to ``spent`` if given."""
+    spent = [] if spent is None else spent
+    original: Callable[..., Any] = getattr(owner, method)
 
     def timed(*args: Any) -> Any:
         started = time.perf_counter()
@@ -220,15 +230,14 @@ def _spent_in(store: Store, method: str) -> list[float]:
         spent.append(time.perf_counter() - started)
         return result
 
-    setattr(store, method, timed)
+    setattr(owner, method, timed)
     return spent
 
 
 def write(store: Store, feed: FeedWrite, now: datetime) -> Any:
     state = store.ensure_feed(feed.url, now)
-    return store.record_poll(
-        state, feed.poll, _assess_unused, lambda new: (now + timedelta(hours=1), 900.0), now
-    )
+    plan = poll_plan(state, feed.poll, _assess_unused, Settings(), random.Random(0), now)
+    return store.record_poll(state, feed.poll, plan, now)
 
 
 def _assess_unused(text: ItemText) -> Sequence[Any]:

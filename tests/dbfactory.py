@@ -19,10 +19,11 @@ Everything is relative to ``now`` (default ``NOW``), so tests can use fixed time
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from random import Random
 
 from tracker.models import (
     FeedConfig,
@@ -32,9 +33,11 @@ from tracker.models import (
     ItemText,
     ParsedFeed,
     ParsedItem,
+    Settings,
     TermMatch,
 )
-from tracker.store import FeedState, Store
+from tracker.poll import poll_plan
+from tracker.store import Store
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 TOPIC = "us-taliban"
@@ -278,7 +281,7 @@ def _succeed(
         fetch=FetchResult(url=url, final_url=url, status=200, content_hash=f"{url}{at}"),
         parsed=ParsedFeed(title=title, link=None, language="en", format="rss20", items=items),
     )
-    store.record_poll(_state(store, url, at), poll, assess, _timing(at), at)
+    _record(store, url, poll, at)
 
 
 def _fail(
@@ -297,15 +300,12 @@ def _fail(
         error_kind=kind,
         error=error,
     )
-    store.record_poll(_state(store, url, at), poll, assess, _timing(at), at)
+    _record(store, url, poll, at)
 
 
-def _state(store: Store, url: str, at: datetime) -> FeedState:
-    return store.ensure_feed(url, at)
-
-
-def _timing(at: datetime) -> Callable[[int], tuple[datetime, float]]:
-    return lambda new_items: (at + timedelta(minutes=15), 900.0)
+def _record(store: Store, url: str, poll: FeedPoll, at: datetime) -> None:
+    state = store.ensure_feed(url, at)
+    store.record_poll(state, poll, poll_plan(state, poll, assess, Settings(), Random(0), at), at)
 
 
 def _parsed_item(article: Article, now: datetime) -> ParsedItem:

@@ -36,10 +36,10 @@ from xml.sax.saxutils import escape
 from conftest import make_project
 
 from tracker.config import load_config
-from tracker.models import MIB, FeedConfig, FlagDecision, ItemText, Settings
+from tracker.models import MIB, FeedConfig, FeedState, FlagDecision, ItemText, Settings
 from tracker.poll import CycleSummary, ParsePool, Poller, utcnow
 from tracker.service import Service, files_fingerprint
-from tracker.store import FeedState, Store
+from tracker.store import Store
 from tracker.topicset import load_topic_set
 from tracker.urls import secret_urls
 

@@ -25,7 +25,7 @@ from tracker.alerts import (
     render_text,
     safe_link,
 )
-from tracker.store import NewFlag
+from tracker.models import NewFlag
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 

@@ -180,7 +180,7 @@ def test_readers_during_polls_never_see_a_partial_poll(
 def test_index_batches_run_on_another_thread_and_no_write_overlaps_one(
     tmp_path: Path, pool: ParsePool, server: RawServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("tracker.store.SEARCH_BATCH", 20)
+    monkeypatch.setattr("tracker.store.bands.SEARCH_BATCH", 20)
     urls = [server.url(f"/f{n}") for n in range(6)]
     for n in range(6):
         server.route(f"/f{n}", respond(rss(news(15, f"f{n}"))))
@@ -190,7 +190,7 @@ def test_index_batches_run_on_another_thread_and_no_write_overlaps_one(
     batch_threads: list[int] = []
     overlaps: list[str] = []
     batching = threading.Event()
-    index_aside, record_poll = store.index_pending_aside, store.record_poll
+    index_aside, record_poll = store.index_aside, store.record_poll
 
     def slow_index_aside() -> int:
         batch_threads.append(threading.get_ident())
@@ -206,7 +206,7 @@ def test_index_batches_run_on_another_thread_and_no_write_overlaps_one(
             overlaps.append(args[0].url)
         return record_poll(*args, **kwargs)
 
-    monkeypatch.setattr(store, "index_pending_aside", slow_index_aside)
+    monkeypatch.setattr(store, "index_aside", slow_index_aside)
     monkeypatch.setattr(store, "record_poll", watched_record_poll)
     summary = harness.poll().summary
     assert summary.new_items == 90 and summary.errors == 0

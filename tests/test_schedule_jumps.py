@@ -17,6 +17,7 @@ import random
 import signal
 import sqlite3
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -35,7 +36,8 @@ from hostile import (
 )
 
 from tracker import schedule
-from tracker.models import FeedConfig, FeedPoll, FetchResult, Settings
+from tracker.models import FeedConfig, FeedPoll, FetchResult, FlagDecision, ItemText, Settings
+from tracker.poll import poll_plan
 from tracker.store import Store
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -51,15 +53,17 @@ def store(tmp_path: Path) -> Store:
     return s
 
 
+def nothing(text: ItemText) -> Sequence[FlagDecision]:
+    return []
+
+
 def poll_all_due(store: Store, now: datetime, rng: random.Random) -> int:
     """What one service cycle does with the schedule: poll what is due, reschedule it."""
     due = store.due_feeds(now, HORIZON)
     for state in due:
         fetched = FetchResult(state.url, state.url, status=304, not_modified=True)
-        after = schedule.after_success(600.0, state.poll_interval, 0, None, SETTINGS, now, rng)
-        timing = (after.next_poll_at, after.interval)
         poll = FeedPoll(state.url, now, fetched)
-        store.record_poll(state, poll, lambda text: [], lambda new, t=timing: t, now)
+        store.record_poll(state, poll, poll_plan(state, poll, nothing, SETTINGS, rng, now), now)
     return len(due)
 
 

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 from dbfactory import populated_db
 
-from tracker import schema
-from tracker.store import Store
+from tracker.store import Store, schema
 from tracker.stories import story_bands, title_tokens
 
 NEWEST_FIRST = """
@@ -158,7 +157,7 @@ def test_version_2_database_keeps_its_index_and_indexes_new_items_in_batches(
 def test_version_3_database_has_its_story_bands_worked_out_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("tracker.store.UPGRADE_BATCH", 1)  # one item's bands at a time
+    monkeypatch.setattr("tracker.store.migrations.UPGRADE_BATCH", 1)  # one item's bands at a time
     path = tmp_path / "tracker.db"
     titles = {1: "US and Taliban officials hold talks in Doha on detainees", 2: "Taliban talks"}
     with closing(sqlite3.connect(path)) as conn, conn:

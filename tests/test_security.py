@@ -292,7 +292,7 @@ def test_xss_corpus_never_becomes_live_markup_in_cli_alerts_or_datasette(
         assert "\\u001b" not in text and "\\u202e" not in text
     with sqlite3.connect(db) as conn:
         conn.row_factory = sqlite3.Row
-        from tracker.store import NewFlag
+        from tracker.models import NewFlag
 
         rows = conn.execute(
             "SELECT flags.item_id, items.story_id, flags.topic, items.title, items.url, "

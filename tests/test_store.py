@@ -17,16 +17,23 @@ import pytest
 
 from tracker.errors import StoreError
 from tracker.models import (
+    Assessor,
     FeedConfig,
     FeedPoll,
+    FeedSnapshot,
+    FeedState,
     FetchResult,
     FlagDecision,
     ItemAnalysis,
     ItemText,
     ParsedFeed,
     ParsedItem,
+    PollPlan,
+    PollWrite,
+    Settings,
     TermMatch,
 )
+from tracker.poll import poll_plan
 from tracker.store import Store
 from tracker.stories import best_match, story_bands, title_tokens
 
@@ -84,8 +91,8 @@ def nothing(text: ItemText) -> Sequence[FlagDecision]:
     return []
 
 
-def later(minutes: int = 15) -> object:
-    return lambda new: (NOW + timedelta(minutes=minutes), 900.0)
+def plan(state: FeedState, poll: FeedPoll, assess: Assessor, when: datetime = NOW) -> PollPlan:
+    return poll_plan(state, poll, assess, Settings(), random.Random(0), when)
 
 
 @pytest.fixture
@@ -98,7 +105,7 @@ def store(tmp_path: Path) -> Store:
 def write(store: Store, poll: FeedPoll, assess: object = nothing, when: datetime = NOW):  # type: ignore[no-untyped-def]
     state = store.feed(poll.feed_url)
     assert state is not None
-    return store.record_poll(state, poll, assess, later(), when)  # type: ignore[arg-type]
+    return store.record_poll(state, poll, plan(state, poll, assess, when), when)  # type: ignore[arg-type]
 
 
 def count(store: Store, sql: str) -> int:
@@ -166,7 +173,7 @@ def test_edited_entry_updates_its_item_and_records_the_change(
 def test_new_items_are_searchable_after_the_next_batch_in_order(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("tracker.store.SEARCH_BATCH", 3)
+    monkeypatch.setattr("tracker.store.bands.SEARCH_BATCH", 3)
     write(store, poll_of("http://a.test/rss", item("1", "Kabul one"), item("2", "Kabul two")))
     assert searched(store, "Kabul") == []  # two new items: fewer than a batch
     write(store, poll_of("http://b.test/rss", item("3", "Kabul three")))
@@ -220,21 +227,21 @@ def test_a_batch_the_full_disk_refuses_keeps_its_items_pending(
 def test_a_batch_left_to_the_caller_is_written_aside_while_the_store_reads(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("tracker.store.SEARCH_BATCH", 3)
+    monkeypatch.setattr("tracker.store.bands.SEARCH_BATCH", 3)
     state = store.feed("http://a.test/rss")
     assert state is not None
     polled = poll_of(
         "http://a.test/rss", item("1", DOHA, "http://a.test/1"), item("2", "Kabul two")
     )
-    store.record_poll(state, polled, nothing, later(), NOW, index_when_due=False)  # type: ignore[arg-type]
+    store.record_poll(state, polled, plan(state, polled, nothing), NOW, index_when_due=False)
     assert not store.index_due
     polled = poll_of("http://a.test/rss", item("3", "Kabul three"))
-    store.record_poll(state, polled, nothing, later(), NOW, index_when_due=False)  # type: ignore[arg-type]
+    store.record_poll(state, polled, plan(state, polled, nothing), NOW, index_when_due=False)
     assert store.index_due and searched(store, "Kabul") == []  # left to the caller
     done: list[int] = []
     store.conn.execute("BEGIN")  # a read held open on the store's own connection
     assert count(store, "SELECT COUNT(*) FROM items") == 3
-    batch = threading.Thread(target=lambda: done.append(store.index_pending_aside()))
+    batch = threading.Thread(target=lambda: done.append(store.index_aside()))
     batch.start()
     batch.join(timeout=30)
     assert searched(store, "Kabul") == []  # the read's snapshot is from before the batch
@@ -252,7 +259,7 @@ def test_an_in_memory_store_writes_a_batch_aside_on_its_own_connection() -> None
     with Store(":memory:") as store:
         store.sync_feeds([FeedConfig("http://a.test/rss", "A")], NOW)
         write(store, poll_of("http://a.test/rss", item("1", "Kabul talks")))
-        assert store.index_pending_aside() == 1
+        assert store.index_aside() == 1
         assert searched(store, "Kabul") == [1]
 
 
@@ -582,3 +589,35 @@ def test_last_document_entries_are_those_of_the_latest_parsed_poll(store: Store)
     state = store.feed("http://a.test/rss")
     assert state is not None
     assert store.last_document_entries(state.id) == {"2": "h:Two:", "3": "h:Three:"}
+
+
+def test_first_polls_apply_to_new_feeds_only(store: Store) -> None:
+    later = NOW + timedelta(seconds=5)
+    feeds = [FeedConfig("http://a.test/rss", "A"), FeedConfig("http://c.test/rss", "C")]
+    store.sync_feeds(feeds, NOW + timedelta(minutes=1), {f.url: later for f in feeds})
+    due = {s.url: s.next_poll_at for s in store.feeds(configured_only=True)}
+    assert due == {"http://a.test/rss": NOW.isoformat(), "http://c.test/rss": later.isoformat()}
+
+
+def test_a_write_by_another_connection_since_the_snapshot_is_planned_again(
+    store: Store,
+) -> None:
+    other = Store(store.path)
+    state = store.feed("http://a.test/rss")
+    assert state is not None
+    polled = poll_of("http://a.test/rss", item("1", "One", "http://a.test/1"))
+    snapshots: list[FeedSnapshot] = []
+    decide_it = plan(state, polled, nothing)
+
+    def racing_plan(snapshot: FeedSnapshot, refused: str | None) -> PollWrite:
+        snapshots.append(snapshot)
+        if len(snapshots) == 1:  # another process writes between the snapshot and the write
+            write(other, poll_of("http://b.test/rss", item("9", "Nine", "http://b.test/9")))
+        return decide_it(snapshot, refused)
+
+    summary = store.record_poll(state, polled, racing_plan, NOW)
+    other.close()
+    assert summary.new_items == 1
+    assert [s.next_item_id for s in snapshots] == [1, 2]  # read again inside the transaction
+    rows = store.conn.execute("SELECT id, url FROM items ORDER BY id").fetchall()
+    assert [tuple(r) for r in rows] == [(1, "http://b.test/9"), (2, "http://a.test/1")]

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from tracker.urls import is_http_url
 
 if TYPE_CHECKING:
-    from tracker.store import NewFlag
+    from tracker.models import NewFlag
 
 # Tunables for rendering and digests.
 TITLE_MAX = 300  # characters of a title kept in a subject or a body

@@ -25,9 +25,9 @@ import click
 
 from tracker import __version__, config, opml
 from tracker.errors import ConfigError, TrackerError
-from tracker.models import FeedConfig
+from tracker.models import FeedConfig, FeedState, PollSummary
 from tracker.poll import CycleSummary, ParsePool, Poller, run_poll, utcnow
-from tracker.store import FeedState, PollSummary, Store
+from tracker.store import Store
 from tracker.topicset import TopicSet, load_topic_set, rescore_changed_topics
 from tracker.urls import is_http_url, redact_url, secret_urls
 
@@ -332,8 +332,8 @@ def _status_report(store: Store, now: datetime) -> dict[str, Any]:
 
 
 def _feed_status(state: FeedState, items: int, now: datetime) -> dict[str, Any]:
+    from tracker.models import parse_iso
     from tracker.schedule import is_dead
-    from tracker.store import parse_iso
 
     failing_since = parse_iso(state.failing_since)
     failing_for = (now - failing_since).total_seconds() if failing_since else 0.0

@@ -31,8 +31,10 @@ from tracker.models import FlagDecision, ItemText
 ITEM_KEYS = ("id", "flag", "rel", "lang", "date", "title", "summary", "content")
 
 
-class Decider(Protocol):
-    """Anything that flags items, such as :class:`tracker.matching.TopicMatcher`."""
+class TopicJudge(Protocol):
+    """Anything that judges items for one topic, such as
+    :class:`tracker.matching.TopicMatcher` (the poll's ``Assessor`` judges every topic
+    at once)."""
 
     def decide(self, text: ItemText) -> FlagDecision: ...
 
@@ -109,7 +111,7 @@ def load_labeled(path: Path) -> list[LabeledItem]:
     return [_labeled_item(raw, number, str(path)) for number, raw in enumerate(items, start=1)]
 
 
-def evaluate(matcher: Decider, items: Iterable[LabeledItem]) -> EvalReport:
+def evaluate(matcher: TopicJudge, items: Iterable[LabeledItem]) -> EvalReport:
     """Run ``matcher`` over ``items`` and count hits and errors of the flag."""
     counts = {"tp": 0, "fp": 0, "fn": 0, "tn": 0, "ambiguous": 0, "rel_ok": 0, "rel": 0}
     misses: list[EvalCase] = []

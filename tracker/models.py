@@ -1,16 +1,23 @@
-"""Typed, frozen records passed between tracker's stages.
+"""Typed, frozen records passed between tracker's stages, and the roles that pass them.
 
-Nothing here does I/O or imports a third-party library. Each stage takes and
-returns these records, so no feedparser dict, httpx response or database row
-crosses a module boundary. Times are aware UTC ``datetime`` in memory and
-ISO-8601 strings (``2026-01-02T03:04:05+00:00``) in the database.
+Owns every record that crosses a module boundary (a fetch result, a parsed feed, a
+verdict, a feed's state, a poll's snapshot and write, its summary), the one name of
+each role (``Assessor``, ``FeedFetcher``, ``PollStore``, ``PollPlan``) and the
+timestamp format (``iso``). Each stage takes and returns these records, so no
+feedparser dict, httpx response or database row crosses a module boundary. Times are
+aware UTC ``datetime`` in memory and ISO-8601 strings (``2026-01-02T03:04:05+00:00``)
+in the database.
+
+Must not: do I/O, decide anything or import a third-party library.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
+from typing import NamedTuple, Protocol
 
 from tracker.errors import ErrorKind
 
@@ -191,3 +198,311 @@ class FeedPoll:
     error: str | None = None
     # Analyses of the new and changed items, by item key (the others are not analysed).
     analyses: Mapping[str, ItemAnalysis] = field(default_factory=dict)
+
+
+Assessor = Callable[[ItemText], Sequence[FlagDecision]]
+"""The matcher's role as the poll and the parser workers see it: an item's text in,
+one verdict per topic out."""
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """A feed as the scheduler and the poll cycle see it."""
+
+    id: int
+    url: str
+    name: str
+    title: str
+    configured: bool
+    interval: float | None
+    poll_interval: float | None
+    etag: str | None
+    last_modified: str | None
+    content_hash: str | None
+    first_polled_at: str | None
+    last_polled_at: str | None
+    last_success_at: str | None
+    last_status: int | None
+    last_error: str | None
+    last_error_kind: str | None
+    failing_since: str | None
+    consecutive_failures: int
+    next_poll_at: str | None
+    gone: bool
+    redirect_to: str | None
+    redirect_seen: int
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.title or self.url
+
+
+@dataclass(frozen=True)
+class NewFlag:
+    """A flag written by a poll or a rescore, for alerts and reports."""
+
+    item_id: int
+    story_id: int
+    topic: str
+    title: str
+    url: str | None
+    feed: str
+    score: float
+    reasons: str
+    backlog: bool
+
+
+@dataclass(frozen=True)
+class PollSummary:
+    """What one feed's poll did, for the CLI, the logs and alerts."""
+
+    feed_url: str
+    feed_name: str
+    outcome: str  # new, unchanged, not_modified, error
+    status: int | None
+    items_seen: int
+    new_items: int
+    updated_items: int
+    new_flags: tuple[NewFlag, ...]
+    duration_ms: int
+    error_kind: str | None = None
+    error: str | None = None
+    moved_to: str | None = None
+
+
+@dataclass(frozen=True)
+class RescoreChange:
+    """An item that became flagged for a topic, or stopped being, after a rescore."""
+
+    item_id: int
+    topic: str
+    title: str
+    became_flagged: bool
+
+
+# ---- what the store knows before a poll's write, and what the decider says to write ----
+
+
+@dataclass(frozen=True)
+class KnownEntry:
+    """An entry of a polled document that its feed already has."""
+
+    item_id: int
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """What a changed entry's stored item keeps when its text is updated."""
+
+    story_id: int
+    url: str | None
+
+
+@dataclass(frozen=True)
+class FeedSnapshot:
+    """What the store held for one feed's polled document just before its write.
+
+    ``version`` is the store's mark of the database state read: the write checks it
+    and, when another connection committed since, reads the snapshot again.
+    """
+
+    entries: Mapping[str, KnownEntry]  # entry key -> this feed's entry, for the document's keys
+    item_ids_by_url: Mapping[str, int]  # stored items for the URLs of the feed's new entries
+    changed_items: Mapping[int, StoredItem]  # by item id, the changed entries' items
+    flags: frozenset[tuple[int, str]]  # (item id, topic) flags of the changed entries' items
+    polled_before: bool  # a poll of the feed got past the fetch once
+    next_item_id: int
+    story_candidates: Mapping[int, tuple[tuple[int, str], ...]]  # band -> (story id, title)
+    redirect_taken: bool = False  # the permanent redirect's target is another feed's URL
+    version: int = 0
+
+
+class MatchRow(NamedTuple):
+    item_id: int
+    topic: str
+    group: str
+    term: str
+    matched: str
+    field: str
+    offset: int
+
+
+class AssessmentRow(NamedTuple):
+    item_id: int
+    topic: str
+    relevant: int
+    flagged: int
+    score: float
+    rule_version: str
+    assessed_at: str
+
+
+class FlagRow(NamedTuple):
+    item_id: int
+    topic: str
+    score: float
+    reasons: str
+    seed_terms: str
+    rule_version: str
+    flagged_at: str
+    backlog: int
+
+
+@dataclass(frozen=True)
+class VerdictWrite:
+    """Verdict rows to write, as (item, topic) pairs and rows. The store deletes what
+    the ``forget_*`` pairs name before it writes the rows."""
+
+    forget_matches: tuple[tuple[int, str], ...] = ()  # verdict replaced: its old matches go
+    forget_verdicts: tuple[tuple[int, str], ...] = ()  # no longer relevant: assessment, flag go
+    forget_flags: tuple[tuple[int, str], ...] = ()  # relevant, no longer flagged: the flag goes
+    matches: tuple[MatchRow, ...] = ()
+    assessments: tuple[AssessmentRow, ...] = ()
+    flags: tuple[FlagRow, ...] = ()  # inserted, or updated keeping flagged_at and backlog
+    new_flags: tuple[tuple[int, str], ...] = ()  # (item id, topic) of flags that are new
+
+
+class Keep(Enum):
+    """A feed column the write leaves as it is."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
+
+
+@dataclass(frozen=True)
+class FeedColumns:
+    """The ``feeds`` columns a poll sets; ``KEEP`` leaves a column alone."""
+
+    last_polled_at: str | Keep = KEEP
+    first_polled_at: str | Keep = KEEP
+    last_status: int | Keep | None = KEEP
+    next_poll_at: str | Keep = KEEP
+    poll_interval_seconds: float | Keep = KEEP
+    last_success_at: str | Keep = KEEP
+    last_error: str | Keep | None = KEEP
+    last_error_kind: str | Keep | None = KEEP
+    last_error_at: str | Keep = KEEP
+    failing_since: str | Keep | None = KEEP
+    consecutive_failures: int | Keep = KEEP
+    gone: int | Keep = KEEP
+    title: str | Keep = KEEP
+    site_url: str | Keep | None = KEEP
+    last_warning: str | Keep | None = KEEP
+    language: str | Keep = KEEP
+    last_new_item_at: str | Keep = KEEP
+    etag: str | Keep | None = KEEP
+    last_modified: str | Keep | None = KEEP
+    content_hash: str | Keep | None = KEEP
+    redirect_to: str | Keep | None = KEEP
+    redirect_seen: int | Keep = KEEP
+    url: str | Keep = KEEP
+    previous_url: str | Keep = KEEP
+
+
+@dataclass(frozen=True)
+class ItemUpdate:
+    """A stored item whose entry changed: its new text."""
+
+    item_id: int
+    item: ParsedItem
+
+
+@dataclass(frozen=True)
+class NewItem:
+    """An item to insert, with its id, its story and its story bands."""
+
+    item_id: int
+    item: ParsedItem
+    story_id: int
+    bands: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ItemLink:
+    """A feed entry carried by a stored (or just inserted) item."""
+
+    key: str
+    item_id: int
+    content_hash: str
+
+
+class PollRow(NamedTuple):
+    feed_id: int
+    started_at: str
+    duration_ms: int
+    status: int | None
+    outcome: str
+    bytes: int
+    items_seen: int
+    new_items: int
+    updated_items: int
+    new_flags: int
+    error_kind: str | None
+    error: str | None
+    warnings: str | None
+
+
+@dataclass(frozen=True)
+class PollWrite:
+    """Everything one feed's poll writes, in one transaction, decided beforehand."""
+
+    feed_id: int
+    now: str  # the write's time, as stored
+    touched: tuple[str, ...]  # keys of unchanged entries: seen again now
+    updated: tuple[ItemUpdate, ...]
+    inserted: tuple[NewItem, ...]
+    links: tuple[ItemLink, ...]
+    verdicts: VerdictWrite
+    feed: FeedColumns
+    poll: PollRow
+    summary: PollSummary
+
+
+PollPlan = Callable[[FeedSnapshot, "str | None"], PollWrite]
+"""What to write for a snapshot; with a message, the poll whose write the database
+refused (recorded as a failed poll)."""
+
+
+def iso(moment: datetime) -> str:
+    """A time as the database stores it."""
+    return moment.isoformat(timespec="seconds")
+
+
+def parse_iso(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+class FeedFetcher(Protocol):
+    """What the poll cycle fetches feeds with, opened for one cycle (``async with``)."""
+
+    async def __aenter__(self) -> FeedFetcher: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+    async def fetch(self, request: FetchRequest) -> FetchResult: ...
+
+
+class PollStore(Protocol):
+    """What the poll cycle needs of the store (``tracker.store.Store``)."""
+
+    @property
+    def index_due(self) -> bool: ...
+
+    def last_document_entries(self, feed_id: int) -> dict[str, str]: ...
+
+    def record_poll(
+        self,
+        state: FeedState,
+        poll: FeedPoll,
+        plan: PollPlan,
+        now: datetime,
+        *,
+        index_when_due: bool = True,
+    ) -> PollSummary: ...
+
+    def index_aside(self) -> int: ...
+
+    def end_cycle(self) -> int: ...

@@ -28,7 +28,7 @@ import pickle
 import signal
 import socket
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from multiprocessing.connection import Connection
@@ -36,12 +36,12 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from tracker import stories
+from tracker.decide import compare_entries
 from tracker.errors import ParseError
-from tracker.models import FetchResult, FlagDecision, ItemAnalysis, ItemText, ParsedFeed, Settings
+from tracker.models import Assessor, FetchResult, ItemAnalysis, ItemText, ParsedFeed, Settings
 
 log = logging.getLogger(__name__)
 
-Assessor = Callable[[ItemText], Sequence[FlagDecision]]
 Analyses = dict[str, ItemAnalysis]
 
 # Workers run at a lower priority than the main process: it fetches and writes every
@@ -451,11 +451,11 @@ def _outcome(job: _Job, assess: Assessor | None) -> tuple[str, Any]:
 
 
 def analyse(parsed: ParsedFeed, known: Mapping[str, str], assess: Assessor | None) -> Analyses:
-    """Analyses of the items that are not in ``known`` with the same content hash."""
+    """Analyses of the items that are new or changed since ``known``."""
+    changes = compare_entries(parsed.items, known)
     return {
         item.key: _analysis(ItemText(item.title, item.summary, item.content, item.language), assess)
-        for item in parsed.items
-        if known.get(item.key) != item.content_hash
+        for item in (*changes.changed, *changes.new)
     }
 
 

@@ -4,10 +4,17 @@ For a set of feeds: fetch them concurrently over one shared client, parse each
 body in a worker process (bounded in time, killable), match new and changed items
 against the topics, and write each feed's outcome in one transaction. Per-feed
 errors are recorded on the feed and the cycle goes on; anything unexpected is
-logged loudly and re-raised. This is the only place below the CLI and the
-service that reads the clock.
+logged loudly and re-raised. Below the CLI and the service, this is the only place
+that reads the clock for what is stored (``Poller.clock``, passed to the decider as
+``now``); the fetcher only times its requests and, when a response has no ``Date``,
+ages its ``Expires`` against its own clock.
 
-Must not: decide anything itself (``schedule``, ``matching`` and ``store`` do).
+Each feed's write is planned here (``poll_plan``): the items the parser workers did
+not assess are matched, and ``decide`` says what to write, before the store's
+transaction. The fetcher is handed in (``Poller.fetcher``), the real one by default.
+
+Must not: decide anything itself (``decide``, ``schedule`` and ``matching`` do) or
+touch the database except through the store.
 """
 
 from __future__ import annotations
@@ -23,15 +30,29 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from tracker import schedule
+from tracker import decide
 from tracker.errors import ParseError
 from tracker.fetch import Fetcher
-from tracker.models import FeedPoll, FetchRequest, FetchResult, Settings
+from tracker.models import (
+    Assessor,
+    FeedFetcher,
+    FeedPoll,
+    FeedSnapshot,
+    FeedState,
+    FetchRequest,
+    FetchResult,
+    FlagDecision,
+    ItemText,
+    PollPlan,
+    PollStore,
+    PollSummary,
+    PollWrite,
+    Settings,
+)
 from tracker.parsepool import ParsePool
-from tracker.store import Assessor, FeedState, PollSummary, Store, parse_iso
 from tracker.urls import redact_url, without_userinfo
 
-__all__ = ["CycleSummary", "ParsePool", "Poller", "run_poll", "utcnow"]
+__all__ = ["CycleSummary", "ParsePool", "Poller", "poll_plan", "run_poll", "utcnow"]
 
 log = logging.getLogger(__name__)
 
@@ -89,12 +110,14 @@ class CycleSummary:
 class Poller:
     """Polls feeds into a store; one per process, used from one event loop."""
 
-    store: Store
+    store: PollStore
     settings: Settings
     assess: Assessor
     pool: ParsePool
     rng: random.Random = field(default_factory=random.Random)
     clock: Callable[[], datetime] = utcnow
+    # Opens the fetcher of a cycle: the real one, or a fake in tests.
+    fetcher: Callable[[Settings], FeedFetcher] = Fetcher
     # The URL to fetch for a stored feed URL whose credentials were redacted (from the
     # config): the database never holds them, so the fetch must get them from here.
     fetch_urls: Mapping[str, str] = field(default_factory=dict)
@@ -111,7 +134,7 @@ class Poller:
         # One thread for the index batches, started at the first: what SQLite allocates
         # there stays in one malloc arena, not in one per thread of a shared pool.
         with ThreadPoolExecutor(1, thread_name_prefix="tracker-index") as indexer:
-            async with Fetcher(self.settings) as fetcher:
+            async with self.fetcher(self.settings) as fetcher:
 
                 async def lane() -> None:
                     # Lanes share the queue: each takes the next feed, fetches it, waits
@@ -125,7 +148,7 @@ class Poller:
                             on_poll(summary)
 
                 await _run_all([lane() for _ in range(self._lanes(len(by_url)))])
-        self.store.index_pending()  # the cycle's last new items, or a killed run's
+        self.store.end_cycle()  # the cycle's last new items, or a killed run's
         duration = (self.clock() - started).total_seconds()
         return CycleSummary(started, duration, tuple(summaries))
 
@@ -140,19 +163,14 @@ class Poller:
         started_at = now - timedelta(seconds=result.elapsed)
         poll = await self._parsed(state, result, started_at, now)
         async with self._writing:
-            summary = self.store.record_poll(
-                state,
-                poll,
-                self.assess,
-                lambda new: self._timing(state, poll, new, now),
-                self.clock(),
-                index_when_due=False,
-            )
+            write_at = self.clock()
+            plan = poll_plan(state, poll, self.assess, self.settings, self.rng, write_at)
+            summary = self.store.record_poll(state, poll, plan, write_at, index_when_due=False)
             if self.store.index_due:
                 # Inside SQLite, on a thread: this one fetches and hands out parses
                 # meanwhile, and the next write waits for the batch.
                 loop = asyncio.get_running_loop()
-                await loop.run_in_executor(indexer, self.store.index_pending_aside)
+                await loop.run_in_executor(indexer, self.store.index_aside)
         _log_poll(summary)
         return summary
 
@@ -173,32 +191,33 @@ class Poller:
             return FeedPoll(state.url, started_at, result, None, exc.kind, str(exc)[:1024])
         return FeedPoll(state.url, started_at, result, parsed, analyses=analyses)
 
-    def _timing(
-        self, state: FeedState, poll: FeedPoll, new_items: int, now: datetime
-    ) -> tuple[datetime, float]:
-        configured = state.interval or self.settings.interval
-        if poll.error is None:
-            timing = schedule.after_success(
-                configured,
-                state.poll_interval,
-                new_items,
-                poll.fetch.max_age,
-                self.settings,
-                now,
-                self.rng,
-            )
-        else:
-            failing_since = parse_iso(state.failing_since) or now
-            timing = schedule.after_failure(
-                configured,
-                state.poll_interval,
-                state.consecutive_failures + 1,
-                poll.fetch.retry_after,
-                (now - failing_since).total_seconds(),
-                now,
-                self.rng,
-            )
-        return timing.next_poll_at, timing.interval
+
+def poll_plan(
+    state: FeedState,
+    poll: FeedPoll,
+    assess: Assessor,
+    settings: Settings,
+    rng: random.Random,
+    now: datetime,
+) -> PollPlan:
+    """How to decide this poll's write for the snapshot the store reads: the new and
+    changed items the parser workers did not assess are matched here (before the
+    store's transaction, and once each), the rest is ``decide``'s."""
+    verdicts: dict[str, Sequence[FlagDecision]] = {}
+
+    def plan(snapshot: FeedSnapshot, refused: str | None) -> PollWrite:
+        if refused is not None:
+            inputs = decide.PollInputs(state, poll, {}, settings, rng, now)
+            return decide.decide_refused(inputs, snapshot, refused)
+        for item in decide.unassessed(poll, snapshot):
+            if item.key not in verdicts:
+                verdicts[item.key] = assess(
+                    ItemText(item.title, item.summary, item.content, item.language)
+                )
+        inputs = decide.PollInputs(state, poll, dict(verdicts), settings, rng, now)
+        return decide.decide_poll(inputs, snapshot)
+
+    return plan
 
 
 async def _run_all(lanes: Sequence[Coroutine[Any, Any, None]]) -> None:

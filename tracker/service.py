@@ -23,6 +23,7 @@ import fcntl
 import hashlib
 import logging
 import os
+import random
 import signal
 import socket
 from collections.abc import Callable, Iterator, Mapping
@@ -108,6 +109,7 @@ class Service:
     pool: ParsePool = field(default_factory=lambda: ParsePool(os.cpu_count() or 1))
     sender: AlertSender | None = None
     pruned_at: datetime | None = None
+    rng: random.Random = field(default_factory=random.Random)
     clock: Callable[[], datetime] = utcnow  # the wall clock, aware UTC
     after_cycle_hooks: list[AfterCycleHook] = field(init=False, repr=False)
 
@@ -143,18 +145,26 @@ class Service:
             errors.append(str(exc))
         for error in errors:
             log.error("config not applied, keeping the last good one error=%s", error)
-        self.apply(new_config, new_topics, now, "\n".join(errors) or None)
+        self.apply(new_config, new_topics, now, "\n".join(errors) or None, spread=True)
 
     def apply(
-        self, new_config: Config, new_topics: TopicSet, now: datetime, error: str | None = None
+        self,
+        new_config: Config,
+        new_topics: TopicSet,
+        now: datetime,
+        error: str | None = None,
+        *,
+        spread: bool = False,
     ) -> None:
         """Put a validated config and topics in force (either may be the old one when
-        the other file had ``error``)."""
+        the other file had ``error``). With ``spread`` (a reload while running), the
+        feeds it adds are first polled over a few seconds rather than all at once."""
         if self.sender is None or new_config.alerts != self.config.alerts:
             self.sender = AlertSender(new_config.alerts)  # a digest in progress is kept otherwise
         self.config, self.topics = new_config, new_topics
         self.store.record_config_error(self.run_id, error, now)
-        self.store.sync_feeds(new_config.feeds, now)
+        first_polls = self.first_polls(new_config, now) if spread else None
+        self.store.sync_feeds(new_config.feeds, now, first_polls)
         for warning in new_config.warnings:
             log.warning("config warning=%s", warning)
         log.info("config applied feeds=%d topics=%d", len(new_config.feeds), len(new_topics.topics))
@@ -166,6 +176,17 @@ class Service:
                 change.item_id,
                 change.title,
             )
+
+    def first_polls(self, config: Config, now: datetime) -> dict[str, datetime]:
+        """When each feed is first polled if it is new: spread over a few seconds
+        (``schedule.first_poll_at``), so that feeds added at once are not all due at
+        once. Only a reload spreads them: at start the first cycle polls every feed,
+        and ``tracker poll`` polls a new feed at once."""
+        settings = config.settings
+        return {
+            feed.url: schedule.first_poll_at(now, feed.interval or settings.interval, self.rng)
+            for feed in config.feeds
+        }
 
     # ---- one cycle -----------------------------------------------------------------------
 

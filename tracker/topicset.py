@@ -18,8 +18,8 @@ from pathlib import Path
 
 from tracker.errors import TopicError
 from tracker.matching import TopicMatcher
-from tracker.models import FlagDecision, ItemText
-from tracker.store import RescoreChange, Store
+from tracker.models import FlagDecision, ItemText, RescoreChange
+from tracker.store import Store
 from tracker.topics import Topic, load_topics
 
 

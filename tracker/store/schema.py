@@ -6,7 +6,8 @@ idempotently after the migrations. Column names are contracts: ``feeds.id``,
 ``feeds.url``, ``items.url``, ``polls.feed_id``, the ``*error*`` columns of
 ``feeds``. Extend around them; never rename.
 
-Must not: import a third-party library or run queries itself (``store`` does).
+Must not: import a third-party library or run queries itself (``store.migrations``
+does).
 """
 
 from __future__ import annotations

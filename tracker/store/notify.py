@@ -1,0 +1,60 @@
+"""Notifications: which flags are still to be alerted, and marking them alerted.
+
+Owns ``flags.notified_at``: the flags no alert went out for yet (backlog flags
+never go out), and marking a story notified for a topic once any copy of it was.
+
+Must not: send anything (``alerts`` and the sinks do) or write verdicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from tracker.models import NewFlag, iso
+from tracker.store.connection import StoreBase
+
+
+class Notifications(StoreBase):
+    """The store's record of alerts sent."""
+
+    def unnotified_flags(self) -> list[NewFlag]:
+        rows = self.conn.execute(
+            "SELECT flags.*, items.title, items.url, items.story_id, "
+            "COALESCE(NULLIF(feeds.title, ''), NULLIF(feeds.name, ''), feeds.url) AS feed "
+            "FROM flags JOIN items ON items.id = flags.item_id "
+            "LEFT JOIN feeds ON feeds.id = items.feed_id "
+            "WHERE flags.notified_at IS NULL AND flags.backlog = 0 ORDER BY flags.flagged_at"
+        ).fetchall()
+        return [
+            NewFlag(
+                row["item_id"],
+                row["story_id"],
+                row["topic"],
+                row["title"],
+                row["url"],
+                row["feed"],
+                row["score"],
+                row["reasons"],
+                False,
+            )
+            for row in rows
+        ]
+
+    def mark_notified(self, flags: Sequence[NewFlag], now: datetime) -> None:
+        """Mark these flags, and every other copy of their stories, as notified."""
+        with self.transaction() as conn:
+            for flag in flags:
+                conn.execute(
+                    "UPDATE flags SET notified_at = ? WHERE topic = ? AND notified_at IS NULL "
+                    "AND item_id IN (SELECT id FROM items WHERE story_id = ?)",
+                    (iso(now), flag.topic, flag.story_id),
+                )
+
+    def story_notified(self, story_id: int, topic: str) -> bool:
+        row = self.conn.execute(
+            "SELECT 1 FROM flags JOIN items ON items.id = flags.item_id WHERE items.story_id = ? "
+            "AND flags.topic = ? AND flags.notified_at IS NOT NULL LIMIT 1",
+            (story_id, topic),
+        )
+        return row.fetchone() is not None
