@@ -91,7 +91,7 @@ def poll_once(store: Store, pool: ParsePool, clock: Clock, result: FetchResult) 
         pool,
         rng=random.Random(1),
         clock=clock,
-        fetcher=lambda settings: fetcher,
+        fetcher=lambda settings, clock: fetcher,
     )
     state = store.feed(URL)
     assert state is not None

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from tracker import schedule, stories
+from tracker.errors import ErrorKind, cap_message, one_line
 from tracker.models import (
     AssessmentRow,
     FeedColumns,
@@ -52,13 +53,19 @@ log = logging.getLogger(__name__)
 
 STORY_CANDIDATES = 50  # recent items compared with a new one to find its story
 REDIRECT_CONFIRMATIONS = 2  # polls that must see the same permanent redirect before the URL moves
-ERROR_MAX = 1024
 # Errors in the body itself: a 304 or an unchanged body does not clear them.
 CONTENT_ERRORS = frozenset(
-    {"empty", "not_a_feed", "parse", "entities", "parse_timeout", "parse_crash"}
+    {
+        ErrorKind.EMPTY,
+        ErrorKind.NOT_A_FEED,
+        ErrorKind.PARSE,
+        ErrorKind.ENTITIES,
+        ErrorKind.PARSE_TIMEOUT,
+        ErrorKind.PARSE_CRASH,
+    }
 )
 # The error kind of a poll the database could not take (disk full, I/O error, locked).
-WRITE_ERROR = "store"
+WRITE_ERROR = ErrorKind.STORE
 
 
 @dataclass(frozen=True)
@@ -259,7 +266,7 @@ def decide_refused(inputs: PollInputs, snapshot: FeedSnapshot, reason: str) -> P
     """A poll whose write the database refused, recorded as a ``store`` error: nothing
     of its document is written, and its validators are not kept (the body must be
     fetched whole again)."""
-    error = f"poll not saved, the database refused the write: {reason}"[:ERROR_MAX]
+    error = one_line(f"poll not saved, the database refused the write: {reason}")
     failed = replace(inputs.poll, parsed=None, error_kind=WRITE_ERROR, error=error)
     return decide_poll(replace(inputs, poll=failed), snapshot)
 
@@ -428,7 +435,7 @@ def _success_values(state: FeedState, poll: FeedPoll, new_items: int, now: str) 
         values["title"] = poll.parsed.title or state.title
         values["site_url"] = poll.parsed.link
         values["last_warning"] = (
-            poll.parsed.warnings[0][:ERROR_MAX] if poll.parsed.warnings else None
+            cap_message(poll.parsed.warnings[0]) if poll.parsed.warnings else None
         )
         if poll.parsed.language:
             values["language"] = poll.parsed.language
@@ -450,12 +457,12 @@ def _validator_values(state: FeedState, poll: FeedPoll) -> dict[str, Any]:
 
 def _failure_values(state: FeedState, poll: FeedPoll, now: str) -> dict[str, Any]:
     return {
-        "last_error": (poll.error or "")[:ERROR_MAX],
+        "last_error": cap_message(poll.error or ""),
         "last_error_kind": poll.error_kind,
         "last_error_at": now,
         "failing_since": state.failing_since or now,
         "consecutive_failures": state.consecutive_failures + 1,
-        "gone": int(poll.error_kind == "gone"),
+        "gone": int(poll.error_kind == ErrorKind.GONE),
     }
 
 
@@ -496,14 +503,14 @@ def _summary(inputs: PollInputs, entries: _Entries, moved_to: str | None) -> Pol
         new_flags=entries.new_flags,
         duration_ms=duration,
         error_kind=poll.error_kind,
-        error=(poll.error or "")[:ERROR_MAX] or None,
+        error=cap_message(poll.error or "") or None,
         moved_to=moved_to,
     )
 
 
 def _poll_row(inputs: PollInputs, summary: PollSummary) -> PollRow:
     poll = inputs.poll
-    warnings = "\n".join(poll.parsed.warnings)[:ERROR_MAX] if poll.parsed else None
+    warnings = cap_message("\n".join(poll.parsed.warnings)) if poll.parsed else None
     return PollRow(
         inputs.state.id,
         iso(poll.started_at),

@@ -37,7 +37,7 @@ from typing import Any
 
 from tracker import stories
 from tracker.decide import compare_entries
-from tracker.errors import ParseError
+from tracker.errors import ErrorKind, ParseError, cap_message
 from tracker.models import Assessor, FetchResult, ItemAnalysis, ItemText, ParsedFeed, Settings
 
 log = logging.getLogger(__name__)
@@ -153,14 +153,14 @@ class ParsePool:
         except TimeoutError:
             worker.stop_for(job)
             raise ParseError(
-                f"parsing took longer than {timeout:g}s; stopped", kind="parse_timeout"
+                f"parsing took longer than {timeout:g}s; stopped", kind=ErrorKind.PARSE_TIMEOUT
             ) from None
         except (EOFError, OSError, pickle.UnpicklingError):
             if worker.stopped_for not in (None, job):
                 raise _Requeue from None
             worker.stop_for(job)
             raise ParseError(
-                "the parser worker crashed on this document", kind="parse_crash"
+                "the parser worker crashed on this document", kind=ErrorKind.PARSE_CRASH
             ) from None
         except _Requeue:
             raise
@@ -445,9 +445,9 @@ def _outcome(job: _Job, assess: Assessor | None) -> tuple[str, Any]:
     except ParseError as exc:
         return "error", (str(exc), exc.kind)
     except MemoryError:
-        return "error", ("the parser ran out of memory on this document", "parse_crash")
+        return "error", ("the parser ran out of memory on this document", ErrorKind.PARSE_CRASH)
     except Exception as exc:
-        return "raise", repr(exc)[:1000]
+        return "raise", cap_message(repr(exc))
 
 
 def analyse(parsed: ParsedFeed, known: Mapping[str, str], assess: Assessor | None) -> Analyses:

@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tracker import decide
-from tracker.errors import ParseError
+from tracker.errors import ParseError, one_line
 from tracker.fetch import Fetcher
 from tracker.models import (
     Assessor,
@@ -106,6 +106,11 @@ class CycleSummary:
         }
 
 
+def real_fetcher(settings: Settings, clock: Callable[[], datetime]) -> Fetcher:
+    """The network fetcher, reading the same clock as the poll cycle."""
+    return Fetcher(settings, clock=clock)
+
+
 @dataclass
 class Poller:
     """Polls feeds into a store; one per process, used from one event loop."""
@@ -116,8 +121,8 @@ class Poller:
     pool: ParsePool
     rng: random.Random = field(default_factory=random.Random)
     clock: Callable[[], datetime] = utcnow
-    # Opens the fetcher of a cycle: the real one, or a fake in tests.
-    fetcher: Callable[[Settings], FeedFetcher] = Fetcher
+    # Opens the fetcher of a cycle with the poller's clock: the real one, or a fake in tests.
+    fetcher: Callable[[Settings, Callable[[], datetime]], FeedFetcher] = real_fetcher
     # The URL to fetch for a stored feed URL whose credentials were redacted (from the
     # config): the database never holds them, so the fetch must get them from here.
     fetch_urls: Mapping[str, str] = field(default_factory=dict)
@@ -134,7 +139,7 @@ class Poller:
         # One thread for the index batches, started at the first: what SQLite allocates
         # there stays in one malloc arena, not in one per thread of a shared pool.
         with ThreadPoolExecutor(1, thread_name_prefix="tracker-index") as indexer:
-            async with self.fetcher(self.settings) as fetcher:
+            async with self.fetcher(self.settings, self.clock) as fetcher:
 
                 async def lane() -> None:
                     # Lanes share the queue: each takes the next feed, fetches it, waits
@@ -188,7 +193,7 @@ class Poller:
                 result, now, self.settings, assess=self.assess, known=known
             )
         except ParseError as exc:
-            return FeedPoll(state.url, started_at, result, None, exc.kind, str(exc)[:1024])
+            return FeedPoll(state.url, started_at, result, None, exc.kind, one_line(str(exc)))
         return FeedPoll(state.url, started_at, result, parsed, analyses=analyses)
 
 
