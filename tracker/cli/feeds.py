@@ -1,0 +1,105 @@
+"""``tracker feeds``: list, add and remove feeds in the config, OPML in and out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from tracker import config, opml
+from tracker.cli.base import Context, cli, pass_context
+from tracker.errors import ConfigError
+from tracker.models import FeedConfig
+from tracker.urls import is_http_url, redact_url
+
+# ---- feeds -----------------------------------------------------------------------------
+
+
+@cli.group()
+def feeds() -> None:
+    """List, add, remove, import and export feeds."""
+
+
+@feeds.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_context
+def feeds_list(ctx: Context, as_json: bool) -> None:
+    """List the configured feeds."""
+    rows = [
+        {
+            "url": redact_url(f.url),
+            "name": f.name,
+            "language": f.language,
+            "interval": config.format_duration(f.interval or ctx.config.settings.interval),
+        }
+        for f in ctx.config.feeds
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for row in rows:
+        click.echo(
+            f"{row['interval']:>5}  {row['language'] or '--':<3} {row['url']}"
+            + (f"  ({row['name']})" if row["name"] else "")
+        )
+    click.echo(f"{len(rows)} feeds")
+
+
+@feeds.command("add")
+@click.argument("url")
+@click.option("--name", default="", help="A name for the feed.")
+@click.option("--interval", default=None, help="How often to poll it, e.g. 15m, 10s, 1h.")
+@click.option("--language", default="", help="Its language code, e.g. en, ru, fa.")
+@pass_context
+def feeds_add(ctx: Context, url: str, name: str, interval: str | None, language: str) -> None:
+    """Add a feed to the config file (comments are kept)."""
+    if not is_http_url(url):
+        raise click.BadParameter(f"only http and https URLs can be polled: {url}")
+    seconds = config.check_interval(interval, key="--interval") if interval else None
+    if seconds is not None and seconds < config.WARN_INTERVAL:
+        click.echo(f"tracker: warning: polling every {interval} is aggressive", err=True)
+    feed = FeedConfig(url=url.strip(), name=name, interval=seconds, language=language)
+    config.add_feed(ctx.config_path, feed)
+    click.echo(f"added {url}")
+
+
+@feeds.command("remove")
+@click.argument("url")
+@pass_context
+def feeds_remove(ctx: Context, url: str) -> None:
+    """Remove a feed from the config file (its stored items stay)."""
+    config.remove_feed(ctx.config_path, url)
+    click.echo(f"removed {url}")
+
+
+@feeds.command("import-opml")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@pass_context
+def feeds_import_opml(ctx: Context, file: Path) -> None:
+    """Add every feed of an OPML file that is not configured yet."""
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", path=str(file)) from None
+    known = {feed.url for feed in ctx.config.feeds}
+    added = 0
+    for feed in opml.read_opml(data, source=str(file)):
+        if feed.url not in known:
+            config.add_feed(ctx.config_path, feed)
+            known.add(feed.url)
+            added += 1
+    click.echo(f"imported {added} feeds")
+
+
+@feeds.command("export-opml")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False), required=False)
+@pass_context
+def feeds_export_opml(ctx: Context, file: Path | None) -> None:
+    """Write the configured feeds as OPML (to FILE or standard output)."""
+    data = opml.write_opml(ctx.config.feeds)
+    if file is None:
+        click.echo(data.decode("utf-8"), nl=False)
+    else:
+        file.write_bytes(data)
+        click.echo(f"exported {len(ctx.config.feeds)} feeds to {file}")

@@ -1,0 +1,120 @@
+"""``tracker status``: the feeds' health and the service's, as text or JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from typing import Any
+
+import click
+
+from tracker.cli.base import STALE_AFTER, Context, cli, pass_context
+from tracker.models import FeedState
+from tracker.poll import utcnow
+from tracker.store import Store
+from tracker.urls import redact_url
+
+# ---- status ----------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_context
+def status(ctx: Context, as_json: bool) -> None:
+    """Feeds, last poll of each, failing feeds, item counts, the service.
+
+    Exits 1 when the service is running but has not completed a cycle lately,
+    so it can serve as a health check.
+    """
+    with ctx.open_store() as store:
+        report = _status_report(store, utcnow())
+    if as_json:
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        _print_status(report)
+    if report["service"].get("stale"):
+        sys.exit(1)
+
+
+def _status_report(store: Store, now: datetime) -> dict[str, Any]:
+    counts = store.feed_item_counts()
+    feeds_out = [_feed_status(state, counts.get(state.id, 0), now) for state in store.feeds()]
+    return {
+        "database": store.path,
+        "counts": store.counts(),
+        "feeds": feeds_out,
+        "failing": [f["url"] for f in feeds_out if f["failing"]],
+        "service": _service_status(store.latest_service_run(), now),
+    }
+
+
+def _feed_status(state: FeedState, items: int, now: datetime) -> dict[str, Any]:
+    from tracker.models import parse_iso
+    from tracker.schedule import is_dead
+
+    failing_since = parse_iso(state.failing_since)
+    failing_for = (now - failing_since).total_seconds() if failing_since else 0.0
+    return {
+        "id": state.id,
+        "url": redact_url(state.url),
+        "name": state.display_name,
+        "configured": state.configured,
+        "items": items,
+        "last_polled_at": state.last_polled_at,
+        "last_success_at": state.last_success_at,
+        "next_poll_at": state.next_poll_at,
+        "last_status": state.last_status,
+        "failing": state.consecutive_failures > 0,
+        "dead": is_dead(failing_for),
+        "gone": state.gone,
+        "consecutive_failures": state.consecutive_failures,
+        "last_error_kind": state.last_error_kind,
+        "last_error": state.last_error,
+    }
+
+
+def _service_status(run: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
+    if run is None:
+        return {"state": "never run", "stale": False}
+    last = datetime.fromisoformat(run["last_cycle_at"] or run["started_at"])
+    running = run["stopped_at"] is None
+    stale = running and now - last > STALE_AFTER
+    summary = json.loads(run["last_cycle_summary"]) if run["last_cycle_summary"] else None
+    return {
+        "state": ("stale" if stale else "running") if running else "stopped",
+        "stale": stale,
+        "pid": run["pid"],
+        "started_at": run["started_at"],
+        "stopped_at": run["stopped_at"],
+        "last_cycle_at": run["last_cycle_at"],
+        "cycles": run["cycles"],
+        "last_cycle": summary,
+        "config_error": run["config_error"],
+    }
+
+
+def _print_status(report: dict[str, Any]) -> None:
+    counts = report["counts"]
+    click.echo(f"database: {report['database']}")
+    click.echo(
+        f"{counts['feeds']} feeds, {counts['items']} items, {counts['flags']} flags, "
+        f"{counts['polls']} polls"
+    )
+    service = report["service"]
+    line = f"service: {service['state']}"
+    if service.get("last_cycle_at"):
+        line += f", last cycle {service['last_cycle_at']} ({service['cycles']} cycles)"
+    click.echo(line)
+    if service.get("config_error"):
+        click.echo(f"config error (last good config in force): {service['config_error']}")
+    for feed in report["feeds"]:
+        state = "DEAD" if feed["dead"] else "FAIL" if feed["failing"] else "ok"
+        if feed["last_polled_at"] is None:
+            state = "new"
+        click.echo(
+            f"{state:<4} {feed['items']:>6} items  last {feed['last_polled_at'] or '-':<25} "
+            f"{feed['name']}"
+        )
+        if feed["failing"]:
+            click.echo(f"     {feed['last_error_kind']}: {feed['last_error']}")
