@@ -92,3 +92,53 @@ def test_ruff_format_is_applied() -> None:
 def test_mypy_strict_passes() -> None:
     result = run("mypy")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# Sizes past which a module, a class or a function is split (issue 20): what holds
+# them down is the habit of one concept in one place, which these only make visible.
+MODULE_LINES = 700
+CLASS_LINES = 300
+FUNCTION_CODE_LINES = 40
+
+
+def code_lines(node: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[str]) -> int:
+    """Lines of a function's body that hold code: no docstring, blank or comment line."""
+    body = node.body
+    if ast.get_docstring(node) is not None:
+        body = body[1:]
+    if not body:
+        return 0
+    text = lines[body[0].lineno - 1 : node.end_lineno]
+    return sum(1 for line in text if line.strip() and not line.strip().startswith("#"))
+
+
+def oversized(path: Path) -> list[str]:
+    source = path.read_text(encoding="utf-8")
+    lines = source.splitlines()
+    found = [f"{len(lines)} lines"] if len(lines) > MODULE_LINES else []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ClassDef):
+            length = (node.end_lineno or node.lineno) - node.lineno + 1
+            if length > CLASS_LINES:
+                found.append(f"class {node.name}: {length} lines")
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            length = code_lines(node, lines)
+            if length > FUNCTION_CODE_LINES:
+                found.append(f"{node.name}(): {length} lines of code")
+    return found
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_modules_classes_and_functions_stay_small(module: str) -> None:
+    assert not oversized(MODULES[module]), f"{MODULES[module].relative_to(REPO)}: " + ", ".join(
+        oversized(MODULES[module])
+    )
+
+
+def test_the_size_check_sees_a_long_function(tmp_path: Path) -> None:
+    body = "\n".join(f"    x{i} = {i}" for i in range(FUNCTION_CODE_LINES + 1))
+    sample = tmp_path / "sample.py"
+    sample.write_text(f'def long():\n    """Doc."""\n    # why\n\n{body}\n', encoding="utf-8")
+    assert oversized(sample) == [f"long(): {FUNCTION_CODE_LINES + 1} lines of code"]
+    sample.write_text(f"def short():\n{body.replace('    x0 = 0', '    # x0')}\n")
+    assert oversized(sample) == []
