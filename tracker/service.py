@@ -140,7 +140,10 @@ class Service:
         new_config, new_topics, errors = self.read_files()
         if new_topics is not self.topics:
             new_topics = self.guard(new_topics, new_config, now)
-        self.apply(new_config, new_topics, now, "\n".join(errors) or None, spread=True)
+        error = "\n".join(errors) or None
+        # An error or a held-back edit was logged as such: no "applied" line contradicts it.
+        said = error is not None or new_topics is self.topics
+        self.apply(new_config, new_topics, now, error, spread=True, announce=not said)
 
     def read_files(self) -> tuple[Config, TopicSet, list[str]]:
         """The config and topics on disk; the ones in force for a file that is invalid."""
@@ -184,7 +187,7 @@ class Service:
         self.held_topics = None
         self.store.record_topics_held_back(self.run_id, None, now)
         log.info("held-back topic edit confirmed, applied topics=%d", len(held.topics))
-        self.apply(self.config, held, now)
+        self.apply(self.config, held, now, announce=False)
 
     def apply(
         self,
@@ -194,10 +197,12 @@ class Service:
         error: str | None = None,
         *,
         spread: bool = False,
+        announce: bool = True,
     ) -> None:
         """Put a validated config and topics in force (either may be the old one when
         the other file had ``error``). With ``spread`` (a reload while running), the
-        feeds it adds are first polled over a few seconds rather than all at once."""
+        feeds it adds are first polled over a few seconds rather than all at once;
+        ``announce`` logs "config applied"."""
         if self.sender is None or new_config.alerts != self.config.alerts:
             self.sender = AlertSender(new_config.alerts)  # a digest in progress is kept otherwise
         self.config, self.topics = new_config, new_topics
@@ -206,7 +211,7 @@ class Service:
         self.store.sync_feeds(new_config.feeds, now, first_polls)
         for warning in new_config.warnings:
             log.warning("config warning=%s", warning, extra=ONCE)
-        if error is None:  # an error was logged as "not applied": no contradicting line
+        if announce:
             log.info(
                 "config applied feeds=%d topics=%d", len(new_config.feeds), len(new_topics.topics)
             )

@@ -23,6 +23,10 @@ from tracker.seedterms import STOPWORDS
 from tracker.topics import Term, Topic
 
 SHORT_TERM = 2  # letters: a word this short matches inside a large share of any feed
+# Stop words up to this long are function words and news filler ("the", "said", "new",
+# "и", "در"); the longer ones in the list ("official", "information") are generic news
+# vocabulary that a group may well use inside a stricter clause.
+COMMON_WORD_MAX = 6
 # A term that matched at least this many older items and none of the recent ones is
 # called stale (a handful of old matches says nothing).
 STALE_MIN_OLDER = 10
@@ -75,7 +79,7 @@ def _broad_advice(term: Term) -> str:
                 f'list "{term.text.upper()}" under exact_case if an acronym is meant'
             )
         return f'a {len(word)}-letter term matches "{word}" in a large share of all items'
-    if word in STOPWORDS:
+    if word in STOPWORDS and len(word) <= COMMON_WORD_MAX:
         return f'"{word}" is a common word: it matches a large share of all items'
     return ""
 

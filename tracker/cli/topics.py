@@ -12,16 +12,18 @@ from pathlib import Path
 import click
 
 from tracker.cli.base import Context, cli, fail, log, pass_context
-from tracker.errors import ConfigError, TrackerError
+from tracker.errors import SeedError, TrackerError
 from tracker.logs import USER
-from tracker.models import RescoreChange, TermWarning
+from tracker.models import FetchResult, RescoreChange, TermWarning
 from tracker.poll import utcnow
+from tracker.seedsuggest import Suggestion
 from tracker.topicset import (
     TopicSet,
     check_topic_edit,
     preview_changed_topics,
     rescore_changed_topics,
 )
+from tracker.urls import is_http_url, redact_url
 
 # ---- topics ----------------------------------------------------------------------------
 
@@ -116,18 +118,74 @@ def seed() -> None:
 
 
 @seed.command("suggest")
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("source")
+@click.option("--toml", "as_toml", is_flag=True, help="Print a ready-to-edit topic file.")
+@click.option("--name", default=None, help="The topic's name in the TOML (default: from SOURCE).")
 @pass_context
-def seed_suggest(ctx: Context, file: Path) -> None:
-    """Propose keyword groups from a seed article, marking those a topic covers."""
-    from tracker.seedsuggest import format_suggestions, suggest_terms
+def seed_suggest(ctx: Context, source: str, as_toml: bool, name: str | None) -> None:
+    """Propose keyword groups from a seed article (a text file, a saved web page or a
+    URL), marking those a topic covers; with --toml, print them as a topic file.
 
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read seed article: {exc}", path=str(file)) from None
+    Example: tracker seed suggest https://example.org/story.html --toml > config/topics/story.toml
+    """
+    from tracker.seedsuggest import format_suggestions, suggest_terms
+    from tracker.seedtext import seed_text
+
+    body, content_type = _read_seed(ctx, source)
+    text = seed_text(body, redact_url(source), content_type)
     topics_found = ctx.topic_set().topics
-    click.echo(format_suggestions(suggest_terms(text, topics_found)))
+    suggestions = suggest_terms(text, topics_found)
+    if not as_toml:
+        click.echo(format_suggestions(suggestions) or "nothing to suggest: no names or phrases")
+        return
+    click.echo(_seed_topic(text, suggestions, source, name), nl=False)
+
+
+def _seed_topic(text: str, suggestions: list[Suggestion], source: str, name: str | None) -> str:
+    from tracker.seedtopic import alias_groups, topic_name, topic_toml
+
+    shown = redact_url(source)
+    groups = alias_groups(text, suggestions)
+    if not groups:
+        fail(f"{shown}: no names or recurring words to build a topic from", 2)
+    stem = Path(source.split("?")[0].rstrip("/")).stem
+    seed = "" if is_http_url(source) else Path(source).name
+    title = name or groups[0].title
+    return topic_toml(groups, name=topic_name(name or stem), title=title, seed=seed, source=shown)
+
+
+def _read_seed(ctx: Context, source: str) -> tuple[bytes, str]:
+    """The seed's bytes and content type: fetched through the guarded fetcher for a
+    URL, read (at most a little over the size limit) for a file."""
+    from tracker.seedtext import MAX_SEED_BYTES
+
+    if is_http_url(source):
+        return _fetch_seed(ctx, source, MAX_SEED_BYTES)
+    path = Path(source)
+    try:
+        with path.open("rb") as handle:
+            return handle.read(MAX_SEED_BYTES + 1), ""
+    except OSError as exc:
+        raise SeedError(f"cannot read seed article: {exc.strerror}", path=source) from None
+
+
+def _fetch_seed(ctx: Context, url: str, limit: int) -> tuple[bytes, str]:
+    import asyncio
+    import dataclasses
+
+    from tracker.fetch import Fetcher
+    from tracker.models import FetchRequest
+
+    settings = dataclasses.replace(ctx.config.settings, max_bytes=limit)
+
+    async def fetch() -> FetchResult:
+        async with Fetcher(settings) as fetcher:
+            return await fetcher.fetch(FetchRequest(url))
+
+    result = asyncio.run(fetch())
+    if not result.ok:
+        raise SeedError(f"cannot fetch the seed: {result.error}", path=redact_url(url))
+    return result.body, result.headers.get("content-type", "")
 
 
 @cli.command()
