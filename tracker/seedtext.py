@@ -68,7 +68,9 @@ def main_text(page: bytes) -> str:
     text = trafilatura.extract(
         page, favor_recall=True, include_comments=False, include_tables=False
     )
-    return text or ""
+    # One paragraph a line; a blank line between them, so that a heading's last word
+    # and the next paragraph's first are not read as one name.
+    return "\n\n".join((text or "").splitlines())
 
 
 def _decoded(body: bytes, source: str) -> str:

@@ -305,7 +305,7 @@ def _group_lines(slug: str, group: AliasGroup) -> list[str]:
     note = f"; already in {', '.join(covered)}" if covered else ""
     lines = [
         f"[groups.{slug}]",
-        f"title = {_quoted(group.title)}  # {group.count} mentions{note}",
+        f"title = {_quoted(group.title)}  # {_mentions(group.count)}{note}",
     ]
     terms = [a.text for a in group.aliases if not a.exact_case]
     acronyms = [a.text for a in group.aliases if a.exact_case]
@@ -314,6 +314,10 @@ def _group_lines(slug: str, group: AliasGroup) -> list[str]:
     if acronyms:
         lines.append(f"exact_case = [{', '.join(map(_quoted, acronyms))}]")
     return lines
+
+
+def _mentions(count: int) -> str:
+    return f"{count} mention{'' if count == 1 else 's'}"
 
 
 def _quoted(text: str) -> str:

@@ -218,7 +218,7 @@ def _read_topic(path: Path) -> tuple[Topic | None, list[TopicError]]:
         if path.stat().st_size > MAX_TOPIC_BYTES:
             size = path.stat().st_size / 1e6
             message = (
-                f"topic file is too large ({size:.1f} MB; at most {MAX_TOPIC_BYTES // 1024} KiB)"
+                f"topic file is too large ({size:.1f} MB; at most {MAX_TOPIC_BYTES // 2**20} MiB)"
             )
             return None, [TopicError(message, path=str(path))]
         raw = path.read_bytes()
