@@ -7,15 +7,23 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from conftest import Run, make_project
-from hostile import WATCH_TOPIC, service_for, watch_project
+from hostile import (
+    WATCH_TOPIC,
+    kill_service,
+    service_for,
+    start_service,
+    wait_for,
+    watch_project,
+)
 
-from tracker.logs import ONCE, USER, configure_logging
+from tracker.logs import USER, configure_logging, once
 from tracker.models import NewFlag, PollSummary, RescoreChange
 from tracker.poll import CycleSummary, ParsePool
 from tracker.service import log_cycle, log_rescore
@@ -81,7 +89,8 @@ def test_a_warning_marked_once_is_shown_once_and_every_line_is_json(
     configure_logging(0, "json")
     log = logging.getLogger("tracker.test")
     for _ in range(3):
-        log.warning("config warning=polling every 10s is aggressive", extra=ONCE)
+        log.warning("config warning=polling every 10s is aggressive", extra=once("10s"))
+    logging.getLogger("tracker").warning("polling every 10s", extra=once("10s", user=True))
     log.warning("a warning of its own")
     log.warning("a warning of its own")
     log.error("the database is read-only", extra=USER)
@@ -136,3 +145,28 @@ def test_json_logs_hold_every_line_of_a_command(tmp_path: Path, run_tracker: Run
     [entry] = [json.loads(line) for line in failed.stderr.splitlines() if "nope" in line]
     assert entry["level"] == "error" and "no topic named 'nope'" in entry["message"]
     assert all(line.startswith("{") for line in failed.stderr.splitlines())
+
+
+@pytest.mark.slow
+def test_a_service_log_says_each_warning_once_and_stopping_once(tmp_path: Path) -> None:
+    config = watch_project(tmp_path, [], extra_settings="")
+    config.write_text(
+        config.read_text() + '\n[[feeds]]\nurl = "http://127.0.0.1:9/a.xml"\ninterval = "10s"\n'
+    )
+    log_path = tmp_path / "service.log"
+    service = start_service(tmp_path)
+    try:
+        wait_for(lambda: "feed failed" in log_path.read_text(), 30, "the failing feed's line")
+        config.write_text(config.read_text() + "# an edit\n")  # a reload, same warning
+        wait_for(lambda: log_path.read_text().count("config applied") == 2, 20, "the reload")
+        service.send_signal(signal.SIGTERM)
+        service.send_signal(signal.SIGTERM)
+        code = service.wait(timeout=45)
+    finally:
+        kill_service(service)
+    log = log_path.read_text()
+    assert code == 0, log
+    assert log.count("is aggressive") == 1, log
+    assert "feed failed feed=http://127.0.0.1:9/a.xml kind=connect" in log
+    assert log.count("stopping") == 1
+    assert "Traceback" not in log

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 import signal
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from conftest import Run
+from dbfactory import NOW, populated_db
 from hostile import (
     WATCH_TOPIC,
     Entry,
@@ -25,7 +27,13 @@ from hostile import (
 )
 
 from tracker.models import RescoreChange, Settings
-from tracker.topicset import edit_check
+from tracker.store import Store
+from tracker.topicset import (
+    check_topic_edit,
+    edit_check,
+    load_topic_set,
+    preview_changed_topics,
+)
 
 PLACES = "Lisbon Oslo Quito Hanoi Lima Accra Riga Baku Doha Suva".split()
 SUBJECTS = "school bridge clinic market harbour library stadium museum".split()
@@ -132,3 +140,48 @@ def test_an_edit_may_flag_its_share_of_recent_items_or_the_floor() -> None:
     assert not unflagging.hold and unflagging.would_unflag == 500
     never = edit_check([change(n) for n in range(1000)], 1000, Settings(topic_guard_share=1))
     assert not never.hold
+
+
+SPLIT = timedelta(hours=2, minutes=30)
+BROAD_TOPIC = """name = "us-taliban"
+[groups.anything]
+terms = ["a", "the", "Taliban"]
+[rule]
+all_of = ["anything"]
+"""
+
+
+def test_a_preview_lists_the_changes_and_writes_nothing(tmp_path: Path) -> None:
+    populated_db(tmp_path / "tracker.db")
+    (tmp_path / "topics").mkdir()
+    (tmp_path / "topics" / "us-taliban.toml").write_text(BROAD_TOPIC, encoding="utf-8")
+    topics = load_topic_set(tmp_path / "topics", tmp_path)
+    with Store(tmp_path / "tracker.db") as store:
+        before = store.conn.execute("SELECT * FROM flags ORDER BY item_id").fetchall()
+        written = store.conn.total_changes
+        items = store.counts()["items"]
+        changes = preview_changed_topics(store, topics, NOW)
+        # 7 items were first seen at 09:00, 13 at 10:00; NOW is 12:00
+        recent = preview_changed_topics(store, topics, NOW, since=NOW - SPLIT)
+        settings = Settings(topic_guard_min=1, topic_guard_window=SPLIT.total_seconds())
+        check = check_topic_edit(store, topics, NOW, settings)
+        after = store.conn.execute("SELECT * FROM flags ORDER BY item_id").fetchall()
+        assert store.conn.total_changes == written, "a preview wrote"
+    flagged = {c.item_id for c in changes if c.became_flagged}
+    assert len(flagged) > len(before) and len(changes) < items
+    assert {c.item_id for c in recent} < {c.item_id for c in changes}
+    assert check.would_flag == sum(c.became_flagged for c in recent)
+    assert check.recent_items == 13 and check.hold
+    assert [tuple(r) for r in after] == [tuple(r) for r in before]
+
+
+def test_term_counts_split_recent_items_from_older_ones(tmp_path: Path) -> None:
+    populated_db(tmp_path / "tracker.db")
+    with Store(tmp_path / "tracker.db") as store:
+        everything = store.term_item_counts("us-taliban", NOW - timedelta(days=30))[0]
+        recent, older = store.term_item_counts("us-taliban", NOW - SPLIT)
+        assert store.term_item_counts("nope", NOW) == ({}, {})
+    assert everything[("taliban", "Taliban")] >= 3
+    for key, count in everything.items():
+        assert recent.get(key, 0) + older.get(key, 0) == count
+    assert older and recent

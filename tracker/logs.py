@@ -4,8 +4,9 @@ Readable ``time level name: message key=value`` lines by default, or one JSON
 object per line with ``--log-format json``. Only the CLI calls this; modules
 just use ``logging.getLogger(__name__)``.
 
-Two markers a record may carry (``extra=``): ``ONCE`` makes a repeated message (a
-config warning seen at every reload) appear once per process; ``USER`` marks a
+Two markers a record may carry (``extra=``): ``once(key)`` makes a repeated message
+(a config warning seen at every reload) appear once per process, whoever logs it and
+however it is worded (the CLI and the service say the same warning); ``USER`` marks a
 message to the user (the CLI's warnings and errors), shown as ``tracker: error:
 ...`` in text and as JSON like every other line with ``--log-format json``.
 """
@@ -17,9 +18,12 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-ONCE = {"once": True}
 USER = {"user": True}
-USER_ONCE = {"once": True, "user": True}
+
+
+def once(key: str, *, user: bool = False) -> dict[str, object]:
+    """``extra=`` for a record shown once per process per ``key``."""
+    return {"once": key, "user": user}
 
 
 class OnceFilter(logging.Filter):
@@ -30,9 +34,10 @@ class OnceFilter(logging.Filter):
         self.seen: set[tuple[int, str]] = set()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not getattr(record, "once", False):
+        marker = getattr(record, "once", None)
+        if not isinstance(marker, str):
             return True
-        key = (record.levelno, record.getMessage())
+        key = (record.levelno, marker)
         if key in self.seen:
             return False
         self.seen.add(key)

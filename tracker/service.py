@@ -2,9 +2,11 @@
 
 One dispatcher job (``coalesce=True``, ``max_instances=1``, a misfire grace) runs
 every tick: it reloads the config and topics when their files changed (or on
-SIGHUP), polls the feeds whose ``next_poll_at`` has come, then runs the
-after-cycle hooks (``tracker.hooks``: by default it sends alerts for new flags,
-records the cycle in ``service_runs`` and prunes old story bands). Scheduling
+SIGHUP; a topic edit that would flag too many recent items is held back, the
+last good topics kept, until ``tracker rescore --confirm``), polls the feeds whose
+``next_poll_at`` has come, then runs the after-cycle hooks (``tracker.hooks``: by
+default it sends alerts for new flags, records the cycle in ``service_runs`` and
+prunes old story bands). Scheduling
 state lives in the ``feeds`` table, so a restart resumes where it stopped. One
 service per database, enforced with a lock file beside it. SIGTERM/SIGINT stop
 new polls, let the running cycle finish (bounded) and exit 0.
@@ -39,7 +41,7 @@ from tracker.alerts import alerts_from_flags
 from tracker.config import Config, load_config
 from tracker.errors import ServiceLocked, TrackerError, cap_message
 from tracker.hooks import AfterCycleHook, FinishedCycle, run_after_cycle
-from tracker.logs import ONCE
+from tracker.logs import once
 from tracker.models import RescoreChange
 from tracker.poll import CycleSummary, ParsePool, Poller, utcnow
 from tracker.sinks import AlertSender
@@ -210,7 +212,7 @@ class Service:
         first_polls = self.first_polls(new_config, now) if spread else None
         self.store.sync_feeds(new_config.feeds, now, first_polls)
         for warning in new_config.warnings:
-            log.warning("config warning=%s", warning, extra=ONCE)
+            log.warning("config warning=%s", warning, extra=once(warning))
         if announce:
             log.info(
                 "config applied feeds=%d topics=%d", len(new_config.feeds), len(new_topics.topics)

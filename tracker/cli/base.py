@@ -23,7 +23,7 @@ import click
 
 from tracker import __version__, config
 from tracker.errors import ConfigError, TrackerError
-from tracker.logs import USER, USER_ONCE
+from tracker.logs import USER, once
 from tracker.store import Store
 from tracker.topicset import TopicSet, load_topic_set
 
@@ -54,7 +54,7 @@ def fail(message: str, code: int) -> NoReturn:
 
 def warn(message: str) -> None:
     """A warning to the user, once per process (JSON with ``--log-format json``)."""
-    log.warning("%s", message, extra=USER_ONCE)
+    log.warning("%s", message, extra=once(message, user=True))
 
 
 @dataclass

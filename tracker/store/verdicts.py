@@ -1,7 +1,8 @@
 """Verdicts: the ``matches``, ``assessments``, ``flags`` and ``topics`` tables.
 
 Owns writing the verdict rows a decision says (``apply_verdicts``, for a poll and a
-rescore alike), rescoring every stored item when topics change, forgetting removed
+rescore alike), rescoring every stored item when topics change (or working out what
+that would change, writing nothing: ``preview_rescore``), forgetting removed
 topics, the topics in force, and the flagged stories as reports read them.
 
 Must not: decide which flags are new or what a verdict replaces (``decide`` does),
