@@ -36,7 +36,11 @@ def topics() -> None:
 @topics.command("check")
 @click.option("--preview", is_flag=True, help="Also list what would become flagged or unflagged.")
 @click.option(
-    "--days", default=7, show_default=True, help="Window for terms that stopped matching."
+    "--days",
+    default=7,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Window for terms that stopped matching.",
 )
 @pass_context
 def topics_check(ctx: Context, preview: bool, days: int) -> None:
