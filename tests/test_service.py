@@ -179,7 +179,7 @@ def test_service_polls_on_schedule_applies_edits_alerts_and_stops_cleanly(
         assert code == 0, log_text
         hooks = [r for r in server.received if r.path == "/hook"]
         assert len(hooks) == 1, "the follow-up was alerted more than once"
-    assert "rescore flagged topic=cricket" in log_text
+    assert "rescore topics=cricket flagged=1 unflagged=0 examples=+" in log_text
     assert "cycle feeds=" in log_text
     assert "Traceback" not in log_text
     assert query(db, "PRAGMA integrity_check") == [("ok",)]

@@ -43,6 +43,7 @@ _DURATION_KEYS = {
     "deadline",
     "parse_timeout",
     "digest",
+    "topic_guard_window",
 }
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {
@@ -250,6 +251,8 @@ def _setting_value(src: _Source, key: str, value: object, kind: type) -> object:
         return parse_duration(value, path=src.path, key=f"settings.{key}", line=line)
     if key == "max_bytes":
         return parse_size(value, path=src.path, key=f"settings.{key}", line=line)
+    if kind is float:
+        return _share(src, key, value)
     if kind is int and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
         raise src.error("expected a positive integer", key, "settings")
     if kind is bool and not isinstance(value, bool):
@@ -257,6 +260,15 @@ def _setting_value(src: _Source, key: str, value: object, kind: type) -> object:
     if kind is str and not isinstance(value, str):
         raise src.error("expected a string", key, "settings")
     return value
+
+
+def _share(src: _Source, key: str, value: object) -> float:
+    """A share of items, from 0 (hold back every edit that flags more) to 1 (never)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise src.error(
+            f"expected a share between 0 and 1 (like 0.05), got {value!r}", key, "settings"
+        )
+    return float(value)
 
 
 def _feeds(src: _Source, entries: object, warnings: list[str]) -> tuple[FeedConfig, ...]:

@@ -2,7 +2,8 @@
 
     TrackerError
      ├── ConfigError        a config or topic file is invalid (names file, line, key)
-     │    └── TopicError    a topic file is invalid
+     │    ├── TopicError    a topic file is invalid
+     │    └── SeedError     a seed handed to ``seed suggest`` is not an article
      ├── FetchError         a feed could not be fetched (per feed; recorded, never fatal)
      │    └── FeedGone      the server said 410 Gone
      ├── ParseError         a body is not a usable feed (per feed; recorded, never fatal)
@@ -95,6 +96,10 @@ class TopicError(ConfigError):
     """A topic file is invalid."""
 
     kind = ErrorKind.TOPIC
+
+
+class SeedError(ConfigError):
+    """A seed handed to ``seed suggest`` is empty, binary, too large or not an article."""
 
 
 class FetchError(TrackerError):

@@ -45,6 +45,12 @@ class Settings:
     allow_private: bool = True  # loopback/private addresses allowed when configured explicitly
     topics_dir: str = "config/topics"  # relative to the project root, like db_path
     seeds_dir: str = "seeds"
+    # A running service holds back a topic edit that would flag more than this share of
+    # the items first seen in the last ``topic_guard_window`` (and more than
+    # ``topic_guard_min`` items), until ``tracker rescore --confirm``.
+    topic_guard_share: float = 0.05
+    topic_guard_min: int = 10
+    topic_guard_window: float = 7 * 86400.0
 
 
 @dataclass(frozen=True)
@@ -278,6 +284,43 @@ class RescoreChange:
     topic: str
     title: str
     became_flagged: bool
+
+
+@dataclass(frozen=True)
+class TermWarning:
+    """A valid topic term that is probably a mistake, and what to write instead."""
+
+    path: str
+    line: int | None
+    key: str  # e.g. "groups.taliban.terms"
+    term: str
+    advice: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.key}: term {self.term!r}: {self.advice}"
+
+
+@dataclass(frozen=True)
+class TopicEditCheck:
+    """What a topic edit would do to the recent items, and whether that is too much."""
+
+    would_flag: int  # recent items that would become flagged
+    would_unflag: int  # recent items that would stop being flagged
+    recent_items: int  # items first seen within the guard's window
+    limit: int  # the most new flags among them an edit may add unconfirmed
+    window_days: float
+
+    @property
+    def hold(self) -> bool:
+        return self.would_flag > self.limit
+
+    def reason(self) -> str:
+        return (
+            f"the topic edit would flag {self.would_flag} of the {self.recent_items} items "
+            f"of the last {self.window_days:g} days (limit {self.limit}); preview it with "
+            "`tracker rescore --dry-run`, apply it with `tracker rescore --confirm`"
+        )
 
 
 # ---- what the store knows before a poll's write, and what the decider says to write ----

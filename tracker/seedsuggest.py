@@ -37,7 +37,9 @@ OPENERS = frozenset(
 )
 CALENDAR = frozenset(
     "january february march april may june july august september october november december "
-    "monday tuesday wednesday thursday friday saturday sunday".split()
+    "monday tuesday wednesday thursday friday saturday sunday "
+    # abbreviations, as page headers and bylines write them ("Sun, 7 Sep")
+    "jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thur fri sat sun".split()
 )
 _TOKEN = re.compile(r"\w+(?:[-'’]\w+)*")
 _POSSESSIVE = re.compile(r"['’]s\Z")
@@ -146,7 +148,8 @@ def _capitalised_runs(tokens: Sequence[_Token]) -> Iterator[list[_Token]]:
 
 
 def _trim(run: list[_Token]) -> list[_Token]:
-    """Drop connectors and stop words at the edges ("The White House" -> "White House")."""
+    """Drop connectors, stop words and dates at the edges ("The White House" -> "White
+    House", "Doha on Sunday" -> "Doha")."""
     start, end = 0, len(run)
     while start < end and (run[start].text in CONNECTORS or _is_stopword(run[start].text)):
         start += 1
@@ -161,7 +164,8 @@ def _not_a_name(word: str) -> bool:
 
 def _is_stopword(word: str) -> bool:
     folded = word.casefold()
-    return (folded in STOPWORDS or folded in OPENERS) and not _ACRONYM.fullmatch(word)
+    edge_word = folded in STOPWORDS or folded in OPENERS or folded in CALENDAR
+    return edge_word and not _ACRONYM.fullmatch(word)
 
 
 def _phrases(tokens: Sequence[_Token]) -> Counter[str]:

@@ -2,9 +2,11 @@
 
 One dispatcher job (``coalesce=True``, ``max_instances=1``, a misfire grace) runs
 every tick: it reloads the config and topics when their files changed (or on
-SIGHUP), polls the feeds whose ``next_poll_at`` has come, then runs the
-after-cycle hooks (``tracker.hooks``: by default it sends alerts for new flags,
-records the cycle in ``service_runs`` and prunes old story bands). Scheduling
+SIGHUP; a topic edit that would flag too many recent items is held back, the
+last good topics kept, until ``tracker rescore --confirm``), polls the feeds whose
+``next_poll_at`` has come, then runs the after-cycle hooks (``tracker.hooks``: by
+default it sends alerts for new flags, records the cycle in ``service_runs`` and
+prunes old story bands). Scheduling
 state lives in the ``feeds`` table, so a restart resumes where it stopped. One
 service per database, enforced with a lock file beside it. SIGTERM/SIGINT stop
 new polls, let the running cycle finish (bounded) and exit 0.
@@ -26,7 +28,7 @@ import os
 import random
 import signal
 import socket
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -37,13 +39,15 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from tracker import schedule
 from tracker.alerts import alerts_from_flags
 from tracker.config import Config, load_config
-from tracker.errors import ServiceLocked, TrackerError
+from tracker.errors import ServiceLocked, TrackerError, cap_message
 from tracker.hooks import AfterCycleHook, FinishedCycle, run_after_cycle
+from tracker.logs import once
+from tracker.models import RescoreChange
 from tracker.poll import CycleSummary, ParsePool, Poller, utcnow
 from tracker.sinks import AlertSender
 from tracker.store import Store
-from tracker.topicset import TopicSet, load_topic_set, rescore_changed_topics
-from tracker.urls import secret_urls
+from tracker.topicset import TopicSet, check_topic_edit, load_topic_set, rescore_changed_topics
+from tracker.urls import redact_url, secret_urls
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +115,7 @@ class Service:
     pruned_at: datetime | None = None
     rng: random.Random = field(default_factory=random.Random)
     clock: Callable[[], datetime] = utcnow  # the wall clock, aware UTC
+    held_topics: TopicSet | None = None  # an edit held back until `rescore --confirm`
     after_cycle_hooks: list[AfterCycleHook] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -123,6 +128,7 @@ class Service:
     # ---- live configuration ------------------------------------------------------------
 
     async def maybe_reload(self, now: datetime) -> None:
+        self.take_confirmed_edit(now)
         fingerprint = files_fingerprint(self.config_path, self.config.topics_dir)
         if fingerprint == self.fingerprint and not self.reload_requested:
             return
@@ -133,19 +139,57 @@ class Service:
             return  # still changing: look again next tick
         self.reload_requested = False
         self.fingerprint = fingerprint
+        new_config, new_topics, errors = self.read_files()
+        if new_topics is not self.topics:
+            new_topics = self.guard(new_topics, new_config, now)
+        error = "\n".join(errors) or None
+        # An error or a held-back edit was logged as such: no "applied" line contradicts it.
+        said = error is not None or new_topics is self.topics
+        self.apply(new_config, new_topics, now, error, spread=True, announce=not said)
+
+    def read_files(self) -> tuple[Config, TopicSet, list[str]]:
+        """The config and topics on disk; the ones in force for a file that is invalid."""
         errors: list[str] = []
         new_config, new_topics = self.config, self.topics
         try:
             new_config = load_config(self.config_path)
         except TrackerError as exc:
             errors.append(str(exc))
+            log.error("config not applied, keeping the last good one error=%s", exc)
         try:
             new_topics = load_topic_set(new_config.topics_dir, new_config.seeds_dir)
         except TrackerError as exc:
             errors.append(str(exc))
-        for error in errors:
-            log.error("config not applied, keeping the last good one error=%s", error)
-        self.apply(new_config, new_topics, now, "\n".join(errors) or None, spread=True)
+            log.error("topics not applied, keeping the last good ones error=%s", exc)
+        return new_config, new_topics, errors
+
+    def guard(self, topics: TopicSet, config: Config, now: datetime) -> TopicSet:
+        """The topics to put in force: ``topics``, unless the edit would flag more of
+        the recent items than the settings allow; then the ones in force, until
+        ``tracker rescore --confirm`` (``take_confirmed_edit``)."""
+        check = check_topic_edit(self.store, topics, now, config.settings)
+        if not check.hold:
+            if self.held_topics is not None:
+                log.info("held-back topic edit replaced by a new one")
+                self.store.record_topics_held_back(self.run_id, None, now)
+            self.held_topics = None
+            return topics
+        self.held_topics = topics
+        reason = check.reason()
+        log.warning("topic edit held back, keeping the last good topics reason=%s", reason)
+        self.store.record_topics_held_back(self.run_id, reason, now)
+        return self.topics
+
+    def take_confirmed_edit(self, now: datetime) -> None:
+        """Put the held-back topics in force once ``tracker rescore --confirm`` has
+        rescored the stored items with them (the store's topic versions are theirs)."""
+        held = self.held_topics
+        if held is None or self.store.changed_topics({t.name: t.version for t in held.topics}):
+            return
+        self.held_topics = None
+        self.store.record_topics_held_back(self.run_id, None, now)
+        log.info("held-back topic edit confirmed, applied topics=%d", len(held.topics))
+        self.apply(self.config, held, now, announce=False)
 
     def apply(
         self,
@@ -155,10 +199,12 @@ class Service:
         error: str | None = None,
         *,
         spread: bool = False,
+        announce: bool = True,
     ) -> None:
         """Put a validated config and topics in force (either may be the old one when
         the other file had ``error``). With ``spread`` (a reload while running), the
-        feeds it adds are first polled over a few seconds rather than all at once."""
+        feeds it adds are first polled over a few seconds rather than all at once;
+        ``announce`` logs "config applied"."""
         if self.sender is None or new_config.alerts != self.config.alerts:
             self.sender = AlertSender(new_config.alerts)  # a digest in progress is kept otherwise
         self.config, self.topics = new_config, new_topics
@@ -166,16 +212,12 @@ class Service:
         first_polls = self.first_polls(new_config, now) if spread else None
         self.store.sync_feeds(new_config.feeds, now, first_polls)
         for warning in new_config.warnings:
-            log.warning("config warning=%s", warning)
-        log.info("config applied feeds=%d topics=%d", len(new_config.feeds), len(new_topics.topics))
-        for change in rescore_changed_topics(self.store, new_topics, now):
+            log.warning("config warning=%s", warning, extra=once(warning))
+        if announce:
             log.info(
-                "rescore %s topic=%s item=%d title=%s",
-                "flagged" if change.became_flagged else "unflagged",
-                change.topic,
-                change.item_id,
-                change.title,
+                "config applied feeds=%d topics=%d", len(new_config.feeds), len(new_topics.topics)
             )
+        log_rescore(rescore_changed_topics(self.store, new_topics, now))
 
     def first_polls(self, config: Config, now: datetime) -> dict[str, datetime]:
         """When each feed is first polled if it is new: spread over a few seconds
@@ -250,15 +292,7 @@ class Service:
         record: dict[str, Any] = {"started_at": summary.started_at.isoformat(), "feeds": 0}
         if summary.feeds:
             record = summary.as_dict()
-            log.info(
-                "cycle feeds=%d new_items=%d new_flags=%d errors=%d alerts=%s duration=%.1fs",
-                summary.feeds,
-                summary.new_items,
-                summary.new_flags,
-                summary.errors,
-                facts.get("alerts_sent", 0),
-                summary.duration,
-            )
+            log_cycle(summary, facts.get("alerts_sent", 0))
         # Finished after the alerts, which may take a while: ``tracker status`` reads
         # this time to tell a stalled service.
         self.store.record_cycle(self.run_id, record | dict(facts), self.clock())
@@ -270,6 +304,48 @@ class Service:
             return
         self.pruned_at = now
         log.info("story bands pruned rows=%d", self.store.prune_story_bands(now))
+
+
+EXAMPLES_LOGGED = 5  # titles named in a rescore's summary line
+
+
+def log_rescore(changes: Sequence[RescoreChange]) -> None:
+    """One line per rescore: how many items became flagged or unflagged, and a few
+    of their titles."""
+    if not changes:
+        return
+    flagged = [c for c in changes if c.became_flagged]
+    examples = "; ".join(f"{'+' if c.became_flagged else '-'}{c.title}" for c in changes)
+    log.info(
+        "rescore topics=%s flagged=%d unflagged=%d examples=%s",
+        ",".join(sorted({c.topic for c in changes})),
+        len(flagged),
+        len(changes) - len(flagged),
+        cap_message(examples, 100 * EXAMPLES_LOGGED),
+    )
+
+
+def log_cycle(summary: CycleSummary, alerts: object) -> None:
+    """The cycle's counts, then each new flag's title and each failing feed."""
+    log.info(
+        "cycle feeds=%d new_items=%d new_flags=%d errors=%d alerts=%s duration=%.1fs",
+        summary.feeds,
+        summary.new_items,
+        summary.new_flags,
+        summary.errors,
+        alerts,
+        summary.duration,
+    )
+    for poll in summary.polls:
+        for flag in poll.new_flags:
+            log.info("flagged topic=%s feed=%s title=%s", flag.topic, flag.feed, flag.title)
+        if poll.outcome == "error":
+            log.info(
+                "feed failed feed=%s kind=%s error=%s",
+                redact_url(poll.feed_name),
+                poll.error_kind,
+                poll.error,
+            )
 
 
 def run_service(
@@ -317,6 +393,8 @@ def _install_signals(service: Service, scheduler: AsyncIOScheduler, stopped: asy
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
+        if service.stopping:
+            return  # a second signal (Ctrl-C twice, SIGTERM to the group): said once
         log.info("stopping: finishing the running cycle")
         service.stopping = True
         stopped.set()

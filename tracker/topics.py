@@ -47,6 +47,9 @@ CLAUSE_KEYS = ("all_of", "any_of", "min_matches", "within", "same_sentence", "un
 RULE_KEYS = (*CLAUSE_KEYS, "alternatives", "none_of", "relevant_if", "seed_weight", "min_score")
 ITEM_FIELDS = ("title", "summary", "content")  # the fields of an item, in reading order
 MIN_PREFIX_LENGTH = 2  # letters before a '*', so 'a*' cannot match half the language
+MAX_TERM_LENGTH = 200  # characters: a longer "term" is a pasted paragraph, not a term
+MAX_TOPIC_BYTES = 1024 * 1024  # the shipped topic, with every language, is under 40 KB
+TERM_SHOWN = 60  # characters of a bad term quoted in its error
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
 _GROUP_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
 _TOML_LINE = re.compile(r"line (\d+)")
@@ -166,6 +169,8 @@ def check_topics(directory: Path) -> list[TopicError]:
 
 def parse_term(text: str) -> Term:
     """Parse one term; raise ValueError (with a short reason) when it is malformed."""
+    if len(text) > MAX_TERM_LENGTH:
+        raise ValueError(f"{len(text)} characters; a term has at most {MAX_TERM_LENGTH}")
     words: list[str] = []
     prefix: list[bool] = []
     for chunk in text.split():
@@ -210,6 +215,12 @@ def _duplicate_name_errors(topics: Sequence[Topic]) -> list[TopicError]:
 def _read_topic(path: Path) -> tuple[Topic | None, list[TopicError]]:
     """Parse and validate one file: the topic (None when invalid) and all its errors."""
     try:
+        if path.stat().st_size > MAX_TOPIC_BYTES:
+            size = path.stat().st_size / 1e6
+            message = (
+                f"topic file is too large ({size:.1f} MB; at most {MAX_TOPIC_BYTES // 2**20} MiB)"
+            )
+            return None, [TopicError(message, path=str(path))]
         raw = path.read_bytes()
     except OSError as error:
         return None, [TopicError(f"cannot read topic file: {error.strerror}", path=str(path))]
@@ -333,7 +344,8 @@ class _Checker:
         try:
             return parse_term(text)
         except ValueError as error:
-            self._error(f"bad term {text!r}: {error}", where, key, needle=text)
+            shown = text if len(text) <= TERM_SHOWN else text[:TERM_SHOWN] + "..."
+            self._error(f"bad term {shown!r}: {error}", where, key, needle=text)
             return None
 
     def _rule(self, table: Any, group_names: set[str]) -> FlagRule:

@@ -5,6 +5,9 @@ Glue between topic files on disk, the pure matcher and the store: reads
 ``TopicSet`` whose ``assess`` gives one ``FlagDecision`` per topic for an item,
 and, in ``rescore_changed_topics``, has the store re-match its items for the
 topics added or edited since they were matched (and forget removed ones).
+``preview_changed_topics`` works out the same changes without writing, and
+``check_topic_edit`` says whether an edit would flag too many recent items (the
+guard a running service applies before it takes up an edit: ``edit_check``).
 
 Must not: match text itself (``matching`` does) or run SQL (it asks ``Store``).
 """
@@ -13,12 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from tracker.errors import TopicError
 from tracker.matching import TopicMatcher
-from tracker.models import FlagDecision, ItemText, RescoreChange
+from tracker.models import FlagDecision, ItemText, RescoreChange, Settings, TopicEditCheck
 from tracker.store import Store
 from tracker.topics import Topic, load_topics
 
@@ -89,3 +92,48 @@ def rescore_changed_topics(
             [(t.name, t.title, str(t.path), t.version) for t in topic_set.topics], now
         )
     return changes
+
+
+def preview_changed_topics(
+    store: Store,
+    topic_set: TopicSet,
+    now: datetime,
+    *,
+    force: Sequence[str] = (),
+    since: datetime | None = None,
+) -> list[RescoreChange]:
+    """What ``rescore_changed_topics`` would change among the items first seen
+    ``since`` (all when None), without writing anything. Removed topics are left out."""
+    versions = {topic.name: topic.version for topic in topic_set.topics}
+    changed = sorted((set(store.changed_topics(versions)) | set(force)) & versions.keys())
+    changes: list[RescoreChange] = []
+    for name in changed:
+        one = topic_set.only(name)
+        changes += store.preview_rescore(one.assess, one.names, now, since)
+    return changes
+
+
+def check_topic_edit(
+    store: Store, topic_set: TopicSet, now: datetime, settings: Settings
+) -> TopicEditCheck:
+    """What putting ``topic_set`` in force would do to the recent items (see ``edit_check``)."""
+    since = now - timedelta(seconds=settings.topic_guard_window)
+    changes = preview_changed_topics(store, topic_set, now, since=since)
+    return edit_check(changes, store.items_seen_since(since), settings)
+
+
+def edit_check(
+    changes: Sequence[RescoreChange], recent_items: int, settings: Settings
+) -> TopicEditCheck:
+    """An edit may flag up to ``topic_guard_share`` of the recent items, and never
+    fewer than ``topic_guard_min`` (a small or new database is not held back by one
+    follow-up)."""
+    flagged = sum(change.became_flagged for change in changes)
+    limit = max(settings.topic_guard_min, int(settings.topic_guard_share * recent_items))
+    return TopicEditCheck(
+        would_flag=flagged,
+        would_unflag=len(changes) - flagged,
+        recent_items=recent_items,
+        limit=limit,
+        window_days=settings.topic_guard_window / 86400,
+    )

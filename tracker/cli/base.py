@@ -23,6 +23,7 @@ import click
 
 from tracker import __version__, config
 from tracker.errors import ConfigError, TrackerError
+from tracker.logs import USER, once
 from tracker.store import Store
 from tracker.topicset import TopicSet, load_topic_set
 
@@ -46,8 +47,14 @@ class CleanErrors(click.Group):
 
 
 def fail(message: str, code: int) -> NoReturn:
-    click.echo(f"tracker: error: {message}", err=True)
+    """One line (JSON with ``--log-format json``) and exit ``code``."""
+    log.error("%s", message, extra=USER)
     sys.exit(code)
+
+
+def warn(message: str) -> None:
+    """A warning to the user, once per process (JSON with ``--log-format json``)."""
+    log.warning("%s", message, extra=once(message, user=True))
 
 
 @dataclass
@@ -63,7 +70,7 @@ class Context:
         if self._config is None:
             self._config = config.load_config(self.config_path)
             for warning in self._config.warnings:
-                click.echo(f"tracker: warning: {warning}", err=True)
+                warn(warning)
         return self._config
 
     @property

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from tracker import config, opml
-from tracker.cli.base import Context, cli, pass_context
+from tracker.cli.base import Context, cli, pass_context, warn
 from tracker.errors import ConfigError
 from tracker.models import FeedConfig
 from tracker.urls import is_http_url, redact_url
@@ -58,7 +58,7 @@ def feeds_add(ctx: Context, url: str, name: str, interval: str | None, language:
         raise click.BadParameter(f"only http and https URLs can be polled: {url}")
     seconds = config.check_interval(interval, key="--interval") if interval else None
     if seconds is not None and seconds < config.WARN_INTERVAL:
-        click.echo(f"tracker: warning: polling every {interval} is aggressive", err=True)
+        warn(f"polling every {interval} is aggressive")
     feed = FeedConfig(url=url.strip(), name=name, interval=seconds, language=language)
     config.add_feed(ctx.config_path, feed)
     click.echo(f"added {url}")

@@ -91,6 +91,8 @@ def _service_status(run: dict[str, Any] | None, now: datetime) -> dict[str, Any]
         "cycles": run["cycles"],
         "last_cycle": summary,
         "config_error": run["config_error"],
+        # Held back by the running service only: a stopped one holds nothing.
+        "topics_held_back": run["topics_held_back"] if running else None,
     }
 
 
@@ -108,6 +110,10 @@ def _print_status(report: dict[str, Any]) -> None:
     click.echo(line)
     if service.get("config_error"):
         click.echo(f"config error (last good config in force): {service['config_error']}")
+    if service.get("topics_held_back"):
+        click.echo(
+            f"topic edit held back (last good topics in force): {service['topics_held_back']}"
+        )
     for feed in report["feeds"]:
         state = "DEAD" if feed["dead"] else "FAIL" if feed["failing"] else "ok"
         if feed["last_polled_at"] is None:

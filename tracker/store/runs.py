@@ -1,7 +1,7 @@
 """The service's runs and the database's counts, for ``tracker status``.
 
 Owns the ``service_runs`` table (a run started, each cycle recorded, a config
-error, the stop) and the counts the status report shows.
+error, a topic edit held back, the stop) and the counts the status report shows.
 
 Must not: write feeds, items or verdicts.
 """
@@ -54,6 +54,15 @@ class ServiceRuns(StoreBase):
             conn.execute(
                 "UPDATE service_runs SET config_error = ?, config_error_at = ? WHERE id = ?",
                 (error, iso(now) if error else None, run_id),
+            )
+
+    def record_topics_held_back(self, run_id: int, reason: str | None, now: datetime) -> None:
+        """Why the service holds back a topic edit (None: it holds none back)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE service_runs SET topics_held_back = ?, topics_held_back_at = ? "
+                "WHERE id = ?",
+                (reason, iso(now) if reason else None, run_id),
             )
 
     def stop_service_run(self, run_id: int, now: datetime) -> None:

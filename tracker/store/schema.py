@@ -201,6 +201,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (band, item_id)
         ) WITHOUT ROWID""",
     ),
+    (
+        # A running service holds back a topic edit that would flag too many recent
+        # items (``Settings.topic_guard_share``): why, and since when, for ``status``.
+        "ALTER TABLE service_runs ADD COLUMN topics_held_back TEXT",
+        "ALTER TABLE service_runs ADD COLUMN topics_held_back_at TEXT",
+    ),
 )
 
 FTS_TABLE = "items_fts"

@@ -1,7 +1,8 @@
 """Verdicts: the ``matches``, ``assessments``, ``flags`` and ``topics`` tables.
 
 Owns writing the verdict rows a decision says (``apply_verdicts``, for a poll and a
-rescore alike), rescoring every stored item when topics change, forgetting removed
+rescore alike), rescoring every stored item when topics change (or working out what
+that would change, writing nothing: ``preview_rescore``), forgetting removed
 topics, the topics in force, and the flagged stories as reports read them.
 
 Must not: decide which flags are new or what a verdict replaces (``decide`` does),
@@ -50,9 +51,12 @@ def apply_verdicts(conn: sqlite3.Connection, verdicts: VerdictWrite) -> None:
 class _Rescore:
     """Every stored item's text, and the flags, as a rescore read them."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, since: datetime | None = None) -> None:
         self.version = data_version(conn)
-        rows = conn.execute("SELECT id, title, summary, content, language FROM items")
+        rows = conn.execute(
+            "SELECT id, title, summary, content, language FROM items WHERE first_seen_at >= ?",
+            (iso(since) if since else "",),
+        )
         self.items = [
             (int(r["id"]), ItemText(r["title"], r["summary"], r["content"], r["language"]))
             for r in rows.fetchall()
@@ -99,6 +103,38 @@ class Verdicts(StoreBase):
                 verdicts = read.verdicts(assess, now)
             apply_verdicts(conn, verdicts)
         return read.changes(verdicts, topics)
+
+    def preview_rescore(
+        self, assess: Assessor, topics: Sequence[str], now: datetime, since: datetime | None = None
+    ) -> list[RescoreChange]:
+        """What ``rescore`` would change among the items first seen ``since`` (all items
+        when None), without writing anything."""
+        read = _Rescore(self.conn, since)
+        return read.changes(read.verdicts(assess, now), topics)
+
+    def items_seen_since(self, since: datetime) -> int:
+        """How many stored items were first seen at or after ``since``."""
+        row = self.conn.execute(
+            "SELECT COUNT(*) FROM items WHERE first_seen_at >= ?", (iso(since),)
+        )
+        return int(row.fetchone()[0])
+
+    def term_item_counts(
+        self, topic: str, since: datetime
+    ) -> tuple[dict[Any, int], dict[Any, int]]:
+        """Items each ``(group, term)`` of ``topic`` matched, first seen since ``since``
+        and before it (from the stored matches)."""
+        rows = self.conn.execute(
+            "SELECT matches.group_name, matches.term, items.first_seen_at >= ? AS recent, "
+            "COUNT(DISTINCT matches.item_id) FROM matches JOIN items ON items.id = matches.item_id "
+            "WHERE matches.topic = ? GROUP BY 1, 2, 3",
+            (iso(since), topic),
+        ).fetchall()
+        recent: dict[tuple[str, str], int] = {}
+        older: dict[tuple[str, str], int] = {}
+        for group, term, is_recent, count in rows:
+            (recent if is_recent else older)[(str(group), str(term))] = int(count)
+        return recent, older
 
     def forget_topics(self, topics: Sequence[str]) -> None:
         """Topics no longer configured keep no matches or flags."""
