@@ -101,6 +101,10 @@ class ParsedItem:
     date_estimated: bool  # True when ``published`` is the fallback, not the feed's date
     content_hash: str  # sha256 hex over title, summary, content, link
     truncated: bool = False  # a text field was cut to the size cap
+    # Items of news aggregators (Google News, Bing News): the outlet that published the
+    # article, and its site. Empty for ordinary feeds, whose publisher is the feed.
+    publisher: str = ""
+    publisher_url: str = ""  # the publisher's site (http(s)), "" when unknown
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 from lxml import etree
 
 from tracker.parse.feedparser_adapter import (
+    BING_SOURCE,
     FP_CP1252,
     FP_RFC822_ZONES,
     FP_URI_FIXER,
@@ -107,7 +108,7 @@ _FP_ONCE = frozenset(
     "published content".split()
 )
 _RSS_ENTRY_STORED = frozenset(
-    "category comments enclosure source dc_subject media_thumbnail media_content "
+    "category comments enclosure dc_subject media_thumbnail media_content "
     "slash_comments wfw_commentrss wfw_comment feedburner_origlink".split()
 )
 _RSS_HEAD_STORED = frozenset(
@@ -375,6 +376,10 @@ def _rss_entry_node(entry: dict[str, Any], node: Node) -> None:
         entry["author"] = _fp_pop(_leaf(node).text)[0]
     elif name == "atom_link":
         _not_alternate(node)
+    elif name == "source":
+        _fp_source(entry, node)
+    elif name == BING_SOURCE and node.extension:
+        entry[name] = _fp_pop(node.text)[0]
     elif not (name in _RSS_ENTRY_STORED or node.extension) or node.children:
         raise _Unsure
 
@@ -502,6 +507,18 @@ def _fp_guid(context: dict[str, Any], node: Node) -> None:
     context.setdefault("guidislink", permalink and "link" not in context)
     if permalink:
         context.setdefault("link", value)
+
+
+def _fp_source(entry: dict[str, Any], node: Node) -> None:
+    """RSS's <source url="...">name</source>: the channel an item came from (for a news
+    aggregator, its publisher); feedparser keeps the last one."""
+    if node.children:
+        raise _Unsure
+    source = {"href": node.attributes["url"]} if "url" in node.attributes else {}
+    value = _fp_pop(node.text)[0]
+    if value:
+        source["title"] = value
+    entry["source"] = source
 
 
 def _fp_date_node(context: dict[str, Any], key: str, node: Node) -> None:
