@@ -155,7 +155,7 @@ FORMATS = [
             "summary": "The group announced a cabinet.",
             "content": "Full text of the story.\nSecond paragraph.",
             "author": "Jane Reporter",
-            "language": "en-gb",
+            "language": "en",
             "published": datetime(2021, 9, 7, 16, 30, tzinfo=UTC),
             "published_raw": "Tue, 07 Sep 2021 18:30:00 +0200",
             "date_estimated": False,
@@ -222,7 +222,7 @@ FORMATS = [
             "summary": "A summary",
             "content": "Hello world",
             "author": "Ann, Bob",
-            "language": "en-us",
+            "language": "en",
             "published": datetime(2021, 9, 18, 14, 0, tzinfo=UTC),
             "published_raw": "2021-09-18T10:00:00-04:00",
         },
@@ -475,15 +475,15 @@ def test_dates(markup: str, published: datetime | None, raw: str | None) -> None
 
 LANGUAGES = [
     # (channel language, item xml:lang, Content-Language header, expected)
-    ("<language>en-GB</language>", "", "", "en-gb"),
+    ("<language>en-GB</language>", "", "", "en"),
     ("<language>en-GB</language>", ' xml:lang="ps"', "fa", "ps"),
-    ("", "", "fa-IR, en", "fa-ir"),
+    ("", "", "fa-IR, en", "fa"),
     ("", "", "", ""),
 ]
 
 
 @pytest.mark.parametrize(("channel", "item_attr", "header", "expected"), LANGUAGES)
-def test_language_falls_back_from_entry_to_feed_to_header(
+def test_language_of_a_short_text_falls_back_from_entry_to_feed_to_header(
     channel: str, item_attr: str, header: str, expected: str
 ) -> None:
     doc = rss(f"<item{item_attr}><guid>g</guid><title>t</title></item>", channel=channel)

@@ -95,7 +95,7 @@ class ParsedItem:
     summary: str  # plain text
     content: str  # plain text of the fullest content, "" when absent
     author: str
-    language: str
+    language: str  # ISO 639-1 code detected from the text (the declared one as a hint), or ""
     published: datetime  # UTC; the first-seen time when missing or absurd
     published_raw: str | None  # the date string as the feed gave it
     date_estimated: bool  # True when ``published`` is the fallback, not the feed's date

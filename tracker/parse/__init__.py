@@ -21,6 +21,7 @@ Its modules, in that order:
   read into raw records
 - :mod:`.jsonfeed`: JSON Feed
 - :mod:`.items`: items, their keys and dates
+- :mod:`.language`: each item's language, detected (pycld2), the declared one as a hint
 - :mod:`.aggregators`: Google News and Bing News items: publishers, the articles' own URLs
 - :mod:`.htmltext`: HTML to plain text
 - :mod:`.records`: the raw records and tunables they share

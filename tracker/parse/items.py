@@ -32,6 +32,7 @@ from tracker.parse.aggregators import (
     without_publisher,
 )
 from tracker.parse.htmltext import CONTROL_CHARS, longest_text, plain_text
+from tracker.parse.language import item_language
 from tracker.parse.records import (
     FUTURE_SLACK,
     MAX_GUID_CHARS,
@@ -134,7 +135,9 @@ def _build_item(entry: RawEntry, context: _Context, max_chars: int) -> ParsedIte
         summary=summary,
         content=content,
         author=author,
-        language=_language(entry.language) or context.feed_language,
+        language=item_language(
+            title, summary or content, _language(entry.language) or context.feed_language
+        ),
         published=published,
         published_raw=entry.date_raw[:MAX_RAW_DATE_CHARS] if entry.date_raw else None,
         date_estimated=estimated,
