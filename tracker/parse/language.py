@@ -62,9 +62,8 @@ CLOSE_LANGUAGES = (
 )
 # CLD2's codes that are not today's ISO 639 codes.
 _ISO_CODES = {"iw": "he", "jw": "jv", "in": "id", "ji": "yi", "zh-hant": "zh", "sr-me": "sr"}
-_ENGLISH_WORDS = re.compile(
-    r"\b(the|and|of|to|is|was|for|with|that|from|are|has|have|will|said|after|over)\b",
-    re.IGNORECASE,
+_ENGLISH_WORDS = frozenset(
+    "the and of to is was for with that from are has have will said after over".split()
 )
 _TAG = re.compile(r"[a-z]{2,3}")
 
@@ -95,8 +94,10 @@ def language_code(tag: str) -> str:
 
 
 def _looks_english(sample: str) -> bool:
-    words = {word.lower() for word in _ENGLISH_WORDS.findall(sample)}
-    return "the" in words and len(words) >= MIN_ENGLISH_WORDS
+    lower = f" {sample.lower()} "
+    if " the " not in lower:  # most non-English text stops here, at the cost of a find
+        return False
+    return len(_ENGLISH_WORDS.intersection(lower.split())) >= MIN_ENGLISH_WORDS
 
 
 def _script_language(sample: str) -> str:
@@ -120,10 +121,10 @@ def _script_language(sample: str) -> str:
 def _detected(sample: str, hint: str) -> str:
     """CLD2's answer, the hint when it is unsure or names a close language of the hint."""
     sure, candidates = _cld2()(sample, hint)
-    if not sure or not candidates:
+    if not sure or candidates[0] in ("un", ""):
         return hint
-    best = candidates[0]
-    if hint and hint != best and hint in candidates and _close(hint, best):
+    best = _iso_code(candidates[0])
+    if hint and hint != best and _close(hint, best) and hint in map(_iso_code, candidates):
         return hint
     return best
 
@@ -134,25 +135,27 @@ def _close(one: str, other: str) -> bool:
 
 @functools.cache
 def _cld2() -> Detect:
-    """pycld2's detector, loaded on first use (once per worker process)."""
+    """pycld2's detector, loaded on first use (once per worker process): whether it is
+    sure, and its (up to three) guesses as CLD2's codes, best first."""
     import pycld2
 
     hints = {code.lower() for _, code in pycld2.LANGUAGES}
 
     def detect(sample: str, hint: str) -> tuple[bool, tuple[str, ...]]:
         try:
-            result: Any = pycld2.detect(
-                sample, isPlainText=True, hintLanguage=hint if hint in hints else None
-            )
+            if hint in hints:
+                result: Any = pycld2.detect(sample, isPlainText=True, hintLanguage=hint)
+            else:
+                result = pycld2.detect(sample, isPlainText=True)
         except (pycld2.error, UnicodeError, ValueError):  # controls, lone surrogates
             return False, ()
-        sure, _, details = result
-        codes = (_iso_code(str(detail[1])) for detail in details)
-        return bool(sure), tuple(code for code in codes if code)
+        details = result[2]
+        return bool(result[0]), (details[0][1], details[1][1], details[2][1])
 
     return detect
 
 
+@functools.lru_cache(maxsize=512)
 def _iso_code(cld2_code: str) -> str:
     code = cld2_code.lower()
     if code == "un" or code.startswith("xx-"):
