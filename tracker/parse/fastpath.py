@@ -6,8 +6,9 @@ or Atom 1.0 document made only of elements whose meaning to feedparser is known
 (titles, links, guids, dates, authors, HTML descriptions and contents, categories,
 enclosures, a few well-known extensions), as ``Node`` records named the way
 feedparser names them. Anything else (a DOCTYPE, mixed or XHTML content,
-``xml:base``, an extension feedparser gives a meaning to, a document lxml finds
-malformed) makes it return None. Then the nodes are turned into feedparser's result
+``xml:base`` or a plain ``base`` attribute, a name with characters feedparser's expat
+refuses, an extension feedparser gives a meaning to, a document lxml finds malformed)
+makes it return None. Then the nodes are turned into feedparser's result
 by feedparser's own rules (its text clean-up, date parser, HTML guess, link and guid
 handling, borrowed from :mod:`.feedparser_adapter`), so that the caller cannot tell
 the two apart. Any element or attribute whose effect is not modelled here sends the
@@ -107,6 +108,9 @@ _FP_ONCE = frozenset(
     "title link summary guid pubdate dc_date content_encoded author language id updated "
     "published content".split()
 )
+# Atom's links may repeat (self, alternate, enclosure...): feedparser takes each in turn,
+# and the last alternate HTML link is the link, as _fp_atom_link does.
+_FP_ATOM_ONCE = _FP_ONCE - {"link"}
 _RSS_ENTRY_STORED = frozenset(
     "category comments enclosure dc_subject media_thumbnail media_content "
     "slash_comments wfw_commentrss wfw_comment feedburner_origlink".split()
@@ -254,9 +258,11 @@ def _node(element: etree._Element, namespace: str, depth: int) -> Node | None:
     name, extension = named
     attributes: dict[str, str] = {}
     for key, value in element.items():
-        if key[0] == "{":  # xml:base, xml:lang, rdf:about...: left to feedparser
-            return None
+        if key[0] == "{" or not key.isascii():  # xml:base, xml:lang, rdf:about...: left
+            return None  # to feedparser, and so are names expat refuses (see _name)
         attributes[key.lower()] = value
+    if "base" in attributes:
+        return None  # feedparser takes it for xml:base, and keeps it after the element
     if len(element) == 0:
         return Node(name, element.text or "", attributes, (), extension)
     if extension:
@@ -273,6 +279,8 @@ def _name(element: etree._Element, namespace: str) -> tuple[str, bool] | None:
     tag = element.tag
     if not isinstance(tag, str):  # a comment or processing instruction
         return None
+    if tag[0] == "{" and not (element.prefix or "").isascii():
+        return None  # a name expat refuses, it may be (see _known_name)
     known = _known_name(tag, namespace)
     if known != _UNKNOWN_NAMESPACE:
         return (known, False) if known else None
@@ -290,6 +298,10 @@ def _known_name(tag: str, namespace: str) -> str:
     uri, local = _split_tag(tag)
     if ":" in local or not local.replace("-", "").replace("_", "").isalnum():
         return ""  # an undeclared prefix, or a name feedparser would mangle
+    if not local.isascii():
+        # lxml takes the name characters of XML 1.0's fifth edition; feedparser's expat
+        # refuses many of them (U+02B0, U+1200...) and reads the document leniently.
+        return ""
     if uri == namespace:
         return local.lower()
     if uri == ATOM:
@@ -387,12 +399,12 @@ def _rss_entry_node(entry: dict[str, Any], node: Node) -> None:
 def _atom_result(document: Document) -> dict[str, Any]:
     language = document.language.replace("_", "-") if document.language else None
     feed: dict[str, Any] = {"language": language} if language else {}
-    for node in _once_each(document.head):
+    for node in _once_each(document.head, _FP_ATOM_ONCE):
         _atom_node(feed, node, language, _ATOM_HEAD_STORED)
     entries = []
     for nodes in document.entries:
         entry: dict[str, Any] = {}
-        for node in _once_each(nodes):
+        for node in _once_each(nodes, _FP_ATOM_ONCE):
             _atom_node(entry, node, language, _ATOM_STORED)
         entries.append(entry)
     return {"version": "atom10", "bozo": 0, "feed": feed, "entries": entries}
@@ -426,12 +438,12 @@ def _atom_node(
         raise _Unsure
 
 
-def _once_each(nodes: Iterable[Node]) -> Iterator[Node]:
+def _once_each(nodes: Iterable[Node], once: frozenset[str] = _FP_ONCE) -> Iterator[Node]:
     """The nodes, refusing a second one of the elements whose repeats are not modelled."""
     seen: set[str] = set()
     for node in nodes:
         slot = _FP_SLOTS.get(node.name, node.name)
-        if slot in _FP_ONCE:
+        if slot in once:
             if slot in seen:
                 raise _Unsure
             seen.add(slot)
