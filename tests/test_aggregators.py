@@ -251,3 +251,47 @@ def test_only_a_trailing_publisher_name_leaves_the_title(
     title: str, publisher: str, expected: str
 ) -> None:
     assert aggregators.without_publisher(title, publisher) == expected
+
+
+CAPTURED = Path(__file__).parent / "data" / "corpus" / "fixtures" / "prof18__RSS-Parser"
+
+
+def test_a_captured_google_news_feed_gives_the_publisher_and_decodes_the_article() -> None:
+    body = (CAPTURED / "rssparser__src__commonTest__resources__feed-test-source.xml").read_bytes()
+    feed = parse_feed(body, {}, "https://feeds.example.com/f", NOW)  # known by its channel link
+    assert feed == parse_feed(body, {}, "https://feeds.example.com/f", NOW, fast=False)
+    (item,) = feed.items
+    assert item.title == (
+        "Coronavirus en Belgique: 200 cas détectés au total, un nombre limité de tests "
+        "effectués par manque de réactifs"
+    )
+    assert (item.publisher, item.publisher_url, item.language) == (
+        "RTBF",
+        "https://www.rtbf.be/",
+        "fr",
+    )
+    assert item.url == (
+        "https://www.rtbf.be/info/societe/detail_coronavirus-en-belgique-200-cas-detectes-au-"
+        "total-la-circulation-du-virus-reste-limitee?id=10450793"
+    )
+    assert (item.key, item.key_kind) == ("52782335008021", "guid")
+    assert (
+        "Sudinfo.be" not in item.summary and "Coronavirus: 31 nouvelles infections" in item.summary
+    )
+
+
+def test_a_captured_bing_news_feed_gives_the_publisher_and_its_url() -> None:
+    body = (CAPTURED / "rssparser__src__commonTest__resources__feed-bing-image.xml").read_bytes()
+    feed = parse_feed(body, {}, "https://feeds.example.com/f", NOW)
+    assert feed == parse_feed(body, {}, "https://feeds.example.com/f", NOW, fast=False)
+    (item,) = feed.items
+    assert (item.publisher, item.publisher_url) == ("Daily Mail", "https://www.dailymail.co.uk/")
+    assert (
+        item.url
+        == item.key
+        == (
+            "https://www.dailymail.co.uk/sport/football/article-9554407/Real-Madrid-Barcelona-"
+            "Juventus-threaten-clubs-withdrawing-Super-League-legal-action.html"
+        )
+    )
+    assert item.language == "en"  # the feed says nothing; the text says English

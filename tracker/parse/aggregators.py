@@ -37,7 +37,7 @@ MAX_PUBLISHER_CHARS = 200
 # A Google News article id is a base64url protobuf; in its older form, field 4 holds the
 # article's URL ("CBMi" is 08 13 22: field 1 = 19, then field 4's bytes).
 _GOOGLE_ARTICLE = re.compile(
-    r"https?://news\.google\.com/(?:rss/)?(?:articles|read)/([A-Za-z0-9_-]{4,4000})",
+    r"https?://news\.google\.com/(?:[\w.]+/){0,4}(?:articles|read)/([A-Za-z0-9_-]{4,4000})",
     re.IGNORECASE,
 )
 _GOOGLE_URL_FIELD = 4
