@@ -104,7 +104,7 @@ def disagreements(samples: Sequence[Sample]) -> list[dict[str, Any]]:
                     "declared": declared,
                     "detected": detected,
                     "items": 0,
-                    "example": f"{title} | {text}"[:90],
+                    "example": " ".join(f"{title} | {text}".split())[:90],
                 },
             )
             row["items"] += 1

@@ -110,3 +110,16 @@ def test_a_mixed_language_aggregator_feed_labels_each_item() -> None:
     feed = parse_feed(body, {}, "https://www.bing.com/news/search?q=x&format=rss", NOW)
     assert feed.language == "fa-ir"  # the feed keeps what it declares
     assert [item.language for item in feed.items] == ["en", "fa", "en", "en"]
+
+
+def test_a_configured_language_is_the_hint_when_the_document_declares_none() -> None:
+    body = (
+        b'<rss version="2.0"><channel><title>Search</title><item><guid>1</guid>'
+        b"<title>\xd8\xb7\xd8\xa7\xd9\x84\xd8\xa8\xd8\xa7\xd9\x86</title></item></channel></rss>"
+    )  # one short word, "Taliban" in Arabic script: too short to tell fa from ps or ar
+    headers = {"Content-Language": "ar"}
+    url = "https://feeds.example.com/f"
+    assert parse_feed(body, headers, url, NOW, language="ps").items[0].language == "ps"
+    assert parse_feed(body, headers, url, NOW).items[0].language == "ar"
+    declared = body.replace(b"<channel>", b"<channel><language>fa</language>")
+    assert parse_feed(declared, headers, url, NOW, language="ps").items[0].language == "fa"
