@@ -73,7 +73,8 @@ Detect = Callable[[str, str], tuple[bool, tuple[str, ...]]]
 def item_language(title: str, summary: str, declared: str) -> str:
     """The language of an item whose feed (or entry) declares ``declared`` (or "")."""
     hint = language_code(declared)
-    sample = f"{title}\n{summary}"[:SAMPLE_CHARS] if summary else title[:SAMPLE_CHARS]
+    title = title[:SAMPLE_CHARS]  # fields may hold 200,000 characters: cut before joining
+    sample = f"{title}\n{summary[:SAMPLE_CHARS]}"[:SAMPLE_CHARS] if summary else title
     if not sample.isascii():
         by_script = _script_language(sample)
         if by_script:
