@@ -19,6 +19,7 @@ OWNERS = {
     "httpx": {"fetch", "sinks"},
     "feedparser": {"parse.feedparser_adapter"},
     "lxml": {"parse.fastpath"},
+    "pycld2": {"parse.language"},
     "sqlite_utils": {"store"},
     "sqlite3": {"store"},
     "apscheduler": {"service"},

@@ -127,12 +127,16 @@ class ParsedItem:
     summary: str  # plain text
     content: str  # plain text of the fullest content, "" when absent
     author: str
-    language: str
+    language: str  # ISO 639-1 code detected from the text (the declared one as a hint), or ""
     published: datetime  # UTC; the first-seen time when missing or absurd
     published_raw: str | None  # the date string as the feed gave it
     date_estimated: bool  # True when ``published`` is the fallback, not the feed's date
     content_hash: str  # sha256 hex over title, summary, content, link
     truncated: bool = False  # a text field was cut to the size cap
+    # Items of news aggregators (Google News, Bing News): the outlet that published the
+    # article, and its site. Empty for ordinary feeds, whose publisher is the feed.
+    publisher: str = ""
+    publisher_url: str = ""  # the publisher's site (http(s)), "" when unknown
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ Its modules, in that order:
   read into raw records
 - :mod:`.jsonfeed`: JSON Feed
 - :mod:`.items`: items, their keys and dates
+- :mod:`.language`: each item's language, detected (pycld2), the declared one as a hint
+- :mod:`.aggregators`: Google News and Bing News items: publishers, the articles' own URLs
 - :mod:`.htmltext`: HTML to plain text
 - :mod:`.records`: the raw records and tunables they share
 
@@ -58,11 +60,14 @@ def parse_feed(
     max_items: int = 1000,
     max_field_chars: int = 200_000,
     fast: bool = True,
+    language: str = "",
 ) -> ParsedFeed:
     """Parse one fetched feed document; raise ``ParseError`` if it is not a usable feed.
 
     With ``fast``, plain RSS 2.0 and Atom 1.0 documents are read with lxml and
     feedparser's rules (the same items, several times faster); feedparser reads the rest.
+    ``language`` is the feed's configured language: the hint for detecting its items'
+    languages when the document declares none, before any Content-Language header.
     """
     headers = {name.lower(): value for name, value in headers.items()}
     text, decode_warnings = decode(body, headers.get("content-type", ""))
@@ -70,8 +75,8 @@ def parse_feed(
         raise ParseError("empty body: no feed to parse", kind="empty")
     raw = read_json_feed(text) if looks_like_json(text) else _read_xml_feed(text, fast=fast)
     limits = Limits(max(0, max_items), max(1, max_field_chars))
-    header_language = headers.get("content-language", "").split(",")[0]
-    return build_feed(raw, url, as_utc(now), header_language, limits, decode_warnings)
+    declared = language or headers.get("content-language", "").split(",")[0]
+    return build_feed(raw, url, as_utc(now), declared, limits, decode_warnings)
 
 
 def _read_xml_feed(text: str, *, fast: bool) -> RawFeed:

@@ -6,8 +6,9 @@ or Atom 1.0 document made only of elements whose meaning to feedparser is known
 (titles, links, guids, dates, authors, HTML descriptions and contents, categories,
 enclosures, a few well-known extensions), as ``Node`` records named the way
 feedparser names them. Anything else (a DOCTYPE, mixed or XHTML content,
-``xml:base``, an extension feedparser gives a meaning to, a document lxml finds
-malformed) makes it return None. Then the nodes are turned into feedparser's result
+``xml:base`` or a plain ``base`` attribute, a name with characters feedparser's expat
+refuses, an extension feedparser gives a meaning to, a document lxml finds malformed)
+makes it return None. Then the nodes are turned into feedparser's result
 by feedparser's own rules (its text clean-up, date parser, HTML guess, link and guid
 handling, borrowed from :mod:`.feedparser_adapter`), so that the caller cannot tell
 the two apart. Any element or attribute whose effect is not modelled here sends the
@@ -33,6 +34,7 @@ from typing import Any, NamedTuple
 from lxml import etree
 
 from tracker.parse.feedparser_adapter import (
+    BING_SOURCE,
     FP_CP1252,
     FP_RFC822_ZONES,
     FP_URI_FIXER,
@@ -106,8 +108,11 @@ _FP_ONCE = frozenset(
     "title link summary guid pubdate dc_date content_encoded author language id updated "
     "published content".split()
 )
+# Atom's links may repeat (self, alternate, enclosure...): feedparser takes each in turn,
+# and the last alternate HTML link is the link, as _fp_atom_link does.
+_FP_ATOM_ONCE = _FP_ONCE - {"link"}
 _RSS_ENTRY_STORED = frozenset(
-    "category comments enclosure source dc_subject media_thumbnail media_content "
+    "category comments enclosure dc_subject media_thumbnail media_content "
     "slash_comments wfw_commentrss wfw_comment feedburner_origlink".split()
 )
 _RSS_HEAD_STORED = frozenset(
@@ -253,9 +258,11 @@ def _node(element: etree._Element, namespace: str, depth: int) -> Node | None:
     name, extension = named
     attributes: dict[str, str] = {}
     for key, value in element.items():
-        if key[0] == "{":  # xml:base, xml:lang, rdf:about...: left to feedparser
-            return None
+        if key[0] == "{" or not key.isascii():  # xml:base, xml:lang, rdf:about...: left
+            return None  # to feedparser, and so are names expat refuses (see _name)
         attributes[key.lower()] = value
+    if "base" in attributes:
+        return None  # feedparser takes it for xml:base, and keeps it after the element
     if len(element) == 0:
         return Node(name, element.text or "", attributes, (), extension)
     if extension:
@@ -272,6 +279,8 @@ def _name(element: etree._Element, namespace: str) -> tuple[str, bool] | None:
     tag = element.tag
     if not isinstance(tag, str):  # a comment or processing instruction
         return None
+    if tag[0] == "{" and not (element.prefix or "").isascii():
+        return None  # a name expat refuses, it may be (see _known_name)
     known = _known_name(tag, namespace)
     if known != _UNKNOWN_NAMESPACE:
         return (known, False) if known else None
@@ -289,6 +298,10 @@ def _known_name(tag: str, namespace: str) -> str:
     uri, local = _split_tag(tag)
     if ":" in local or not local.replace("-", "").replace("_", "").isalnum():
         return ""  # an undeclared prefix, or a name feedparser would mangle
+    if not local.isascii():
+        # lxml takes the name characters of XML 1.0's fifth edition; feedparser's expat
+        # refuses many of them (U+02B0, U+1200...) and reads the document leniently.
+        return ""
     if uri == namespace:
         return local.lower()
     if uri == ATOM:
@@ -375,6 +388,10 @@ def _rss_entry_node(entry: dict[str, Any], node: Node) -> None:
         entry["author"] = _fp_pop(_leaf(node).text)[0]
     elif name == "atom_link":
         _not_alternate(node)
+    elif name == "source":
+        _fp_source(entry, node)
+    elif name == BING_SOURCE and node.extension:
+        entry[name] = _fp_pop(node.text)[0]
     elif not (name in _RSS_ENTRY_STORED or node.extension) or node.children:
         raise _Unsure
 
@@ -382,12 +399,12 @@ def _rss_entry_node(entry: dict[str, Any], node: Node) -> None:
 def _atom_result(document: Document) -> dict[str, Any]:
     language = document.language.replace("_", "-") if document.language else None
     feed: dict[str, Any] = {"language": language} if language else {}
-    for node in _once_each(document.head):
+    for node in _once_each(document.head, _FP_ATOM_ONCE):
         _atom_node(feed, node, language, _ATOM_HEAD_STORED)
     entries = []
     for nodes in document.entries:
         entry: dict[str, Any] = {}
-        for node in _once_each(nodes):
+        for node in _once_each(nodes, _FP_ATOM_ONCE):
             _atom_node(entry, node, language, _ATOM_STORED)
         entries.append(entry)
     return {"version": "atom10", "bozo": 0, "feed": feed, "entries": entries}
@@ -421,12 +438,12 @@ def _atom_node(
         raise _Unsure
 
 
-def _once_each(nodes: Iterable[Node]) -> Iterator[Node]:
+def _once_each(nodes: Iterable[Node], once: frozenset[str] = _FP_ONCE) -> Iterator[Node]:
     """The nodes, refusing a second one of the elements whose repeats are not modelled."""
     seen: set[str] = set()
     for node in nodes:
         slot = _FP_SLOTS.get(node.name, node.name)
-        if slot in _FP_ONCE:
+        if slot in once:
             if slot in seen:
                 raise _Unsure
             seen.add(slot)
@@ -502,6 +519,18 @@ def _fp_guid(context: dict[str, Any], node: Node) -> None:
     context.setdefault("guidislink", permalink and "link" not in context)
     if permalink:
         context.setdefault("link", value)
+
+
+def _fp_source(entry: dict[str, Any], node: Node) -> None:
+    """RSS's <source url="...">name</source>: the channel an item came from (for a news
+    aggregator, its publisher); feedparser keeps the last one."""
+    if node.children:
+        raise _Unsure
+    source = {"href": node.attributes["url"]} if "url" in node.attributes else {}
+    value = _fp_pop(node.text)[0]
+    if value:
+        source["title"] = value
+    entry["source"] = source
 
 
 def _fp_date_node(context: dict[str, Any], key: str, node: Node) -> None:

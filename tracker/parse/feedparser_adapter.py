@@ -45,6 +45,9 @@ FP_URI_FIXER: re.Pattern[str] = _urifixer  # scheme://///path -> scheme://path
 fp_looks_like_html: Callable[[str], object] = _FeedParserMixin.looks_like_html
 fp_map_content_type: Callable[[str], str] = _FeedParserMixin.map_content_type
 
+# Bing News's <News:Source>, as feedparser names an element of a namespace it does not
+# know: by the prefix the document gives it.
+BING_SOURCE = "news_source"
 _HTML_PAGE = re.compile(r"<!doctype\s+html|<html[\s>]", re.IGNORECASE)
 
 
@@ -126,6 +129,8 @@ def _fp_entry(entry: Any) -> RawEntry:
         language=_fp_language(entry),
         date=date,
         date_raw=date_raw,
+        source=_get_str(_get_dict(entry, "source"), "title") or _get_str(entry, BING_SOURCE),
+        source_url=_get_str(_get_dict(entry, "source"), "href"),
     )
 
 

@@ -48,6 +48,8 @@ class RawEntry(NamedTuple):
     language: str
     date: datetime | None  # UTC; None when missing or not a real date
     date_raw: str | None
+    source: str = ""  # RSS <source> text, or Bing's News:Source: an aggregator's publisher
+    source_url: str = ""  # RSS <source url="...">
 
 
 @dataclass(frozen=True)
