@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from tracker.errors import ParseError
+from tracker.errors import ErrorKind, ParseError
 from tracker.models import ParsedFeed
 from tracker.parse.decoding import (
     decode,
@@ -72,7 +72,7 @@ def parse_feed(
     headers = {name.lower(): value for name, value in headers.items()}
     text, decode_warnings = decode(body, headers.get("content-type", ""))
     if not text.replace("\x00", "").strip():
-        raise ParseError("empty body: no feed to parse", kind="empty")
+        raise ParseError("empty body: no feed to parse", kind=ErrorKind.EMPTY)
     raw = read_json_feed(text) if looks_like_json(text) else _read_xml_feed(text, fast=fast)
     limits = Limits(max(0, max_items), max(1, max_field_chars))
     declared = language or headers.get("content-language", "").split(",")[0]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import codecs
 import re
 
-from tracker.errors import ParseError
+from tracker.errors import ErrorKind, ParseError
 from tracker.parse.records import UTF8_REPAIR_RATIO
 
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
@@ -161,7 +161,7 @@ def refuse_entity_declarations(text: str) -> None:
     if entity_at >= 0 and text.find("<!DOCTYPE", 0, entity_at) >= 0:
         raise ParseError(
             "document declares XML entities in its DOCTYPE; refused (entity expansion risk)",
-            kind="entities",
+            kind=ErrorKind.ENTITIES,
         )
 
 

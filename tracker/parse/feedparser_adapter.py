@@ -30,9 +30,9 @@ from feedparser.datetimes.rfc822 import timezone_names
 from feedparser.mixin import _cp1252, _FeedParserMixin
 from feedparser.urls import _urifixer
 
-from tracker.errors import ParseError
+from tracker.errors import ErrorKind, ParseError, one_line
 from tracker.parse.items import is_epoch_like
-from tracker.parse.records import HTML_SNIFF_CHARS, RawEntry, RawFeed, Text, one_line
+from tracker.parse.records import HTML_SNIFF_CHARS, RawEntry, RawFeed, Text
 from tracker.urls import absolute_url
 
 # feedparser's own rules, applied by the fast path so that its results are feedparser's.
@@ -58,7 +58,7 @@ def raw_feed(result: Any, text: str, illegal_chars: int) -> RawFeed:
     version = str(_get(result, "version") or "")
     problem = _bozo_message(result)
     if not entries and not version:
-        raise ParseError(_not_a_feed_message(text, problem), kind="not_a_feed")
+        raise ParseError(_not_a_feed_message(text, problem), kind=ErrorKind.NOT_A_FEED)
     feed = _get_dict(result, "feed")
     return RawFeed(
         title=_fp_text(feed, "title"),
@@ -96,7 +96,7 @@ def run_feedparser(data: bytes) -> Any:
                 resolve_relative_uris=False,
             )
         except Exception as exc:  # feedparser's own bugs must not escape as foreign errors
-            raise ParseError(one_line(f"feedparser failed: {exc!r}"), kind="parse") from exc
+            raise ParseError(one_line(f"feedparser failed: {exc!r}"), kind=ErrorKind.PARSE) from exc
 
 
 def _bozo_message(result: Any) -> str:

@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from tracker.errors import ParseError
+from tracker.errors import ErrorKind, ParseError, one_line
 from tracker.parse.items import as_utc, is_epoch_like
-from tracker.parse.records import RawEntry, RawFeed, Text, one_line
+from tracker.parse.records import RawEntry, RawFeed, Text
 
 
 def read_json_feed(text: str) -> RawFeed:
@@ -24,10 +24,14 @@ def read_json_feed(text: str) -> RawFeed:
     try:
         document = json.loads(text)
     except (ValueError, RecursionError) as exc:
-        raise ParseError(one_line(f"not a feed: invalid JSON ({exc})"), kind="not_a_feed") from exc
+        raise ParseError(
+            one_line(f"not a feed: invalid JSON ({exc})"), kind=ErrorKind.NOT_A_FEED
+        ) from exc
     items = document.get("items") if isinstance(document, dict) else None
     if not isinstance(items, list):
-        raise ParseError("not a feed: JSON without a JSON Feed items list", kind="not_a_feed")
+        raise ParseError(
+            "not a feed: JSON without a JSON Feed items list", kind=ErrorKind.NOT_A_FEED
+        )
     version = _json_str(document.get("version"))
     entries = tuple(_json_entry(item) for item in items if isinstance(item, dict))
     return RawFeed(

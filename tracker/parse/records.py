@@ -18,7 +18,6 @@ from typing import NamedTuple
 
 OLDEST_DATE = datetime(1995, 1, 1, tzinfo=UTC)  # earlier dates are placeholders, not news
 FUTURE_SLACK = timedelta(days=1)  # later than now + this: a wrong clock or a scheduled post
-MAX_MESSAGE_CHARS = 500  # error and warning messages stay well under 1 KB
 MAX_GUID_CHARS = 1000  # longer guids are hashed into the key
 MAX_LANGUAGE_CHARS = 35  # the longest sensible BCP 47 tag
 MAX_RAW_DATE_CHARS = 200
@@ -70,7 +69,3 @@ class Limits:
 
     max_items: int
     max_field_chars: int
-
-
-def one_line(message: str) -> str:
-    return " ".join(message.split())[:MAX_MESSAGE_CHARS]
