@@ -231,6 +231,7 @@ class FeedState:
     gone: bool
     redirect_to: str | None
     redirect_seen: int
+    previous_url: str | None = None  # the URL it had before a confirmed permanent redirect
 
     @property
     def display_name(self) -> str:
@@ -506,3 +507,14 @@ class PollStore(Protocol):
     def index_aside(self) -> int: ...
 
     def end_cycle(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class BackupReport:
+    """A backup written and checked: where, its size in bytes and what it holds."""
+
+    target: str
+    size: int
+    feeds: int
+    items: int
+    flags: int
