@@ -45,6 +45,7 @@ class Settings:
     allow_private: bool = True  # loopback/private addresses allowed when configured explicitly
     topics_dir: str = "config/topics"  # relative to the project root, like db_path
     seeds_dir: str = "seeds"
+    gone_after: float = 30 * 86400.0  # failing this long, a feed stops being polled
 
 
 @dataclass(frozen=True)
@@ -269,6 +270,7 @@ class PollSummary:
     error_kind: str | None = None
     error: str | None = None
     moved_to: str | None = None
+    stopped: bool = False  # gone (410, or failing for ``gone_after``): no longer polled
 
 
 @dataclass(frozen=True)
