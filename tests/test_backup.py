@@ -5,8 +5,10 @@ database untouched and no half-written file left behind."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import resource
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -17,7 +19,18 @@ from pathlib import Path
 import pytest
 from conftest import Run, make_project
 from dbfactory import populated_db
+from hostile import (
+    Entry,
+    RawServer,
+    http_response,
+    kill_service,
+    rss,
+    start_service,
+    wait_for,
+    watch_project,
+)
 
+from tracker import browse
 from tracker.errors import StoreError
 from tracker.store import Store
 from tracker.store.backup import backup_database
@@ -204,3 +217,83 @@ def test_a_full_disk_is_one_line_and_leaves_nothing_behind(db: Path, tmp_path: P
     assert not (tmp_path / "copy.db").exists()
     assert leftovers(tmp_path) == []
     assert digest(db) == before
+
+
+# ---- the real service writing, Datasette reading, backups taken meanwhile ----------------
+
+FEEDS = 12
+
+
+def generation_entries(feed: int, generation: int) -> list[Entry]:
+    """The feed's entries now: eight more every generation, a third of them flagged."""
+    return [
+        Entry(f"f{feed}-{k}", f"{'Taliban' if k % 3 == 0 else 'Market'} report {feed}.{k}",
+              f"http://outlet{feed}.example/{k}", "Words of the story. " * 40)
+        for k in range(8 + 8 * generation)
+    ]  # fmt: skip
+
+
+def sound(copy: Path) -> tuple[int, int]:
+    """A backup's integrity, and no half-written poll in it: every item stored was
+    announced by its poll and linked to its feed. Its (polls, items)."""
+    assert rows(copy, "PRAGMA integrity_check") == [("ok",)]
+    ((items, links, announced, polls),) = rows(
+        copy,
+        "SELECT (SELECT COUNT(*) FROM items), (SELECT COUNT(*) FROM item_feeds), "
+        "(SELECT COALESCE(SUM(new_items), 0) FROM polls), (SELECT COUNT(*) FROM polls)",
+    )
+    assert items == links == announced, (items, links, announced)
+    return int(polls), int(items)  # type: ignore[call-overload]
+
+
+def datasette_reads(db: Path, stop: threading.Event, pages: list[int]) -> None:
+    app = browse.make_app(db, Path(__file__).parents[1] / "config" / "datasette.yml")
+    while not stop.is_set():
+        for path in ("/tracker/flagged.json", "/tracker/feed_health.json"):
+            response = asyncio.run(app.client.get(path))
+            assert response.status_code == 200
+            pages.append(1)
+
+
+@pytest.mark.slow
+def test_backups_during_the_services_polls_and_datasette_reads_are_sound(
+    tmp_path: Path, run_tracker: Run
+) -> None:
+    generation = [0]
+    with RawServer() as server:
+        for feed in range(FEEDS):
+            server.route(
+                f"/f{feed}.xml",
+                lambda sock, request, feed=feed: sock.sendall(
+                    http_response(rss(generation_entries(feed, generation[0])))
+                ),
+            )
+        watch_project(tmp_path, [server.url(f"/f{n}.xml") for n in range(FEEDS)],
+                      extra_settings='interval = "10s"')  # fmt: skip
+        db = tmp_path / "db" / "tracker.db"
+        service = start_service(tmp_path)
+        stop, pages = threading.Event(), []
+        reader = threading.Thread(target=datasette_reads, args=(db, stop, pages))
+        try:
+            wait_for(lambda: db.exists() and rows(db, "SELECT COUNT(*) FROM polls")[0][0], 30,
+                     "the first poll")  # fmt: skip
+            reader.start()
+            taken = []
+            for number in range(8):
+                generation[0] = number + 1  # new entries for every next poll
+                run_tracker("backup", f"copy{number}.db")
+                taken.append(sound(tmp_path / f"copy{number}.db"))
+            service.send_signal(signal.SIGTERM)
+            assert service.wait(timeout=30) == 0
+            run_tracker("backup", "final.db")
+        finally:
+            stop.set()
+            if reader.is_alive():
+                reader.join()
+            kill_service(service)
+    assert len(set(taken)) >= 3, f"the backups did not overlap the polls: {taken}"
+    assert pages, "Datasette did not read meanwhile"
+    assert sound(tmp_path / "final.db") == sound(db)  # complete once the service stopped
+    assert rows(tmp_path / "final.db", "SELECT * FROM items ORDER BY id") == rows(
+        db, "SELECT * FROM items ORDER BY id"
+    )
