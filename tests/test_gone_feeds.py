@@ -198,3 +198,20 @@ def test_resume_mistakes_get_one_clear_line(
     assert result.returncode == 2, result.stdout + result.stderr
     [line] = result.stderr.splitlines()
     assert line.startswith("tracker: error: ") and message in line
+
+
+@pytest.mark.slow
+def test_resume_all_after_an_outage_of_ones_own(tmp_path: Path, run_tracker: Run) -> None:
+    urls = [f"http://127.0.0.1:9/{name}.xml" for name in ("a", "b", "c")]
+    watch_project(tmp_path, urls)
+    db = tmp_path / "db" / "tracker.db"
+    with Store(db) as store:
+        store.sync_feeds([FeedConfig(url) for url in urls], T0)
+        store.conn.execute("UPDATE feeds SET gone = 1 WHERE url != ?", (urls[2],))
+    resumed = run_tracker("feeds", "resume", "--all").stdout
+    not_stopped = run_tracker("feeds", "resume", urls[2]).stdout
+    with Store(db) as store:
+        assert store.gone_feeds() == []
+        assert len(store.due_feeds(datetime.now(UTC))) == 3
+    assert "resumed 2 feeds" in resumed
+    assert f"{urls[2]} was not stopped; it is due now" in not_stopped

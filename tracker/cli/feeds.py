@@ -4,6 +4,7 @@ gone feeds and write confirmed redirects into the config."""
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -92,27 +93,25 @@ def feeds_add(ctx: Context, url: str, name: str, interval: str | None, language:
     if seconds is not None and seconds < config.WARN_INTERVAL:
         click.echo(f"tracker: warning: polling every {interval} is aggressive", err=True)
     feed = FeedConfig(url=url.strip(), name=name, interval=seconds, language=language)
-    stopped = _stopped(ctx, feed.url)
-    if stopped is None or feed.url not in {f.url for f in ctx.config.feeds}:
-        config.add_feed(ctx.config_path, feed)
-        click.echo(f"added {url}")
-    if stopped is not None:
-        _resume(ctx, stopped)
-
-
-def _stopped(ctx: Context, url: str) -> FeedState | None:
-    """The gone feed with this URL, if the database has one."""
     store = _existing_store(ctx)
-    if store is None:
-        return None
-    with store:
-        state = store.feed(url)
-    return state if state is not None and state.gone else None
+    with store or nullcontext():
+        stopped = store.feed(feed.url) if store is not None else None
+        if stopped is None or not stopped.gone or feed.url not in _configured(ctx):
+            config.add_feed(ctx.config_path, feed)
+            click.echo(f"added {url}")
+        if store is not None and stopped is not None and stopped.gone:
+            _resume(store, stopped)
 
 
-def _resume(ctx: Context, state: FeedState) -> None:
-    with ctx.open_store() as store:
-        store.resume_feed(state.id, utcnow())
+def _configured(ctx: Context) -> set[str]:
+    return {f.url for f in ctx.config.feeds}
+
+
+def _resume(store: Store, state: FeedState) -> None:
+    store.resume_feed(state.id, utcnow())
+    if not state.gone:
+        click.echo(f"{redact_url(state.url)} was not stopped; it is due now")
+        return
     why = f"{state.last_error_kind}: {state.last_error}" if state.last_error_kind else "gone"
     click.echo(f"resumed {redact_url(state.url)} (it had stopped after {why}): due now")
 
@@ -130,8 +129,8 @@ def feeds_resume(ctx: Context, url: str | None, resume_all: bool) -> None:
         raise TrackerError(f"no database at {ctx.db_path}: no feed to resume")
     with store:
         states = store.gone_feeds() if resume_all else [_known_feed(ctx, store, url or "")]
-    for state in states:
-        _resume(ctx, state)
+        for state in states:
+            _resume(store, state)
     if resume_all:
         click.echo(f"resumed {len(states)} feeds")
 
