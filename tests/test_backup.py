@@ -148,6 +148,13 @@ def test_a_bad_target_leaves_the_database_untouched(
     assert not (tmp_path / "missing").exists()
 
 
+def test_the_database_is_never_backed_up_over_itself(db: Path) -> None:
+    before = digest(db)
+    with pytest.raises(StoreError, match="is the database itself"):
+        backup_database(db, db.parent / ".." / "db" / "tracker.db", force=True)
+    assert digest(db) == before
+
+
 def test_no_database_is_not_created_by_a_backup(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="no database"):
         backup_database(tmp_path / "db" / "tracker.db", tmp_path / "copy.db")

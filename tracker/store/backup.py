@@ -35,6 +35,8 @@ def backup_database(source: Path, target: Path, *, force: bool = False) -> Backu
     if not source.is_file():
         raise StoreError(f"{source}: no database there (nothing to back up)")
     _check_target(target, force)
+    if target.exists() and target.samefile(source):
+        raise StoreError(f"{target}: is the database itself; name another file")
     temp = _temp_beside(target)
     try:
         report = _copy(source, temp, target)
