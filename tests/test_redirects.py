@@ -86,6 +86,7 @@ def test_a_confirmed_redirect_is_listed_and_applied(tmp_path: Path, run_tracker:
         first = run_tracker("feeds", "list").stdout
         run_tracker("poll", "--once")  # the second sighting confirms the move
         listed = json.loads(run_tracker("feeds", "list", "--json").stdout)
+        text = run_tracker("feeds", "list").stdout
         dry = run_tracker("feeds", "apply-redirects", "--dry-run").stdout
         after_dry = path.read_text(encoding="utf-8")
         applied = run_tracker("feeds", "apply-redirects").stdout
@@ -94,6 +95,7 @@ def test_a_confirmed_redirect_is_listed_and_applied(tmp_path: Path, run_tracker:
         last = server.received[-2:]
     assert "moved to" not in first  # one sighting is not a move
     assert [row["moved_to"] for row in listed] == [new, None]
+    assert f"{old}  (Wire)  moved to {new}" in text and "apply-redirects" in text
     assert f"{old} -> {new}" in dry and "the config was not written" in dry
     assert after_dry == CONFIG.format(old=old, other=other)
     assert f"{old} -> {new}" in applied and "updated 1 feeds" in applied
