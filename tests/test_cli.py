@@ -67,6 +67,8 @@ def test_feeds_add_list_export_import_remove(tmp_path: Path, run_tracker: Run) -
         "name": "B",
         "language": "ru",
         "interval": "30m",
+        "moved_to": None,
+        "stopped": False,
     }
     run_tracker("feeds", "export-opml", "feeds.opml")
     run_tracker("feeds", "remove", "http://127.0.0.1:9/a.xml")

@@ -5,7 +5,7 @@ the ``[[alerts]]`` sinks (the keys every sink shares here, each type's own keys 
 its module registered them in ``tracker.sinks``). Validation is strict: an unknown
 key, a wrong type or a bad value raises ``ConfigError`` naming the file, the line
 and the key, with a suggestion for a misspelt key (a key of another sink type is
-only a warning). Edits (``feeds add/remove``) go through tomlkit so
+only a warning). Edits (``feeds add/remove/apply-redirects``) go through tomlkit so
 the user's comments and layout survive, and are written atomically.
 
 Must not: touch the network or the database, or decide anything about feeds.
@@ -44,6 +44,7 @@ _DURATION_KEYS = {
     "parse_timeout",
     "digest",
     "topic_guard_window",
+    "gone_after",
 }
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {
@@ -455,6 +456,18 @@ def remove_feed(path: Path, url: str) -> None:
             del feeds[index]
     if not keep:
         del document["feeds"]  # tomlkit would write an empty array it cannot append to
+    _write_checked(path, tomlkit.dumps(document))
+
+
+def move_feeds(path: Path, moves: dict[str, str]) -> None:
+    """Give the ``[[feeds]]`` entries of ``moves``' keys their new URLs, keeping every
+    other key, comment and line as it was; ``ConfigError`` if one is absent."""
+    document = _edit_document(path)
+    entries = {str(entry.get("url")): entry for entry in document.get("feeds", [])}
+    for old, new in moves.items():
+        if old not in entries:
+            raise ConfigError(f"no such feed: {redact_url(old)}", path=str(path), key="feeds")
+        entries[old]["url"] = new
     _write_checked(path, tomlkit.dumps(document))
 
 

@@ -247,7 +247,7 @@ def decide_poll(inputs: PollInputs, snapshot: FeedSnapshot) -> PollWrite:
         entries = _decide_entries(inputs, snapshot)
     timing = _timing(inputs, len(entries.inserted))
     columns, moved_to = _feed_columns(inputs, snapshot, timing, len(entries.inserted))
-    summary = _summary(inputs, entries, moved_to)
+    summary = _summary(inputs, entries, moved_to, stopped=columns.gone == 1)
     return PollWrite(
         feed_id=inputs.state.id,
         now=iso(inputs.now),
@@ -408,7 +408,7 @@ def _feed_columns(
         "poll_interval_seconds": timing.interval,
     }
     if poll.error is not None:
-        values.update(_failure_values(state, poll, now))
+        values.update(_failure_values(inputs))
     elif not (fetch.not_modified and state.last_error_kind in CONTENT_ERRORS):
         values.update(_success_values(state, poll, new_items, now))
     # A body that was never saved must be fetched whole again: keep the old validators.
@@ -455,14 +455,17 @@ def _validator_values(state: FeedState, poll: FeedPoll) -> dict[str, Any]:
     }
 
 
-def _failure_values(state: FeedState, poll: FeedPoll, now: str) -> dict[str, Any]:
+def _failure_values(inputs: PollInputs) -> dict[str, Any]:
+    state, poll, now = inputs.state, inputs.poll, iso(inputs.now)
+    failing_since = parse_iso(state.failing_since) or inputs.now
+    failing_for = (inputs.now - failing_since).total_seconds()
     return {
         "last_error": cap_message(poll.error or ""),
         "last_error_kind": poll.error_kind,
         "last_error_at": now,
         "failing_since": state.failing_since or now,
         "consecutive_failures": state.consecutive_failures + 1,
-        "gone": int(poll.error_kind == ErrorKind.GONE),
+        "gone": int(schedule.is_gone(poll.error_kind, failing_for, inputs.settings)),
     }
 
 
@@ -483,7 +486,9 @@ def _redirect_values(
     return target
 
 
-def _summary(inputs: PollInputs, entries: _Entries, moved_to: str | None) -> PollSummary:
+def _summary(
+    inputs: PollInputs, entries: _Entries, moved_to: str | None, *, stopped: bool
+) -> PollSummary:
     state, poll = inputs.state, inputs.poll
     if poll.error is not None:
         outcome = "error"
@@ -505,6 +510,7 @@ def _summary(inputs: PollInputs, entries: _Entries, moved_to: str | None) -> Pol
         error_kind=poll.error_kind,
         error=cap_message(poll.error or "") or None,
         moved_to=moved_to,
+        stopped=stopped,
     )
 
 

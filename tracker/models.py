@@ -51,6 +51,7 @@ class Settings:
     topic_guard_share: float = 0.05
     topic_guard_min: int = 10
     topic_guard_window: float = 7 * 86400.0
+    gone_after: float = 30 * 86400.0  # failing this long, a feed stops being polled
 
 
 @dataclass(frozen=True)
@@ -241,6 +242,7 @@ class FeedState:
     gone: bool
     redirect_to: str | None
     redirect_seen: int
+    previous_url: str | None = None  # the URL it had before a confirmed permanent redirect
 
     @property
     def display_name(self) -> str:
@@ -278,6 +280,7 @@ class PollSummary:
     error_kind: str | None = None
     error: str | None = None
     moved_to: str | None = None
+    stopped: bool = False  # gone (410, or failing for ``gone_after``): no longer polled
 
 
 @dataclass(frozen=True)
@@ -553,3 +556,14 @@ class PollStore(Protocol):
     def index_aside(self) -> int: ...
 
     def end_cycle(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class BackupReport:
+    """A backup written and checked: where, its size in bytes and what it holds."""
+
+    target: str
+    size: int
+    feeds: int
+    items: int
+    flags: int

@@ -273,6 +273,12 @@ def _log_poll(summary: PollSummary) -> None:
             summary.error_kind,
             summary.error,
         )
+        if summary.stopped:
+            log.warning(
+                "feed gone, polling stopped feed=%s kind=%s resume='tracker feeds resume URL'",
+                redact_url(summary.feed_url),
+                summary.error_kind,
+            )
     else:
         log.debug(
             "polled feed=%s outcome=%s new=%d updated=%d flags=%d",

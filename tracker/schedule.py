@@ -5,7 +5,8 @@ poll time and the interval the feed is now on. Feeds that publish often are
 polled more often, quiet feeds less, within bounds around the configured
 interval; ``Cache-Control``/``Expires`` and ``Retry-After`` are honoured; failures
 back off exponentially (capped, with jitter); a feed failing for days is "dead"
-and retried daily. Time and randomness are passed in.
+and retried daily; a feed that answered 410 Gone, or failed for ``gone_after``, is
+"gone": it is not polled again until resumed. Time and randomness are passed in.
 
 Must not: read the clock, the database or the network.
 """
@@ -17,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from tracker.errors import ErrorKind
 from tracker.models import Settings
 
 FASTER = 0.75  # interval factor after a poll that found new items
@@ -98,6 +100,15 @@ def furthest_ahead(settings: Settings, intervals: Iterable[float | None]) -> flo
 
 def is_dead(failing_for: float) -> bool:
     return failing_for >= DEAD_AFTER
+
+
+def is_gone(error_kind: str | None, failing_for: float, settings: Settings) -> bool:
+    """Whether a feed that just failed stops being polled: the server said 410 Gone,
+    or the feed has failed for ``settings.gone_after``. A write the database refused
+    is tracker's own trouble, never the feed's."""
+    if error_kind == ErrorKind.GONE:
+        return True
+    return error_kind != ErrorKind.STORE and failing_for >= settings.gone_after
 
 
 def first_poll_at(now: datetime, interval: float, rng: random.Random) -> datetime:

@@ -1,16 +1,21 @@
-"""``tracker feeds``: list, add and remove feeds in the config, OPML in and out."""
+"""``tracker feeds``: list, add and remove feeds in the config, OPML in and out, resume
+gone feeds and write confirmed redirects into the config."""
 
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 import click
 
 from tracker import config, opml
 from tracker.cli.base import Context, cli, pass_context, warn
-from tracker.errors import ConfigError
-from tracker.models import FeedConfig
+from tracker.errors import ConfigError, TrackerError
+from tracker.models import FeedConfig, FeedState
+from tracker.poll import utcnow
+from tracker.store import Store
 from tracker.urls import is_http_url, redact_url
 
 # ---- feeds -----------------------------------------------------------------------------
@@ -25,13 +30,16 @@ def feeds() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_context
 def feeds_list(ctx: Context, as_json: bool) -> None:
-    """List the configured feeds."""
+    """List the configured feeds, with the ones that moved or stopped."""
+    moved, stopped = _moved_and_stopped(ctx)
     rows = [
         {
             "url": redact_url(f.url),
             "name": f.name,
             "language": f.language,
             "interval": config.format_duration(f.interval or ctx.config.settings.interval),
+            "moved_to": moved.get(f.url),
+            "stopped": f.url in stopped,
         }
         for f in ctx.config.feeds
     ]
@@ -39,11 +47,36 @@ def feeds_list(ctx: Context, as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     for row in rows:
-        click.echo(
-            f"{row['interval']:>5}  {row['language'] or '--':<3} {row['url']}"
-            + (f"  ({row['name']})" if row["name"] else "")
-        )
+        click.echo(_feed_line(row))
     click.echo(f"{len(rows)} feeds")
+    if moved:
+        click.echo("`tracker feeds apply-redirects` writes the new URLs into the config")
+
+
+def _moved_and_stopped(ctx: Context) -> tuple[dict[str, str], set[str]]:
+    """Config URL -> the URL its feed moved to; the URLs of gone feeds (none without
+    a database: listing never creates one)."""
+    store = _existing_store(ctx)
+    if store is None:
+        return {}, set()
+    with store:
+        moved = store.moved_feeds(f.url for f in ctx.config.feeds)
+        states = {f.url: store.feed(f.url) for f in ctx.config.feeds}
+    return moved, {url for url, state in states.items() if state is not None and state.gone}
+
+
+def _feed_line(row: dict[str, Any]) -> str:
+    line = f"{row['interval']:>5}  {row['language'] or '--':<3} {row['url']}"
+    line += f"  ({row['name']})" if row["name"] else ""
+    if row["moved_to"]:
+        line += f"  moved to {row['moved_to']}"
+    if row["stopped"]:
+        line += f"  STOPPED (gone): `tracker feeds resume {row['url']}` polls it again"
+    return line
+
+
+def _existing_store(ctx: Context) -> Store | None:
+    return Store(ctx.db_path) if ctx.db_path.is_file() else None
 
 
 @feeds.command("add")
@@ -60,8 +93,91 @@ def feeds_add(ctx: Context, url: str, name: str, interval: str | None, language:
     if seconds is not None and seconds < config.WARN_INTERVAL:
         warn(f"polling every {interval} is aggressive")
     feed = FeedConfig(url=url.strip(), name=name, interval=seconds, language=language)
-    config.add_feed(ctx.config_path, feed)
-    click.echo(f"added {url}")
+    store = _existing_store(ctx)
+    with store or nullcontext():
+        stopped = store.feed(feed.url) if store is not None else None
+        if stopped is None or not stopped.gone or feed.url not in _configured(ctx):
+            config.add_feed(ctx.config_path, feed)
+            click.echo(f"added {url}")
+        if store is not None and stopped is not None and stopped.gone:
+            _resume(store, stopped)
+
+
+def _configured(ctx: Context) -> set[str]:
+    return {f.url for f in ctx.config.feeds}
+
+
+def _resume(store: Store, state: FeedState) -> None:
+    store.resume_feed(state.id, utcnow())
+    if not state.gone:
+        click.echo(f"{redact_url(state.url)} was not stopped; it is due now")
+        return
+    why = f"{state.last_error_kind}: {state.last_error}" if state.last_error_kind else "gone"
+    click.echo(f"resumed {redact_url(state.url)} (it had stopped after {why}): due now")
+
+
+@feeds.command("resume")
+@click.argument("url", required=False)
+@click.option("--all", "resume_all", is_flag=True, help="Resume every stopped feed.")
+@pass_context
+def feeds_resume(ctx: Context, url: str | None, resume_all: bool) -> None:
+    """Poll a gone feed (410, or failing for gone_after) again, at once."""
+    if (url is None) == (not resume_all):
+        raise TrackerError("give either the URL of a feed or --all")
+    store = _existing_store(ctx)
+    if store is None:
+        raise TrackerError(f"no database at {ctx.db_path}: no feed to resume")
+    with store:
+        states = store.gone_feeds() if resume_all else [_known_feed(ctx, store, url or "")]
+        for state in states:
+            _resume(store, state)
+    if resume_all:
+        click.echo(f"resumed {len(states)} feeds")
+
+
+def _known_feed(ctx: Context, store: Store, url: str) -> FeedState:
+    state = store.feed(url)
+    if state is None:
+        raise TrackerError(f"no feed {redact_url(url)} in the database {ctx.db_path}")
+    return state
+
+
+@feeds.command("apply-redirects")
+@click.option("--dry-run", is_flag=True, help="Print the changes without writing them.")
+@pass_context
+def feeds_apply_redirects(ctx: Context, dry_run: bool) -> None:
+    """Write the new URLs of feeds that moved (confirmed 301/308) into the config."""
+    store = _existing_store(ctx)
+    moved: dict[str, str] = {}
+    if store is not None:
+        with store:
+            moved = store.moved_feeds(f.url for f in ctx.config.feeds)
+    moves = _applicable(ctx, moved)
+    if not moves:
+        click.echo("nothing to apply: no configured feed has a confirmed redirect")
+        return
+    for old, new in moves.items():
+        click.echo(f"{redact_url(old)} -> {new}")
+    if dry_run:
+        click.echo(f"dry run: {len(moves)} feeds would change; the config was not written")
+        return
+    config.move_feeds(ctx.config_path, moves)
+    click.echo(f"updated {len(moves)} feeds in {ctx.config_path}")
+
+
+def _applicable(ctx: Context, moved: dict[str, str]) -> dict[str, str]:
+    """The moves that can be written: not over a URL with credentials (the database
+    never has them), nor onto a URL configured already."""
+    configured = {redact_url(f.url) for f in ctx.config.feeds}
+    moves = {}
+    for old, new in moved.items():
+        if redact_url(old) != old:
+            click.echo(f"skipped {redact_url(old)}: it has credentials; edit it by hand")
+        elif new in configured:
+            click.echo(f"skipped {redact_url(old)}: {new} is configured already; remove one")
+        else:
+            moves[old] = new
+    return moves
 
 
 @feeds.command("remove")

@@ -50,8 +50,16 @@ def poll(ctx: Context, once: bool, urls: tuple[str, ...]) -> None:
 
 
 def _states_for(store: Store, urls: tuple[str, ...], now: datetime) -> list[FeedState]:
+    """The feeds given, else the configured ones that are not gone."""
     if not urls:
-        return store.feeds(configured_only=True)
+        states = store.feeds(configured_only=True)
+        gone = [state for state in states if state.gone]
+        if gone:
+            click.echo(
+                f"skipped {len(gone)} gone feeds (`tracker status` lists them; "
+                "`tracker feeds resume URL` polls one again)"
+            )
+        return [state for state in states if not state.gone]
     for url in urls:
         if not is_http_url(url):
             raise click.BadParameter(f"only http and https URLs can be polled: {url}")
@@ -81,7 +89,13 @@ def _progress(total: int) -> Iterator[Callable[[PollSummary], None]]:
 def _poll_line(summary: PollSummary) -> str:
     name = redact_url(summary.feed_name)
     if summary.outcome == "error":
-        return f"FAIL {name}: {summary.error_kind}: {summary.error}"
+        stopped = (
+            f" (gone: no longer polled; `tracker feeds resume {redact_url(summary.feed_url)}`"
+            " polls it again)"
+            if summary.stopped
+            else ""
+        )
+        return f"FAIL {name}: {summary.error_kind}: {summary.error}{stopped}"
     moved = f" (moved to {redact_url(summary.moved_to)})" if summary.moved_to else ""
     if summary.outcome == "not_modified":
         return f"ok   {name}: not modified{moved}"

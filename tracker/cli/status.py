@@ -68,6 +68,7 @@ def _feed_status(state: FeedState, items: int, now: datetime) -> dict[str, Any]:
         "failing": state.consecutive_failures > 0,
         "dead": is_dead(failing_for),
         "gone": state.gone,
+        "resume_with": f"tracker feeds resume {redact_url(state.url)}" if state.gone else None,
         "consecutive_failures": state.consecutive_failures,
         "last_error_kind": state.last_error_kind,
         "last_error": state.last_error,
@@ -115,12 +116,19 @@ def _print_status(report: dict[str, Any]) -> None:
             f"topic edit held back (last good topics in force): {service['topics_held_back']}"
         )
     for feed in report["feeds"]:
-        state = "DEAD" if feed["dead"] else "FAIL" if feed["failing"] else "ok"
-        if feed["last_polled_at"] is None:
-            state = "new"
         click.echo(
-            f"{state:<4} {feed['items']:>6} items  last {feed['last_polled_at'] or '-':<25} "
-            f"{feed['name']}"
+            f"{_state_word(feed):<4} {feed['items']:>6} items  "
+            f"last {feed['last_polled_at'] or '-':<25} {feed['name']}"
         )
         if feed["failing"]:
             click.echo(f"     {feed['last_error_kind']}: {feed['last_error']}")
+        if feed["gone"]:
+            click.echo(f"     no longer polled; `{feed['resume_with']}` polls it again")
+
+
+def _state_word(feed: dict[str, Any]) -> str:
+    if feed["gone"]:
+        return "GONE"
+    if feed["last_polled_at"] is None:
+        return "new"
+    return "DEAD" if feed["dead"] else "FAIL" if feed["failing"] else "ok"

@@ -32,10 +32,10 @@ from pathlib import Path
 import sqlite_utils
 
 from tracker.errors import StoreError
-from tracker.store.connection import connect
+from tracker.store.connection import configure, open_connection
 from tracker.store.feeds import FeedTable
 from tracker.store.items import PollWriter
-from tracker.store.migrations import migrate
+from tracker.store.migrations import migrate, refuse_newer
 from tracker.store.notify import Notifications
 from tracker.store.runs import ServiceRuns
 from tracker.store.verdicts import Verdicts
@@ -52,13 +52,25 @@ class Store(FeedTable, PollWriter, Verdicts, Notifications, ServiceRuns):
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self.conn = connect(self.path)
-            self.db = sqlite_utils.Database(self.conn)
-            migrate(self.path, self.conn, self.db)
+            self.conn = open_connection(self.path)
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot use database: {exc}") from None
         except OSError as exc:
             raise StoreError(f"{self.path}: cannot create database: {exc.strerror}") from None
+        try:
+            self._bring_up_to_date()
+        except BaseException:
+            self.conn.close()  # a refused database keeps no connection (nor WAL files)
+            raise
+
+    def _bring_up_to_date(self) -> None:
+        try:
+            refuse_newer(self.path, self.conn)  # before anything writes to the file
+            configure(self.conn)
+            self.db = sqlite_utils.Database(self.conn)
+            migrate(self.path, self.conn, self.db)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot use database: {exc}") from None
 
     def close(self) -> None:
         self._close_index()

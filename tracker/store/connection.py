@@ -39,6 +39,14 @@ T = TypeVar("T")
 
 
 def connect(path: str, *, check_same_thread: bool = True) -> sqlite3.Connection:
+    conn = open_connection(path, check_same_thread=check_same_thread)
+    configure(conn)
+    return conn
+
+
+def open_connection(path: str, *, check_same_thread: bool = True) -> sqlite3.Connection:
+    """A connection that has not written anything yet (``configure`` may: WAL mode
+    rewrites the file's header)."""
     conn = sqlite3.connect(
         path,
         isolation_level=None,
@@ -47,12 +55,15 @@ def connect(path: str, *, check_same_thread: bool = True) -> sqlite3.Connection:
     )
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return conn
+
+
+def configure(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA journal_size_limit = 67108864")
     conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
-    return conn
 
 
 @contextmanager

@@ -1,8 +1,9 @@
 """The ``feeds`` table: following the config, and the feeds as the poll cycle sees them.
 
 Owns adding, updating and un-configuring feeds (``sync_feeds``), recording a feed
-polled by URL (``ensure_feed``), and reading feeds as ``FeedState`` records (all,
-configured, due). Feed URLs are stored without credentials.
+polled by URL (``ensure_feed``), resuming a gone feed (``resume_feed``), and reading
+feeds as ``FeedState`` records (all, configured, due, gone, moved). Feed URLs are
+stored without credentials.
 
 Must not: decide when a feed is polled (the caller passes first poll times; the
 decider sets the next ones) or write a poll's outcome (``store.polls`` does).
@@ -11,7 +12,7 @@ decider sets the next ones) or write a poll's outcome (``store.polls`` does).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from tracker.models import FeedConfig, FeedState, iso
@@ -70,17 +71,45 @@ class FeedTable(StoreBase):
         return [feed_state(row) for row in rows]
 
     def due_feeds(self, now: datetime, horizon: float | None = None) -> list[FeedState]:
-        """Configured feeds whose next poll has come.
+        """Configured feeds whose next poll has come; a gone feed never is (until resumed).
 
         With ``horizon`` (the furthest ahead, in seconds, that a poll is ever scheduled),
         a feed scheduled beyond ``now + horizon`` is due too: the clock went back since.
         """
         beyond = iso(now + timedelta(seconds=horizon)) if horizon is not None else "9999"
         rows = self.conn.execute(
-            "SELECT * FROM feeds WHERE configured = 1 AND (next_poll_at IS NULL OR "
+            "SELECT * FROM feeds WHERE configured = 1 AND gone = 0 AND (next_poll_at IS NULL OR "
             "next_poll_at <= ? OR next_poll_at > ?) ORDER BY next_poll_at, id",
             (iso(now), beyond),
         ).fetchall()
+        return [feed_state(row) for row in rows]
+
+    def resume_feed(self, feed_id: int, now: datetime) -> None:
+        """Poll a gone feed again, at ``now``; its failures count afresh (a feed that
+        still fails goes again after a 410, or after ``gone_after`` more)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE feeds SET gone = 0, next_poll_at = ?, failing_since = NULL, "
+                "consecutive_failures = 0 WHERE id = ?",
+                (iso(now), feed_id),
+            )
+
+    def moved_feeds(self, urls: Iterable[str]) -> dict[str, str]:
+        """Of these URLs, the ones a feed moved away from (a confirmed permanent
+        redirect), with the URL it has now; a URL that is a feed's own is not moved."""
+        moved: dict[str, str] = {}
+        for url in urls:
+            row = self.conn.execute(
+                "SELECT url FROM feeds WHERE previous_url = ? AND NOT EXISTS "
+                "(SELECT 1 FROM feeds WHERE url = ?)",
+                (redact_url(url), redact_url(url)),
+            ).fetchone()
+            if row is not None:
+                moved[url] = str(row["url"])
+        return moved
+
+    def gone_feeds(self) -> list[FeedState]:
+        rows = self.conn.execute("SELECT * FROM feeds WHERE gone = 1 ORDER BY id").fetchall()
         return [feed_state(row) for row in rows]
 
     def last_document_entries(self, feed_id: int) -> dict[str, str]:
@@ -153,4 +182,5 @@ def feed_state(row: sqlite3.Row) -> FeedState:
         gone=bool(row["gone"]),
         redirect_to=row["redirect_to"],
         redirect_seen=row["redirect_seen"],
+        previous_url=row["previous_url"],
     )

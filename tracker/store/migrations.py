@@ -24,13 +24,21 @@ from tracker.store.connection import transaction
 UPGRADE_BATCH = 5_000  # items whose story bands an upgrade works out again at a time
 
 
-def migrate(path: str, conn: sqlite3.Connection, db: sqlite_utils.Database) -> None:
+def refuse_newer(path: str, conn: sqlite3.Connection) -> None:
+    """``StoreError`` for a database a newer tracker wrote; checked before anything is
+    written to it (even the journal mode), so the file stays as it was."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > schema.SCHEMA_VERSION:
         raise StoreError(
-            f"{path}: database schema {version} is newer than this "
-            f"tracker ({schema.SCHEMA_VERSION}); upgrade tracker"
+            f"{path}: database schema version {version} is newer than this tracker "
+            f"knows ({schema.SCHEMA_VERSION}); it was left as it is: upgrade tracker "
+            "to the version that wrote it"
         )
+
+
+def migrate(path: str, conn: sqlite3.Connection, db: sqlite_utils.Database) -> None:
+    refuse_newer(path, conn)
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version < schema.SCHEMA_VERSION:
         with transaction(conn):
             _upgrade(conn, db)

@@ -207,6 +207,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE service_runs ADD COLUMN topics_held_back TEXT",
         "ALTER TABLE service_runs ADD COLUMN topics_held_back_at TEXT",
     ),
+    (
+        # A gone feed (410, or failing for ``gone_after``) is no longer polled: the
+        # feed_health view gains ``polling`` and ``resume_with`` (views are created again
+        # after the migrations).
+        "DROP VIEW IF EXISTS feed_health",
+    ),
 )
 
 FTS_TABLE = "items_fts"
@@ -293,7 +299,11 @@ VIEWS: dict[str, str] = {
                (SELECT COUNT(*) FROM item_feeds WHERE item_feeds.feed_id = feeds.id) AS items,
                (SELECT AVG(duration_ms) FROM (SELECT duration_ms FROM polls
                  WHERE polls.feed_id = feeds.id ORDER BY started_at DESC LIMIT 20))
-                 AS avg_duration_ms
+                 AS avg_duration_ms,
+               CASE WHEN NOT feeds.configured THEN 'not configured'
+                    WHEN feeds.gone THEN 'stopped' ELSE 'yes' END AS polling,
+               CASE WHEN feeds.gone THEN 'tracker feeds resume ' || feeds.url END
+                 AS resume_with
         FROM feeds
         ORDER BY feeds.consecutive_failures DESC, feeds.title""",
 }
