@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from tracker import shipped
 from tracker.cli.base import Context, cli, pass_context
 from tracker.store import Store
 
@@ -39,4 +40,5 @@ def browse(ctx: Context, host: str, port: int) -> None:
     from tracker.browse import serve
 
     Store(ctx.db_path).close()  # create and migrate it first
-    serve(ctx.db_path, ctx.config.directory / "datasette.yml", host, port)
+    metadata = ctx.config.directory / "datasette.yml"
+    serve(ctx.db_path, metadata if metadata.is_file() else shipped.datasette_metadata(), host, port)
