@@ -99,7 +99,7 @@ class Fetcher:
     ) -> None:
         self._settings = settings
         self._client = _new_client(settings, transport)
-        self._resolve: Resolver = resolver or _resolve_dns
+        self._resolve: Resolver = resolver or resolve_host
         self._clock: Clock = clock or _utc_now
         self._slots = asyncio.Semaphore(max(1, settings.concurrency))
         self._host_slots: dict[str, asyncio.Semaphore] = {}
@@ -341,7 +341,7 @@ def _new_client(
     )
 
 
-async def _resolve_dns(host: str, port: int) -> list[IPAddress]:
+async def resolve_host(host: str, port: int) -> list[IPAddress]:
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
 

@@ -61,6 +61,7 @@ _NO_FEEDS = """\
 # ---- Feeds --------------------------------------------------------------------------
 # None yet. Add one with `tracker --config THIS_FILE feeds add URL` (a feed, or a web
 # page that links to its feed), or import a feed reader's list with `feeds import-opml`.
+
 """
 
 

@@ -50,6 +50,11 @@ def fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
+def plain(text: str) -> str:
+    """Terminal-safe: no control characters (escape sequences) from feed text."""
+    return "".join(ch for ch in text if ch.isprintable() or ch == " ")
+
+
 @dataclass
 class Context:
     """Options shared by every command; the config is loaded on first use."""
@@ -70,8 +75,11 @@ class Context:
     def db_path(self) -> Path:
         return self.db_override or self.config.db_path
 
-    def open_store(self) -> Store:
-        return Store(self.db_path)
+    def open_store(self, *, read_only: bool = False, create: bool = False) -> Store:
+        """The database: ``read_only`` for commands that only read (they work on a
+        read-only file or folder); ``create`` makes a missing folder (poll and run
+        only: elsewhere a missing folder is a mistyped ``--db``)."""
+        return Store(self.db_path, read_only=read_only, create=create)
 
     def topic_set(self) -> TopicSet:
         return load_topic_set(self.config.topics_dir, self.config.seeds_dir)

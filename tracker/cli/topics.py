@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from tracker.cli.base import Context, cli, pass_context
+from tracker.cli.base import Context, cli, pass_context, plain
 from tracker.errors import ConfigError, TrackerError
 from tracker.poll import utcnow
 from tracker.topicset import rescore_changed_topics
@@ -90,7 +90,7 @@ def rescore(ctx: Context, topic: str | None) -> None:
 def flagged(ctx: Context, topic: str | None, since: str | None, as_json: bool, limit: int) -> None:
     """Flagged follow-up stories, newest first, with their outlets and reasons."""
     since_iso = _parse_since(since)
-    with ctx.open_store() as store:
+    with ctx.open_store(read_only=True) as store:
         rows = store.flagged_with_reasons(topic, since_iso, limit)
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -98,18 +98,13 @@ def flagged(ctx: Context, topic: str | None, since: str | None, as_json: bool, l
     for row in rows:
         click.echo(
             f"{row['last_published'][:16]}  {row['score']:.2f}  [{row['topic']}] "
-            f"{_plain(row['title'])}"
+            f"{plain(row['title'])}"
         )
         click.echo(f"    {row['url'] or ''}")
-        click.echo(f"    {row['outlets']} outlet(s): {_plain(row['feeds'] or '')}")
+        click.echo(f"    {row['outlets']} outlet(s): {plain(row['feeds'] or '')}")
         for reason in (row["reasons"] or "").splitlines():
-            click.echo(f"    - {_plain(reason)}")
+            click.echo(f"    - {plain(reason)}")
     click.echo(f"{len(rows)} flagged stories")
-
-
-def _plain(text: str) -> str:
-    """Terminal-safe: no control characters (escape sequences) from feed text."""
-    return "".join(ch for ch in text if ch.isprintable() or ch == " ")
 
 
 def _parse_since(since: str | None) -> str | None:
