@@ -32,7 +32,7 @@ def poll(ctx: Context, once: bool, urls: tuple[str, ...]) -> None:
     pool = ParsePool(os.cpu_count() or 1)
     try:
         topics = ctx.topic_set()
-        with ctx.open_store() as store:
+        with ctx.open_store(create=True) as store:
             now = utcnow()
             store.sync_feeds(ctx.config.feeds, now)
             rescore_changed_topics(store, topics, now)

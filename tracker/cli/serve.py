@@ -9,7 +9,6 @@ import click
 
 from tracker import shipped
 from tracker.cli.base import Context, cli, pass_context
-from tracker.store import Store
 
 # ---- service ---------------------------------------------------------------------------
 
@@ -39,6 +38,6 @@ def browse(ctx: Context, host: str, port: int) -> None:
     """Browse the database with Datasette (the live database, while the service writes)."""
     from tracker.browse import serve
 
-    Store(ctx.db_path).close()  # create and migrate it first
+    ctx.open_store(read_only=True).close()  # create or migrate it if need be
     metadata = ctx.config.directory / "datasette.yml"
     serve(ctx.db_path, metadata if metadata.is_file() else shipped.datasette_metadata(), host, port)

@@ -10,8 +10,10 @@ from typing import Any
 import click
 
 from tracker.cli.base import STALE_AFTER, Context, cli, pass_context
+from tracker.errors import TrackerError
 from tracker.models import FeedState
 from tracker.poll import utcnow
+from tracker.readiness import setup_gaps
 from tracker.store import Store
 from tracker.urls import redact_url
 
@@ -27,8 +29,9 @@ def status(ctx: Context, as_json: bool) -> None:
     Exits 1 when the service is running but has not completed a cycle lately,
     so it can serve as a health check.
     """
-    with ctx.open_store() as store:
+    with ctx.open_store(read_only=True) as store:
         report = _status_report(store, utcnow())
+    report["warnings"] = list(_setup_gaps(ctx))
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:
@@ -37,9 +40,24 @@ def status(ctx: Context, as_json: bool) -> None:
         sys.exit(1)
 
 
+def _setup_gaps(ctx: Context) -> tuple[str, ...]:
+    try:
+        topics = len(ctx.topic_set().topics)
+    except TrackerError:
+        topics = -1  # an invalid topic file: `topics check` says which
+    return setup_gaps(
+        len(ctx.config.feeds), max(topics, 1 if topics < 0 else 0), ctx.config.topics_dir
+    )
+
+
 def _status_report(store: Store, now: datetime) -> dict[str, Any]:
+    """Configured feeds only: a feed removed from the config keeps its items in the
+    database but is no longer polled, so it is neither failing nor shown."""
     counts = store.feed_item_counts()
-    feeds_out = [_feed_status(state, counts.get(state.id, 0), now) for state in store.feeds()]
+    feeds_out = [
+        _feed_status(state, counts.get(state.id, 0), now)
+        for state in store.feeds(configured_only=True)
+    ]
     return {
         "database": store.path,
         "counts": store.counts(),
@@ -108,6 +126,8 @@ def _print_status(report: dict[str, Any]) -> None:
     click.echo(line)
     if service.get("config_error"):
         click.echo(f"config error (last good config in force): {service['config_error']}")
+    for warning in report["warnings"]:
+        click.echo(f"warning: {warning}")
     for feed in report["feeds"]:
         state = "DEAD" if feed["dead"] else "FAIL" if feed["failing"] else "ok"
         if feed["last_polled_at"] is None:

@@ -24,6 +24,11 @@ from tracker.store.connection import transaction
 UPGRADE_BATCH = 5_000  # items whose story bands an upgrade works out again at a time
 
 
+def is_current(conn: sqlite3.Connection) -> bool:
+    """Whether the database is at this tracker's schema (nothing to migrate)."""
+    return bool(conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION)
+
+
 def migrate(path: str, conn: sqlite3.Connection, db: sqlite_utils.Database) -> None:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > schema.SCHEMA_VERSION:
