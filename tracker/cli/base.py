@@ -13,16 +13,18 @@ Must not: hold logic of its own beyond parsing options and formatting output.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from tracker import __version__, config
 from tracker.errors import ConfigError, TrackerError
+from tracker.poll import utcnow
 from tracker.store import Store
 from tracker.topicset import TopicSet, load_topic_set
 
@@ -48,6 +50,41 @@ class CleanErrors(click.Group):
 def fail(message: str, code: int) -> NoReturn:
     click.echo(f"tracker: error: {message}", err=True)
     sys.exit(code)
+
+
+if TYPE_CHECKING:  # click 8.2+ types its ParamType by value and input
+    _TextParam = click.ParamType[str, Any]
+else:
+    _TextParam = click.ParamType
+
+
+class Since(_TextParam):
+    """A moment given as a time ago (``7d``, ``24h``, ``90m``) or a date or time
+    (``2025-01-31``, ``2025-01-31T12:00``, UTC unless it says otherwise); converted to
+    the aware UTC ISO-8601 string the database compares with."""
+
+    name = "since"
+    _AGO = re.compile(r"^\s*\d+(?:\.\d+)?\s*[smhd]\s*$")
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value)
+        if self._AGO.match(text):
+            moment = utcnow() - timedelta(seconds=config.parse_duration(text))
+            return moment.isoformat(timespec="seconds")
+        try:
+            moment = datetime.fromisoformat(text.strip())
+        except ValueError:
+            self.fail(
+                f"expected a date like 2025-01-31 or a time ago like 7d or 24h, got {text!r}",
+                param,
+                ctx,
+            )
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+SINCE = Since()
 
 
 def plain(text: str) -> str:

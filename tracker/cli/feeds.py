@@ -23,7 +23,7 @@ def feeds() -> None:
     """List, add, remove, import and export feeds."""
 
 
-@feeds.command("list")
+@feeds.command("list", epilog="Example: tracker feeds list --json")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_context
 def feeds_list(ctx: Context, as_json: bool) -> None:
@@ -159,7 +159,7 @@ def _chosen_feeds(
     return chosen
 
 
-@feeds.command("import-opml")
+@feeds.command("import-opml", epilog="Example: tracker feeds import-opml feedly.opml")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @pass_context
 def feeds_import_opml(ctx: Context, file: Path) -> None:
@@ -178,7 +178,7 @@ def feeds_import_opml(ctx: Context, file: Path) -> None:
     click.echo(f"imported {added} feeds")
 
 
-@feeds.command("export-opml")
+@feeds.command("export-opml", epilog="Example: tracker feeds export-opml feeds.opml")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False), required=False)
 @pass_context
 def feeds_export_opml(ctx: Context, file: Path | None) -> None:

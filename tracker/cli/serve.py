@@ -13,7 +13,9 @@ from tracker.cli.base import Context, cli, pass_context
 # ---- service ---------------------------------------------------------------------------
 
 
-@cli.command()
+@cli.command(
+    epilog="Examples:\n\n  tracker run\n\n  tracker --config ~/newsdesk/tracker.toml run -v"
+)
 @click.option(
     "--tick", default=10.0, show_default=True, help="Seconds between checks for feeds that are due."
 )
@@ -30,7 +32,7 @@ def run(ctx: Context, tick: float) -> None:
     sys.exit(run_service(ctx.config_path, ctx.db_override, tick=tick))
 
 
-@cli.command()
+@cli.command(epilog="Example: tracker browse --port 8002, then open http://127.0.0.1:8002/")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8001, show_default=True, help="Port to listen on.")
 @pass_context

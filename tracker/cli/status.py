@@ -20,7 +20,7 @@ from tracker.urls import redact_url
 # ---- status ----------------------------------------------------------------------------
 
 
-@cli.command()
+@cli.command(epilog="Examples:\n\n  tracker status\n\n  tracker status --json")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_context
 def status(ctx: Context, as_json: bool) -> None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from tracker.cli.base import Context, cli, pass_context, plain
+from tracker.cli.base import SINCE, Context, cli, pass_context, plain
 from tracker.errors import ConfigError, TrackerError
 from tracker.poll import utcnow
 from tracker.topicset import rescore_changed_topics
@@ -23,7 +22,7 @@ def topics() -> None:
     """Check the topic files."""
 
 
-@topics.command("check")
+@topics.command("check", epilog="Example: tracker topics check")
 @pass_context
 def topics_check(ctx: Context) -> None:
     """Validate every topic file; exit 1 on errors."""
@@ -50,7 +49,7 @@ def seed() -> None:
     """Work with seed articles."""
 
 
-@seed.command("suggest")
+@seed.command("suggest", epilog="Example: tracker seed suggest seeds/article.txt")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @pass_context
 def seed_suggest(ctx: Context, file: Path) -> None:
@@ -65,7 +64,7 @@ def seed_suggest(ctx: Context, file: Path) -> None:
     click.echo(format_suggestions(suggest_terms(text, topics_found)))
 
 
-@cli.command()
+@cli.command(epilog="Example: tracker rescore --topic us-taliban")
 @click.option("--topic", default=None, help="Only this topic.")
 @pass_context
 def rescore(ctx: Context, topic: str | None) -> None:
@@ -81,17 +80,26 @@ def rescore(ctx: Context, topic: str | None) -> None:
     click.echo(f"{flagged} became flagged, {len(changes) - flagged} stopped being flagged")
 
 
-@cli.command()
+@cli.command(
+    epilog="Examples:\n\n  tracker flagged --since 7d\n\n"
+    "  tracker flagged --topic us-taliban --since 2025-01-31 --json"
+)
 @click.option("--topic", default=None, help="Only this topic.")
-@click.option("--since", default=None, help="Only stories published since this date.")
+@click.option(
+    "--since",
+    type=SINCE,
+    default=None,
+    help="Only stories published since then: 7d, 24h or a date (2025-01-31).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--limit", default=100, show_default=True, help="At most this many stories.")
 @pass_context
 def flagged(ctx: Context, topic: str | None, since: str | None, as_json: bool, limit: int) -> None:
     """Flagged follow-up stories, newest first, with their outlets and reasons."""
-    since_iso = _parse_since(since)
+    if topic is not None:
+        ctx.topic_set().only(topic)  # a topic that does not exist is a mistake, not "0 stories"
     with ctx.open_store(read_only=True) as store:
-        rows = store.flagged_with_reasons(topic, since_iso, limit)
+        rows = store.flagged_with_reasons(topic, since, limit)
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -104,24 +112,14 @@ def flagged(ctx: Context, topic: str | None, since: str | None, as_json: bool, l
         click.echo(f"    {row['outlets']} outlet(s): {plain(row['feeds'] or '')}")
         for reason in (row["reasons"] or "").splitlines():
             click.echo(f"    - {plain(reason)}")
-    click.echo(f"{len(rows)} flagged stories")
+    click.echo(f"{len(rows)} flagged {'story' if len(rows) == 1 else 'stories'}")
 
 
-def _parse_since(since: str | None) -> str | None:
-    if since is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(since)
-    except ValueError:
-        raise click.BadParameter(
-            f"expected a date like 2025-01-31, got {since!r}", param_hint="--since"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="seconds")
-
-
-@cli.command("eval")
+@cli.command(
+    "eval",
+    epilog="Example: tracker eval tests/data/eval/dev-labeled.yaml --topic us-taliban"
+    "\n\nThe file's format is in the README (tracker eval).",
+)
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--topic", default=None, help="The topic to evaluate (default: the only one).")
 @pass_context
