@@ -290,6 +290,7 @@ def run_service(
     first = load_config(config_path)
     db_path = db_override or first.db_path
     with single_instance(db_path), Store(db_path) as store:
+        store.check_writable()
         topics = load_topic_set(first.topics_dir, first.seeds_dir)
         service = Service(config_path, db_override, tick, first, topics, store, clock=clock)
         return asyncio.run(_serve(service))

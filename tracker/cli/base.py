@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from tracker import __version__, config
-from tracker.errors import ConfigError, TrackerError
+from tracker.errors import ConfigError, StoreError, TrackerError
 from tracker.poll import utcnow
 from tracker.store import Store
 from tracker.topicset import TopicSet, load_topic_set
@@ -114,9 +114,18 @@ class Context:
 
     def open_store(self, *, read_only: bool = False, create: bool = False) -> Store:
         """The database: ``read_only`` for commands that only read (they work on a
-        read-only file or folder); ``create`` makes a missing folder (poll and run
-        only: elsewhere a missing folder is a mistyped ``--db``)."""
-        return Store(self.db_path, read_only=read_only, create=create)
+        read-only file or folder). A missing folder is made for the config's own
+        ``db_path``; for a ``--db`` only with ``create`` (poll and run): elsewhere it is
+        a mistyped path, and an error."""
+        create = create or self.db_override is None
+        store = Store(self.db_path, read_only=read_only, create=create)
+        if not read_only:
+            try:
+                store.check_writable()
+            except StoreError:
+                store.close()
+                raise
+        return store
 
     def topic_set(self) -> TopicSet:
         return load_topic_set(self.config.topics_dir, self.config.seeds_dir)

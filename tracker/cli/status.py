@@ -29,8 +29,9 @@ def status(ctx: Context, as_json: bool) -> None:
     Exits 1 when the service is running but has not completed a cycle lately,
     so it can serve as a health check.
     """
+    configured = {redact_url(feed.url) for feed in ctx.config.feeds}
     with ctx.open_store(read_only=True) as store:
-        report = _status_report(store, utcnow())
+        report = _status_report(store, utcnow(), configured)
     report["warnings"] = list(_setup_gaps(ctx))
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
@@ -50,13 +51,15 @@ def _setup_gaps(ctx: Context) -> tuple[str, ...]:
     )
 
 
-def _status_report(store: Store, now: datetime) -> dict[str, Any]:
-    """Configured feeds only: a feed removed from the config keeps its items in the
-    database but is no longer polled, so it is neither failing nor shown."""
+def _status_report(store: Store, now: datetime, configured: set[str]) -> dict[str, Any]:
+    """The feeds of the config only (as the database knows them, credentials redacted):
+    a feed removed from it keeps its items but is no longer polled, so it is neither
+    failing nor shown, even before a poll or the service has caught up with the edit."""
     counts = store.feed_item_counts()
     feeds_out = [
         _feed_status(state, counts.get(state.id, 0), now)
-        for state in store.feeds(configured_only=True)
+        for state in store.feeds()
+        if state.url in configured
     ]
     return {
         "database": store.path,

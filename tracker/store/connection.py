@@ -20,6 +20,8 @@ from urllib.parse import quote
 
 import sqlite_utils
 
+from tracker.errors import StoreError
+
 BUSY_TIMEOUT_MS = 30_000
 # A feed's poll dirties pages all over the indexes; checkpointing every 32 MB of WAL
 # instead of SQLite's 4 MB writes each page back once for many polls, not once per few.
@@ -122,6 +124,22 @@ class StoreBase:
         """One immediate transaction on the store's connection."""
         with transaction(self.conn) as conn:
             yield conn
+
+    def check_writable(self) -> None:
+        """``StoreError`` now, rather than at the first write, when the database cannot
+        be written (a read-only file: SQLite then opens it read-only without a word)."""
+        # BEGIN IMMEDIATE alone succeeds on a read-only file in WAL mode: write the
+        # header's own value back, then roll back.
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                version = int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+                self.conn.execute(f"PRAGMA user_version = {version}")
+            finally:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"{self.path}: cannot write the database: {exc}") from None
 
     def integrity_check(self) -> str:
         return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
