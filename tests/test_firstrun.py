@@ -13,6 +13,7 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from tracker import config
 
 pytestmark = pytest.mark.slow
 
+REPO = Path(__file__).resolve().parent.parent
 FEED = rss(news(3), title="Kabul Wire")
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 XML = {"Content-Type": "application/rss+xml"}
@@ -44,20 +46,29 @@ def page(*links: str) -> Reply:
     return Reply(body=f"<html><head>{tags}</head><body>News</body></html>".encode(), headers=HTML)
 
 
-def tracker(*args: str, cwd: Path, reader: bool = False) -> subprocess.CompletedProcess[str]:
-    """``tracker ARGS``; with ``reader``, as a user who may not write what is read-only
-    (root is made to respect file modes by dropping its override capabilities)."""
+def reader_command(*args: str) -> list[str]:
+    """``tracker ARGS`` as a user who may not write what is read-only (root is made to
+    respect file modes by dropping its override capabilities)."""
     prefix: list[str] = []
-    if reader and os.geteuid() == 0:
+    if os.geteuid() == 0:
         setpriv = shutil.which("setpriv")
         if setpriv is None:
             pytest.skip("running as root without setpriv: read-only files cannot be made")
         prefix = [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
+    return [*prefix, sys.executable, "-m", "tracker", *args]
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
+
+
+def tracker(*args: str, cwd: Path, reader: bool = False) -> subprocess.CompletedProcess[str]:
+    """``tracker ARGS``; with ``reader``, as a user who may not write what is read-only."""
+    command = reader_command(*args) if reader else [sys.executable, "-m", "tracker", *args]
     return subprocess.run(
-        [*prefix, sys.executable, "-m", "tracker", *args],
+        command,
         cwd=cwd,
-        env=env,
+        env=clean_env(),
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
@@ -339,6 +350,37 @@ def test_a_read_only_database_serves_status_and_flagged(
     assert flagged.returncode == 0, flagged.stderr
     assert flagged.stdout.endswith("1 flagged story\n")
     one_line_error(run, "tracker.db")
+
+
+def test_browse_serves_a_database_in_a_read_only_folder(tmp_path: Path) -> None:
+    make_project(tmp_path, [])
+    shutil.copy(REPO / "config" / "datasette.yml", tmp_path / "config" / "datasette.yml")
+    db = tmp_path / "db" / "tracker.db"
+    db.parent.mkdir()
+    populated_db(db, datetime.now(UTC))
+    db.parent.chmod(0o555)
+    port = closed_port()
+    command = reader_command("browse", "--port", str(port))
+    browser = subprocess.Popen(command, cwd=tmp_path, env=clean_env(), stderr=subprocess.PIPE)
+    try:
+        rows = wait_for_json(f"http://127.0.0.1:{port}/tracker/feeds.json?_shape=array", 60)
+    finally:
+        browser.terminate()
+        browser.communicate(timeout=30)
+        db.parent.chmod(0o755)
+    assert len(rows) == 4
+
+
+def wait_for_json(url: str, timeout: float) -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return json.loads(response.read())
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def test_a_db_in_a_folder_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
