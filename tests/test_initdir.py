@@ -12,6 +12,7 @@ from tracker import config, shipped
 from tracker.errors import ConfigError
 from tracker.initdir import config_text, init_dir
 from tracker.models import FeedConfig
+from tracker.readiness import setup_gaps
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED_CONFIG = (REPO / "config" / "tracker.toml").read_text(encoding="utf-8")
@@ -88,3 +89,13 @@ def test_the_shipped_files_are_the_repositorys_and_package_data_carries_them() -
         *(package / "shipped" / "seeds").glob("*.txt"),
     ]
     assert len(needed) >= 4 and all(path in carried for path in needed)
+
+
+def test_a_set_up_without_feeds_or_topics_names_what_it_lacks(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+
+    assert setup_gaps(3, 1, tmp_path) == ()
+    no_feeds, no_topics = setup_gaps(0, 0, tmp_path / "missing")
+    assert no_feeds.startswith("no feeds configured")
+    assert f"no topics: {tmp_path / 'missing'} does not exist" in no_topics
+    assert "has no topic files" in setup_gaps(1, 0, tmp_path / "empty")[0]
