@@ -32,7 +32,8 @@ def make_project(
     if with_topics:
         shutil.copytree(REPO / "config" / "topics", root / "config" / "topics", dirs_exist_ok=True)
         shutil.copytree(REPO / "seeds", root / "seeds", dirs_exist_ok=True)
-    lines = ["[settings]", 'db_path = "db/tracker.db"', 'deadline = "10s"', extra_settings, ""]
+    lines = ["[settings]", 'db_path = "db/tracker.db"', 'deadline = "10s"']
+    lines += ['topics_dir = "config/topics"', 'seeds_dir = "seeds"', extra_settings, ""]
     for url in feeds:
         lines += ["[[feeds]]", f'url = "{url}"', ""]
     path = root / "config" / "tracker.toml"

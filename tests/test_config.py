@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tracker import config
+from tracker import config, shipped
 from tracker.errors import ConfigError
 from tracker.models import FeedConfig
 from tracker.sinks.webhook import WebhookSettings
@@ -43,7 +43,45 @@ def test_good_config_loads_with_units_and_paths_from_the_project_root(tmp_path: 
     assert loaded.settings.max_bytes == 2 * 1024 * 1024
     assert loaded.feeds[0] == FeedConfig("https://example.org/rss", "Example", 1800.0, "")
     assert loaded.db_path == (tmp_path / "db" / "test.db").resolve()
-    assert loaded.topics_dir == (tmp_path / "config" / "topics").resolve()
+    assert loaded.topics_dir == shipped.topics_dir()  # topics_dir unset: the shipped topics
+    assert (loaded.topics_dir / "us-taliban.toml").is_file()
+    assert (loaded.seeds_dir / "000_2fae77ef1c8f8cc0.txt").is_file()
+
+
+@pytest.mark.parametrize(
+    ("config_at", "root"),
+    [("config/tracker.toml", "."), ("mine/empty.toml", "mine"), ("tracker.toml", ".")],
+)
+def test_paths_resolve_against_the_config_folder_or_the_one_above_config(
+    tmp_path: Path, config_at: str, root: str
+) -> None:
+    path = tmp_path / config_at
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('[settings]\ntopics_dir = "topics"\nseeds_dir = "s"\n', encoding="utf-8")
+    loaded = config.load_config(path)
+    assert loaded.topics_dir == (tmp_path / root / "topics").resolve()
+    assert loaded.seeds_dir == (tmp_path / root / "s").resolve()
+    assert loaded.db_path == (tmp_path / root / "db" / "tracker.db").resolve()
+
+
+@pytest.mark.parametrize("contact", ["desk@example.org", "https://example.org/about", ""])
+def test_a_contact_is_a_web_or_email_address(tmp_path: Path, contact: str) -> None:
+    loaded = config.load_config(write(tmp_path, f'[settings]\ncontact = "{contact}"\n'))
+    assert loaded.settings.contact == contact
+
+
+@pytest.mark.parametrize("contact", ["call me", "ftp://example.org", "a@b", "x@y.z (me)"])
+def test_a_contact_that_is_neither_is_an_error_naming_the_line(
+    tmp_path: Path, contact: str
+) -> None:
+    with pytest.raises(ConfigError, match=r"tracker.toml:3: settings.contact: expected a web"):
+        config.load_config(write(tmp_path, f'[settings]\n\ncontact = "{contact}"\n'))
+
+
+def test_a_config_that_is_a_directory_is_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "cfg.toml").mkdir()
+    with pytest.raises(ConfigError, match=r"cfg.toml: cannot read config: Is a directory"):
+        config.load_config(tmp_path / "cfg.toml")
 
 
 @pytest.mark.parametrize(

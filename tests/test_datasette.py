@@ -436,6 +436,13 @@ def test_datasette_command_serves_the_live_file_with_metadata_and_plugin(tmp_pat
     assert "sql_time_limit_ms" in command
 
 
+def test_datasette_command_serves_a_file_in_a_read_only_folder_immutable(tmp_path: Path) -> None:
+    command = browse.datasette_command(
+        tmp_path / "tracker.db", METADATA, "127.0.0.1", 8001, immutable=True
+    )
+    assert command[4:6] == ["-i", str(tmp_path / "tracker.db")]
+
+
 def test_serve_refuses_missing_files_with_our_errors(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="tracker poll"):
         browse.serve(tmp_path / "tracker.db", METADATA, "127.0.0.1", 8001)

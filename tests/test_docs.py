@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import re
+import shlex
+import subprocess
+import sys
 from dataclasses import fields
 from pathlib import Path
 
@@ -60,6 +65,12 @@ def test_every_sink_type_and_its_keys_are_in_the_readme(sink_type: str, key: str
     assert f"`{key}`" in README
 
 
+@pytest.mark.parametrize(("path", "command"), commands(cli), ids=lambda v: str(v))
+def test_every_command_shows_an_example_in_its_help(path: str, command: click.Command) -> None:
+    assert command.epilog and "Example" in command.epilog, f"{path} --help has no example"
+    assert path.removeprefix("tracker ") in command.epilog.replace("  ", " ")
+
+
 def test_global_options_are_in_the_readme() -> None:
     for option in ("--config", "--db", "--log-format", "TRACKER_CONFIG", "TRACKER_DB"):
         assert option in README
@@ -73,3 +84,35 @@ def test_ci_runs_exactly_the_readmes_test_command() -> None:
     )
     ci_lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert ci_lines[-1] == test_command
+
+
+def quick_start_init() -> tuple[list[str], str]:
+    """The quick start's ``tracker init`` command and the output it shows."""
+    section = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```(?:bash)?\n(.*?)```", section, re.S)
+    command = next(block for block in blocks if "tracker init" in block).strip()
+    shown = next(block for block in blocks if block.startswith("wrote "))
+    return shlex.split(command.replace("~", "HOME"))[1:], shown
+
+
+@pytest.mark.slow
+def test_the_quick_starts_init_prints_what_the_readme_shows(tmp_path: Path) -> None:
+    args, shown = quick_start_init()
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "tracker", *(arg.replace("HOME", str(home)) for arg in args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.replace(str(home), "~") == shown
+    made = config.load_config(home / "newsdesk" / "tracker.toml")
+    assert made.db_path == home / "newsdesk" / "tracker.db"
+    assert len(made.feeds) == len(config.load_config(ROOT / "config" / "tracker.toml").feeds)
+    assert made.settings.contact == "desk@example.org"

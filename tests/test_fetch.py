@@ -13,6 +13,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from email.utils import formatdate
+from pathlib import Path
 
 import pytest
 from httpserver import LocalServer, Received, Reply, closed_port
@@ -121,6 +122,27 @@ def test_user_agent_names_tracker_and_accept_prefers_feeds(server: LocalServer) 
     assert "tracker" in sent["user-agent"]
     assert sent["accept"].startswith("application/atom+xml")
     assert "br" not in sent["accept-encoding"]
+
+
+@pytest.mark.parametrize(
+    ("contact", "sent"),
+    [
+        ("https://desk.example/about", f"{USER_AGENT} (+https://desk.example/about)"),
+        ("desk@example.org", f"{USER_AGENT} (mailto:desk@example.org)"),
+    ],
+)
+def test_the_operators_contact_is_in_the_user_agent(
+    server: LocalServer, contact: str, sent: str
+) -> None:
+    server.route("/feed", Reply(body=FEED))
+    fetch(server.url("/feed"), Settings(contact=contact))
+    assert server.received_on("/feed")[0].headers["user-agent"] == sent
+
+
+def test_no_made_up_address_is_sent_or_published() -> None:
+    assert "github.com" not in USER_AGENT
+    pyproject = (Path(__file__).parent.parent / "pyproject.toml").read_text(encoding="utf-8")
+    assert "tracker-news" not in pyproject
 
 
 def test_configured_user_agent_is_sent(server: LocalServer) -> None:

@@ -159,7 +159,7 @@ def test_dns_failure_is_a_connect_error(harness: Harness, monkeypatch: pytest.Mo
     async def no_such_host(host: str, port: int) -> list[fetch.IPAddress]:
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
-    monkeypatch.setattr(fetch, "_resolve_dns", no_such_host)  # no query leaves the machine
+    monkeypatch.setattr(fetch, "resolve_host", no_such_host)  # no query leaves the machine
     url = "http://feeds.nonexistent.invalid/rss"
     harness.add(url)
     measured = harness.poll()

@@ -123,7 +123,49 @@ def test_the_same_feed_in_two_folders_is_listed_once() -> None:
         '<outline text="B"><outline text="second" xmlUrl="https://x.example/feed"/></outline>'
     )
 
-    assert read_opml(data) == [FeedConfig(url="https://x.example/feed", name="first")]
+    assert read_opml(data) == [FeedConfig(url="https://x.example/feed", name="first", folder="A")]
+
+
+def test_folders_are_read_nested_and_written_back() -> None:
+    data = opml(
+        '<outline text="World"><outline title="Asia / Pacific" text="x">'
+        '<outline text="deep" xmlUrl="https://deep.example/feed"/></outline>'
+        '<outline text="shallow" xmlUrl="https://shallow.example/feed"/></outline>'
+        '<outline text="top" xmlUrl="https://top.example/feed"/>'
+    )
+
+    feeds = read_opml(data)
+    assert [(f.name, f.folder) for f in feeds] == [
+        ("deep", "World/Asia - Pacific"),
+        ("shallow", "World"),
+        ("top", ""),
+    ]
+    written = write_opml(feeds)
+    assert read_opml(written) == feeds
+    body = ET.fromstring(written).find("body")
+    assert body is not None
+    assert [o.get("text") for o in body.findall("outline")] == ["World", "top"]
+
+
+def test_unnamed_feeds_are_exported_with_their_known_title_else_their_url() -> None:
+    feeds = [
+        FeedConfig(url="https://a.example/feed"),
+        FeedConfig(url="https://b.example/feed"),
+        FeedConfig(url="https://c.example/feed", name="Own name"),
+    ]
+    titles = {"https://a.example/feed": "A Daily", "https://c.example/feed": "C's title"}
+
+    back = read_opml(write_opml(feeds, feed_titles=titles))
+
+    assert [f.name for f in back] == ["A Daily", "https://b.example/feed", "Own name"]
+
+
+def test_folders_survive_the_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "tracker.toml"
+    path.write_text("[settings]\n", encoding="utf-8")
+    config.add_feed(path, FeedConfig(url="https://a.example/feed", folder="World/Asia"))
+
+    assert config.load_config(path).feeds[0].folder == "World/Asia"
 
 
 def test_name_falls_back_to_text_and_language_is_read() -> None:

@@ -85,7 +85,7 @@ def test_redirect_from_a_public_address_into_a_private_one_is_refused(
             return [ipaddress.ip_address("93.184.216.34")]
         return [ipaddress.ip_address("127.0.0.1")]
 
-    monkeypatch.setattr(fetch, "_resolve_dns", resolve)
+    monkeypatch.setattr(fetch, "resolve_host", resolve)
     server.route("/feed", respond(b"", 302, {"Location": f"http://localhost:{server.port}/in"}))
     server.route("/in", respond(rss(news(2))))
     url = server.url("/feed")

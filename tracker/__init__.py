@@ -10,4 +10,4 @@ typed records from ``models`` between them and one exception tree in ``errors``.
 """
 
 __version__ = "0.1.0"
-USER_AGENT = f"tracker/{__version__} (+https://github.com/tracker-news/tracker)"
+USER_AGENT = f"tracker/{__version__}"  # the fetcher adds the operator's contact

@@ -4,7 +4,8 @@ Owns how Datasette is put on tracker's database: the metadata file
 (``config/datasette.yml``: descriptions, facets, search, canned queries, the
 Atom feed and the dashboard), tracker's plugin (``datasette_plugin``) and the
 settings. The database is served as a normal file, not immutable, so pages show
-what a running ``tracker run`` has just written; Datasette only reads it.
+what a running ``tracker run`` has just written; Datasette only reads it. In a folder
+this user cannot write, it is served immutable (SQLite could not open it otherwise).
 
 ``python -m tracker.browse ARGS`` is Datasette's own command line with tracker's
 plugin registered first; ``datasette_command`` builds that command and ``serve``
@@ -39,14 +40,18 @@ DATABASE_NAME = "tracker"
 SETTINGS: dict[str, int] = {"sql_time_limit_ms": 5000, "suggest_facets": 0}
 
 
-def datasette_command(db_path: Path, metadata: Path, host: str, port: int) -> list[str]:
-    """The command that serves ``db_path`` in Datasette with tracker's metadata and plugin."""
+def datasette_command(
+    db_path: Path, metadata: Path, host: str, port: int, *, immutable: bool = False
+) -> list[str]:
+    """The command that serves ``db_path`` in Datasette with tracker's metadata and plugin
+    (``immutable``: as a file nobody writes, for a folder this user cannot write)."""
     settings = [arg for name, value in SETTINGS.items() for arg in ("--setting", name, str(value))]
     return [
         sys.executable,
         "-m",
         "tracker.browse",
         "serve",
+        *(("-i",) if immutable else ()),
         str(db_path),
         "--metadata",
         str(metadata),
@@ -67,7 +72,10 @@ def serve(db_path: Path, metadata: Path, host: str = "127.0.0.1", port: int = 80
             "put it behind a proxy with auth or datasette-auth-passwords",
             host,
         )
-    command = datasette_command(db_path, metadata, host, port)
+    # A reader of a WAL database needs its shared-memory file: in a folder this user
+    # cannot write, SQLite can only read the file as it is.
+    immutable = not os.access(db_path.parent, os.W_OK)
+    command = datasette_command(db_path, metadata, host, port, immutable=immutable)
     log.info("browse starting url=http://%s:%d/", host, port)
     logging.shutdown()
     os.execv(command[0], command)

@@ -24,6 +24,7 @@ from typing import Any
 
 import tomlkit
 
+from tracker import shipped
 from tracker.errors import ConfigError
 from tracker.models import AlertSink, FeedConfig, Settings
 from tracker.sinks import SinkType, sink_types
@@ -65,7 +66,9 @@ _ALERT_KEYS = {
     "timeout": object,
     "retries": int,
 }
-_FEED_KEYS = {"url": str, "name": str, "interval": object, "language": str}
+_FEED_KEYS = {"url": str, "name": str, "interval": object, "language": str, "folder": str}
+# A contact is a web page or an e-mail address: it goes into every request's User-Agent.
+_EMAIL = re.compile(r"^[^@\s()<>\\]+@[^@\s()<>\\]+\.[^@\s()<>\\]+$")
 
 
 @dataclass(frozen=True)
@@ -88,15 +91,21 @@ class Config:
 
     @property
     def topics_dir(self) -> Path:
+        """The topic files: the shipped ones unless ``topics_dir`` names a folder."""
+        if not self.settings.topics_dir:
+            return shipped.topics_dir()
         return resolve_relative(self.path, self.settings.topics_dir)
 
     @property
     def seeds_dir(self) -> Path:
+        if not self.settings.seeds_dir:
+            return shipped.seeds_dir()
         return resolve_relative(self.path, self.settings.seeds_dir)
 
 
 def resolve_relative(config_path: Path, value: str) -> Path:
-    """Resolve a path setting against the project root (see ``project_root``)."""
+    """Resolve a path setting against the project folder (see ``project_root``);
+    this is the one rule for every path a config names."""
     path = Path(value).expanduser()
     return path if path.is_absolute() else (project_root(config_path) / path).resolve()
 
@@ -254,6 +263,8 @@ def _setting_value(src: _Source, key: str, value: object, kind: type) -> object:
         return parse_size(value, path=src.path, key=f"settings.{key}", line=line)
     if kind is float:
         return _share(src, key, value)
+    if key == "contact" and isinstance(value, str):
+        return check_contact(value, path=src.path, line=line)
     if kind is int and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
         raise src.error("expected a positive integer", key, "settings")
     if kind is bool and not isinstance(value, bool):
@@ -320,7 +331,23 @@ def _feed(src: _Source, entry: object, index: int, warnings: list[str]) -> FeedC
         name=entry.get("name", ""),
         interval=interval,
         language=entry.get("language", ""),
+        folder=entry.get("folder", ""),
     )
+
+
+def check_contact(
+    value: str, *, path: str = "", line: int | None = None, key: str = "settings.contact"
+) -> str:
+    """An http(s) URL or an e-mail address, for the User-Agent; "" for none."""
+    contact = value.strip()
+    if contact and not (is_http_url(contact) or _EMAIL.match(contact)):
+        raise ConfigError(
+            f"expected a web address (https://...) or an e-mail address, got {value!r}",
+            path=path,
+            line=line,
+            key=key,
+        )
+    return contact
 
 
 def check_interval(
@@ -440,21 +467,31 @@ def add_feed(path: Path, feed: FeedConfig) -> None:
         entry["interval"] = format_duration(feed.interval)
     if feed.language:
         entry["language"] = feed.language
+    if feed.folder:
+        entry["folder"] = feed.folder
     feeds.append(entry)
     _write_checked(path, tomlkit.dumps(document))
 
 
 def remove_feed(path: Path, url: str) -> None:
     """Remove the ``[[feeds]]`` entry with this URL; ``ConfigError`` if absent."""
+    remove_feeds(path, [url])
+
+
+def remove_feeds(path: Path, urls: list[str]) -> None:
+    """Remove the ``[[feeds]]`` entries with these URLs in one write; ``ConfigError``
+    (and nothing written) if any of them is not configured."""
     document = _edit_document(path)
     feeds = document.get("feeds", [])
-    keep = [entry for entry in feeds if str(entry.get("url")) != url]
-    if len(keep) == len(feeds):
-        raise ConfigError(f"no such feed: {redact_url(url)}", path=str(path), key="feeds")
+    present = {str(entry.get("url")) for entry in feeds}
+    for url in urls:
+        if url not in present:
+            raise ConfigError(f"no such feed: {redact_url(url)}", path=str(path), key="feeds")
+    gone = set(urls)
     for index in reversed(range(len(feeds))):
-        if str(feeds[index].get("url")) == url:
+        if str(feeds[index].get("url")) in gone:
             del feeds[index]
-    if not keep:
+    if not len(feeds) and "feeds" in document:
         del document["feeds"]  # tomlkit would write an empty array it cannot append to
     _write_checked(path, tomlkit.dumps(document))
 

@@ -7,6 +7,7 @@
      ├── FetchError         a feed could not be fetched (per feed; recorded, never fatal)
      │    └── FeedGone      the server said 410 Gone
      ├── ParseError         a body is not a usable feed (per feed; recorded, never fatal)
+     ├── FeedRefused        ``feeds add`` found no usable feed at a URL (or several)
      ├── StoreError         the database cannot be used (fatal for the command)
      └── ServiceLocked      another ``tracker run`` already holds this database
 
@@ -129,6 +130,17 @@ class ParseError(TrackerError):
     # ``str`` too: a kind crosses from the parse workers as its value.
     def __init__(self, message: str, *, kind: ErrorKind | str = ErrorKind.PARSE) -> None:
         self.kind = ErrorKind(kind)
+        super().__init__(message)
+
+
+class FeedRefused(TrackerError):
+    """``feeds add`` will not add this URL: it answered no feed, or a page linking to
+    several (``choices``, the feed URLs to pick from)."""
+
+    kind = ErrorKind.FETCH
+
+    def __init__(self, message: str, *, choices: tuple[str, ...] = ()) -> None:
+        self.choices = choices
         super().__init__(message)
 
 

@@ -99,7 +99,7 @@ class Fetcher:
     ) -> None:
         self._settings = settings
         self._client = _new_client(settings, transport)
-        self._resolve: Resolver = resolver or _resolve_dns
+        self._resolve: Resolver = resolver or resolve_host
         self._clock: Clock = clock or _utc_now
         self._slots = asyncio.Semaphore(max(1, settings.concurrency))
         self._host_slots: dict[str, asyncio.Semaphore] = {}
@@ -304,13 +304,24 @@ def address_refusal(
     return f"redirect from a public address to the private address {private[0]}"
 
 
+def user_agent(settings: Settings) -> str:
+    """The configured User-Agent, else tracker's own with the operator's contact:
+    ``tracker/0.1.0 (+https://example.org/about)`` or ``tracker/0.1.0 (mailto:me@example.org)``."""
+    if settings.user_agent:
+        return settings.user_agent
+    contact = settings.contact.strip()
+    if not contact:
+        return USER_AGENT
+    return f"{USER_AGENT} ({'+' + contact if is_http_url(contact) else 'mailto:' + contact})"
+
+
 def _new_client(
     settings: Settings, transport: httpx.AsyncBaseTransport | None
 ) -> httpx.AsyncClient:
     concurrency = max(1, settings.concurrency)
     return httpx.AsyncClient(
         headers={
-            "User-Agent": settings.user_agent or USER_AGENT,
+            "User-Agent": user_agent(settings),
             "Accept": ACCEPT,
             "Accept-Encoding": ACCEPT_ENCODING,
         },
@@ -330,7 +341,7 @@ def _new_client(
     )
 
 
-async def _resolve_dns(host: str, port: int) -> list[IPAddress]:
+async def resolve_host(host: str, port: int) -> list[IPAddress]:
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
 

@@ -41,10 +41,11 @@ class Settings:
     max_redirects: int = 5
     max_items_per_poll: int = 1000
     parse_timeout: float = 20.0  # seconds a parse may take before its worker is killed
-    user_agent: str = ""  # empty: tracker's own, naming tracker and its URL
+    user_agent: str = ""  # empty: tracker's own, naming tracker and the contact
+    contact: str = ""  # the operator's URL or e-mail address, sent in the User-Agent
     allow_private: bool = True  # loopback/private addresses allowed when configured explicitly
-    topics_dir: str = "config/topics"  # relative to the project root, like db_path
-    seeds_dir: str = "seeds"
+    topics_dir: str = ""  # empty: the topics shipped with tracker; else relative, like db_path
+    seeds_dir: str = ""  # empty: the seed articles shipped with tracker
     # A running service holds back a topic edit that would flag more than this share of
     # the items first seen in the last ``topic_guard_window`` (and more than
     # ``topic_guard_min`` items), until ``tracker rescore --confirm``.
@@ -62,6 +63,7 @@ class FeedConfig:
     name: str = ""
     interval: float | None = None  # seconds; None: the settings' default
     language: str = ""
+    folder: str = ""  # a folder to file it in, as feed readers' OPML outlines do
 
 
 @dataclass(frozen=True)

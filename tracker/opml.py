@@ -2,8 +2,11 @@
 
 Owns the mapping between OPML outlines and ``FeedConfig`` records: every outline
 with an ``xmlUrl``, at any depth of folders, is a feed; its name comes from
-``title`` or ``text`` and its language from an optional ``language`` attribute.
-OPML has no polling interval, so intervals are neither read nor written.
+``title`` or ``text``, its language from an optional ``language`` attribute and its
+``folder`` from the outlines around it (nested folders joined with ``/``); writing
+puts each folder's feeds back in one outline. An unnamed feed is written with its
+title when one is known (the feed's own, from the database), else its URL. OPML has
+no polling interval, so intervals are neither read nor written.
 
 Reading refuses any document that declares a DOCTYPE or an entity, before the
 parser can expand one (the "billion laughs" attack): feed lists come from other
@@ -18,7 +21,7 @@ from __future__ import annotations
 import codecs
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from tracker.errors import ConfigError
 from tracker.models import FeedConfig
@@ -55,13 +58,23 @@ def read_opml(data: bytes, *, source: str = "") -> list[FeedConfig]:
     return list(feeds.values())
 
 
-def write_opml(feeds: Sequence[FeedConfig], *, title: str = "tracker feeds") -> bytes:
-    """An OPML 2.0 document (UTF-8) listing ``feeds`` as ``type="rss"`` outlines."""
+def write_opml(
+    feeds: Sequence[FeedConfig],
+    *,
+    title: str = "tracker feeds",
+    feed_titles: Mapping[str, str] | None = None,
+) -> bytes:
+    """An OPML 2.0 document (UTF-8) listing ``feeds`` as ``type="rss"`` outlines, those
+    with a ``folder`` inside an outline of that name; ``feed_titles`` (by URL) names
+    the feeds that have no name of their own."""
     root = ET.Element("opml", version="2.0")
     ET.SubElement(ET.SubElement(root, "head"), "title").text = _xml_text(title)
     body = ET.SubElement(root, "body")
+    folders: dict[str, ET.Element] = {}
     for feed in feeds:
-        ET.SubElement(body, "outline", _outline_attributes(feed))
+        parent = _folder_outline(body, folders, feed.folder) if feed.folder else body
+        known = (feed_titles or {}).get(feed.url, "")
+        ET.SubElement(parent, "outline", _outline_attributes(feed, known))
     ET.indent(root)
     document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return document + b"\n"
@@ -102,22 +115,36 @@ def _refusal(source: str) -> ConfigError:
     return ConfigError("refusing an OPML document with a DOCTYPE or entities", path=source)
 
 
+def _folder_outline(body: ET.Element, folders: dict[str, ET.Element], folder: str) -> ET.Element:
+    """The outline of ``folder`` ("World/Asia": nested), made on first use."""
+    parent, path = body, ""
+    for part in (p for p in folder.split("/") if p.strip()):
+        path = f"{path}/{part}"
+        if path not in folders:
+            text = _xml_text(part.strip())
+            folders[path] = ET.SubElement(parent, "outline", {"text": text, "title": text})
+        parent = folders[path]
+    return parent
+
+
 def _outline_feeds(root: ET.Element) -> Iterator[FeedConfig]:
     body = root.find("body")
     if body is None:
         return
-    for outline in body.iter("outline"):
+    yield from _feeds_under(body, ())
+
+
+def _feeds_under(parent: ET.Element, folders: tuple[str, ...]) -> Iterator[FeedConfig]:
+    for outline in parent.findall("outline"):
         # Exporters disagree on case (xmlUrl, xmlurl, XMLURL); the spec says xmlUrl.
         attributes = {key.lower(): value for key, value in outline.attrib.items()}
+        name = " ".join((attributes.get("title", "").strip() or attributes.get("text", "")).split())
         url = _feed_url(attributes.get("xmlurl", ""))
-        if url is None:
-            continue
-        name = attributes.get("title", "").strip() or attributes.get("text", "")
-        yield FeedConfig(
-            url=url,
-            name=" ".join(name.split()),
-            language=attributes.get("language", "").strip(),
-        )
+        if url is not None:
+            language = attributes.get("language", "").strip()
+            yield FeedConfig(url=url, name=name, language=language, folder="/".join(folders))
+        inner = (*folders, name.replace("/", "-")) if url is None and name else folders
+        yield from _feeds_under(outline, inner)
 
 
 def _feed_url(value: str) -> str | None:
@@ -129,8 +156,8 @@ def _feed_url(value: str) -> str | None:
     return f"{scheme.lower()}:{rest}"
 
 
-def _outline_attributes(feed: FeedConfig) -> dict[str, str]:
-    name = _xml_text(feed.name) or feed.url
+def _outline_attributes(feed: FeedConfig, known_title: str = "") -> dict[str, str]:
+    name = _xml_text(feed.name) or _xml_text(" ".join(known_title.split())) or feed.url
     attributes = {"type": "rss", "text": name, "title": name, "xmlUrl": feed.url}
     if feed.language:
         attributes["language"] = _xml_text(feed.language)

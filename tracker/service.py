@@ -39,11 +39,12 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from tracker import schedule
 from tracker.alerts import alerts_from_flags
 from tracker.config import Config, load_config
-from tracker.errors import ServiceLocked, TrackerError, cap_message
+from tracker.errors import ServiceLocked, StoreError, TrackerError, cap_message
 from tracker.hooks import AfterCycleHook, FinishedCycle, run_after_cycle
 from tracker.logs import once
 from tracker.models import RescoreChange
 from tracker.poll import CycleSummary, ParsePool, Poller, utcnow
+from tracker.readiness import setup_gaps
 from tracker.sinks import AlertSender
 from tracker.store import Store
 from tracker.topicset import TopicSet, check_topic_edit, load_topic_set, rescore_changed_topics
@@ -61,8 +62,14 @@ PRUNE_EVERY = timedelta(days=1)  # how often story bands older than the story wi
 def single_instance(db_path: Path) -> Iterator[None]:
     """Hold an exclusive lock beside the database for the service's lifetime."""
     lock_path = db_path.with_name(db_path.name + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    handle: IO[str] = open(lock_path, "a+", encoding="utf-8")  # noqa: SIM115
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        handle: IO[str] = open(lock_path, "a+", encoding="utf-8")  # noqa: SIM115
+    except OSError as exc:
+        raise StoreError(
+            f"{db_path}: cannot run here: {exc.strerror} (the service writes its database "
+            f"and a lock file in {lock_path.parent})"
+        ) from None
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -359,6 +366,7 @@ def run_service(
     first = load_config(config_path)
     db_path = db_override or first.db_path
     with single_instance(db_path), Store(db_path) as store:
+        store.check_writable()
         topics = load_topic_set(first.topics_dir, first.seeds_dir)
         service = Service(config_path, db_override, tick, first, topics, store, clock=clock)
         return asyncio.run(_serve(service))
@@ -369,6 +377,10 @@ async def _serve(service: Service) -> int:
     service.run_id = service.store.start_service_run(os.getpid(), socket.gethostname(), now)
     service.fingerprint = files_fingerprint(service.config_path, service.config.topics_dir)
     service.apply(service.config, service.topics, now)
+    for gap in setup_gaps(
+        len(service.config.feeds), len(service.topics.topics), service.config.topics_dir
+    ):
+        log.warning("nothing to do: %s", gap)
     stopped = asyncio.Event()
     scheduler = AsyncIOScheduler(timezone="UTC")
     scheduler.add_job(

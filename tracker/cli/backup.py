@@ -10,7 +10,7 @@ from tracker.cli.base import Context, cli, pass_context
 from tracker.store.backup import backup_database
 
 
-@cli.command()
+@cli.command(epilog="Example: tracker backup /backups/tracker-2026-12-07.db")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--force", is_flag=True, help="Replace FILE if it exists.")
 @pass_context

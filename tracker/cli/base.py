@@ -13,17 +13,19 @@ Must not: hold logic of its own beyond parsing options and formatting output.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from tracker import __version__, config
-from tracker.errors import ConfigError, TrackerError
+from tracker.errors import ConfigError, StoreError, TrackerError
 from tracker.logs import USER, once
+from tracker.poll import utcnow
 from tracker.store import Store
 from tracker.topicset import TopicSet, load_topic_set
 
@@ -57,6 +59,46 @@ def warn(message: str) -> None:
     log.warning("%s", message, extra=once(message, user=True))
 
 
+if TYPE_CHECKING:  # click 8.2+ types its ParamType by value and input
+    _TextParam = click.ParamType[str, Any]
+else:
+    _TextParam = click.ParamType
+
+
+class Since(_TextParam):
+    """A moment given as a time ago (``7d``, ``24h``, ``90m``) or a date or time
+    (``2025-01-31``, ``2025-01-31T12:00``, UTC unless it says otherwise); converted to
+    the aware UTC ISO-8601 string the database compares with."""
+
+    name = "since"
+    _AGO = re.compile(r"^\s*\d+(?:\.\d+)?\s*[smhd]\s*$")
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value)
+        if self._AGO.match(text):
+            moment = utcnow() - timedelta(seconds=config.parse_duration(text))
+            return moment.isoformat(timespec="seconds")
+        try:
+            moment = datetime.fromisoformat(text.strip())
+        except ValueError:
+            self.fail(
+                f"expected a date like 2025-01-31 or a time ago like 7d or 24h, got {text!r}",
+                param,
+                ctx,
+            )
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+SINCE = Since()
+
+
+def plain(text: str) -> str:
+    """Terminal-safe: no control characters (escape sequences) from feed text."""
+    return "".join(ch for ch in text if ch.isprintable() or ch == " ")
+
+
 @dataclass
 class Context:
     """Options shared by every command; the config is loaded on first use."""
@@ -77,8 +119,20 @@ class Context:
     def db_path(self) -> Path:
         return self.db_override or self.config.db_path
 
-    def open_store(self) -> Store:
-        return Store(self.db_path)
+    def open_store(self, *, read_only: bool = False, create: bool = False) -> Store:
+        """The database: ``read_only`` for commands that only read (they work on a
+        read-only file or folder). A missing folder is made for the config's own
+        ``db_path``; for a ``--db`` only with ``create`` (poll and run): elsewhere it is
+        a mistyped path, and an error."""
+        create = create or self.db_override is None
+        store = Store(self.db_path, read_only=read_only, create=create)
+        if not read_only:
+            try:
+                store.check_writable()
+            except StoreError:
+                store.close()
+                raise
+        return store
 
     def topic_set(self) -> TopicSet:
         return load_topic_set(self.config.topics_dir, self.config.seeds_dir)

@@ -20,7 +20,10 @@ from tracker.urls import is_http_url, redact_url, secret_urls
 # ---- poll ------------------------------------------------------------------------------
 
 
-@cli.command()
+@cli.command(
+    epilog="Examples:\n\n  tracker poll --once\n\n"
+    "  tracker poll --once https://example.org/rss.xml  (just this feed)"
+)
 @click.option("--once", is_flag=True, help="Poll once and exit (the service is `tracker run`).")
 @click.argument("urls", nargs=-1)
 @pass_context
@@ -32,7 +35,7 @@ def poll(ctx: Context, once: bool, urls: tuple[str, ...]) -> None:
     pool = ParsePool(os.cpu_count() or 1)
     try:
         topics = ctx.topic_set()
-        with ctx.open_store() as store:
+        with ctx.open_store(create=True) as store:
             now = utcnow()
             store.sync_feeds(ctx.config.feeds, now)
             rescore_changed_topics(store, topics, now)

@@ -7,13 +7,15 @@ import sys
 
 import click
 
+from tracker import shipped
 from tracker.cli.base import Context, cli, pass_context
-from tracker.store import Store
 
 # ---- service ---------------------------------------------------------------------------
 
 
-@cli.command()
+@cli.command(
+    epilog="Examples:\n\n  tracker run\n\n  tracker --config ~/newsdesk/tracker.toml run -v"
+)
 @click.option(
     "--tick", default=10.0, show_default=True, help="Seconds between checks for feeds that are due."
 )
@@ -30,7 +32,7 @@ def run(ctx: Context, tick: float) -> None:
     sys.exit(run_service(ctx.config_path, ctx.db_override, tick=tick))
 
 
-@cli.command()
+@cli.command(epilog="Example: tracker browse --port 8002, then open http://127.0.0.1:8002/")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8001, show_default=True, help="Port to listen on.")
 @pass_context
@@ -38,5 +40,6 @@ def browse(ctx: Context, host: str, port: int) -> None:
     """Browse the database with Datasette (the live database, while the service writes)."""
     from tracker.browse import serve
 
-    Store(ctx.db_path).close()  # create and migrate it first
-    serve(ctx.db_path, ctx.config.directory / "datasette.yml", host, port)
+    ctx.open_store(read_only=True).close()  # create or migrate it if need be
+    metadata = ctx.config.directory / "datasette.yml"
+    serve(ctx.db_path, metadata if metadata.is_file() else shipped.datasette_metadata(), host, port)

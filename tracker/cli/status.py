@@ -10,15 +10,17 @@ from typing import Any
 import click
 
 from tracker.cli.base import STALE_AFTER, Context, cli, pass_context
+from tracker.errors import TrackerError
 from tracker.models import FeedState
 from tracker.poll import utcnow
+from tracker.readiness import setup_gaps
 from tracker.store import Store
 from tracker.urls import redact_url
 
 # ---- status ----------------------------------------------------------------------------
 
 
-@cli.command()
+@cli.command(epilog="Examples:\n\n  tracker status\n\n  tracker status --json")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_context
 def status(ctx: Context, as_json: bool) -> None:
@@ -27,8 +29,10 @@ def status(ctx: Context, as_json: bool) -> None:
     Exits 1 when the service is running but has not completed a cycle lately,
     so it can serve as a health check.
     """
-    with ctx.open_store() as store:
-        report = _status_report(store, utcnow())
+    configured = {redact_url(feed.url) for feed in ctx.config.feeds}
+    with ctx.open_store(read_only=True) as store:
+        report = _status_report(store, utcnow(), configured)
+    report["warnings"] = list(_setup_gaps(ctx))
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:
@@ -37,9 +41,26 @@ def status(ctx: Context, as_json: bool) -> None:
         sys.exit(1)
 
 
-def _status_report(store: Store, now: datetime) -> dict[str, Any]:
+def _setup_gaps(ctx: Context) -> tuple[str, ...]:
+    try:
+        topics = len(ctx.topic_set().topics)
+    except TrackerError:
+        topics = -1  # an invalid topic file: `topics check` says which
+    return setup_gaps(
+        len(ctx.config.feeds), max(topics, 1 if topics < 0 else 0), ctx.config.topics_dir
+    )
+
+
+def _status_report(store: Store, now: datetime, configured: set[str]) -> dict[str, Any]:
+    """The feeds of the config only (as the database knows them, credentials redacted):
+    a feed removed from it keeps its items but is no longer polled, so it is neither
+    failing nor shown, even before a poll or the service has caught up with the edit."""
     counts = store.feed_item_counts()
-    feeds_out = [_feed_status(state, counts.get(state.id, 0), now) for state in store.feeds()]
+    feeds_out = [
+        _feed_status(state, counts.get(state.id, 0), now)
+        for state in store.feeds()
+        if state.url in configured
+    ]
     return {
         "database": store.path,
         "counts": store.counts(),
@@ -111,6 +132,8 @@ def _print_status(report: dict[str, Any]) -> None:
     click.echo(line)
     if service.get("config_error"):
         click.echo(f"config error (last good config in force): {service['config_error']}")
+    for warning in report["warnings"]:
+        click.echo(f"warning: {warning}")
     if service.get("topics_held_back"):
         click.echo(
             f"topic edit held back (last good topics in force): {service['topics_held_back']}"

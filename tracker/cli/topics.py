@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import click
 
-from tracker.cli.base import Context, cli, fail, log, pass_context
+from tracker.cli.base import SINCE, Context, cli, fail, log, pass_context, plain
 from tracker.errors import SeedError, TrackerError
 from tracker.logs import USER
 from tracker.models import FetchResult, RescoreChange, TermWarning
@@ -33,7 +33,7 @@ def topics() -> None:
     """Check the topic files."""
 
 
-@topics.command("check")
+@topics.command("check", epilog="Example: tracker topics check --preview")
 @click.option("--preview", is_flag=True, help="Also list what would become flagged or unflagged.")
 @click.option(
     "--days",
@@ -77,7 +77,7 @@ def _term_warnings(ctx: Context, topic_set: TopicSet, days: int) -> list[TermWar
 
     warnings: list[TermWarning] = []
     since = utcnow() - timedelta(days=days)
-    store = ctx.open_store() if ctx.db_path.exists() else None
+    store = ctx.open_store(read_only=True) if ctx.db_path.exists() else None
     for topic in topic_set.topics:
         lines = Path(topic.path).read_text(encoding="utf-8").splitlines()
         warnings += lint_topic(topic, lines)
@@ -108,7 +108,7 @@ def _preview(ctx: Context, topic_set: TopicSet) -> None:
 def _print_changes(changes: Sequence[RescoreChange], would: str = "") -> None:
     for change in changes:
         mark = "+ flagged  " if change.became_flagged else "- unflagged"
-        click.echo(f"{mark} [{change.topic}] {_plain(change.title)}")
+        click.echo(f"{mark} [{change.topic}] {plain(change.title)}")
     flagged = sum(c.became_flagged for c in changes)
     click.echo(
         f"{flagged} {would or ''}{'flagged' if would else 'became flagged'}, "
@@ -121,7 +121,10 @@ def seed() -> None:
     """Work with seed articles."""
 
 
-@seed.command("suggest")
+@seed.command(
+    "suggest",
+    epilog="Example: tracker seed suggest https://example.org/story.html --toml",
+)
 @click.argument("source")
 @click.option("--toml", "as_toml", is_flag=True, help="Print a ready-to-edit topic file.")
 @click.option("--name", default=None, help="The topic's name in the TOML (default: from SOURCE).")
@@ -130,7 +133,6 @@ def seed_suggest(ctx: Context, source: str, as_toml: bool, name: str | None) -> 
     """Propose keyword groups from a seed article (a text file, a saved web page or a
     URL), marking those a topic covers; with --toml, print them as a topic file.
 
-    Example: tracker seed suggest https://example.org/story.html --toml > config/topics/story.toml
     """
     from tracker.seedsuggest import format_suggestions, suggest_terms
     from tracker.seedtext import seed_text
@@ -192,7 +194,7 @@ def _fetch_seed(ctx: Context, url: str, limit: int) -> tuple[bytes, str]:
     return result.body, result.headers.get("content-type", "")
 
 
-@cli.command()
+@cli.command(epilog="Example: tracker rescore --topic us-taliban --dry-run")
 @click.option("--topic", default=None, help="Only this topic.")
 @click.option("--dry-run", is_flag=True, help="List what would change; write nothing.")
 @click.option(
@@ -226,52 +228,46 @@ def rescore(ctx: Context, topic: str | None, dry_run: bool, confirm: bool) -> No
     _print_changes(changes)
 
 
-@cli.command()
+@cli.command(
+    epilog="Examples:\n\n  tracker flagged --since 7d\n\n"
+    "  tracker flagged --topic us-taliban --since 2025-01-31 --json"
+)
 @click.option("--topic", default=None, help="Only this topic.")
-@click.option("--since", default=None, help="Only stories published since this date.")
+@click.option(
+    "--since",
+    type=SINCE,
+    default=None,
+    help="Only stories published since then: 7d, 24h or a date (2025-01-31).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--limit", default=100, show_default=True, help="At most this many stories.")
 @pass_context
 def flagged(ctx: Context, topic: str | None, since: str | None, as_json: bool, limit: int) -> None:
     """Flagged follow-up stories, newest first, with their outlets and reasons."""
-    since_iso = _parse_since(since)
-    with ctx.open_store() as store:
-        rows = store.flagged_with_reasons(topic, since_iso, limit)
+    if topic is not None:
+        ctx.topic_set().only(topic)  # a topic that does not exist is a mistake, not "0 stories"
+    with ctx.open_store(read_only=True) as store:
+        rows = store.flagged_with_reasons(topic, since, limit)
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     for row in rows:
         click.echo(
             f"{row['last_published'][:16]}  {row['score']:.2f}  [{row['topic']}] "
-            f"{_plain(row['title'])}"
+            f"{plain(row['title'])}"
         )
         click.echo(f"    {row['url'] or ''}")
-        click.echo(f"    {row['outlets']} outlet(s): {_plain(row['feeds'] or '')}")
+        click.echo(f"    {row['outlets']} outlet(s): {plain(row['feeds'] or '')}")
         for reason in (row["reasons"] or "").splitlines():
-            click.echo(f"    - {_plain(reason)}")
-    click.echo(f"{len(rows)} flagged stories")
+            click.echo(f"    - {plain(reason)}")
+    click.echo(f"{len(rows)} flagged {'story' if len(rows) == 1 else 'stories'}")
 
 
-def _plain(text: str) -> str:
-    """Terminal-safe: no control characters (escape sequences) from feed text."""
-    return "".join(ch for ch in text if ch.isprintable() or ch == " ")
-
-
-def _parse_since(since: str | None) -> str | None:
-    if since is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(since)
-    except ValueError:
-        raise click.BadParameter(
-            f"expected a date like 2025-01-31, got {since!r}", param_hint="--since"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="seconds")
-
-
-@cli.command("eval")
+@cli.command(
+    "eval",
+    epilog="Example: tracker eval tests/data/eval/dev-labeled.yaml --topic us-taliban"
+    "\n\nThe file's format is in the README (tracker eval).",
+)
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--topic", default=None, help="The topic to evaluate (default: the only one).")
 @pass_context

@@ -32,10 +32,10 @@ from pathlib import Path
 import sqlite_utils
 
 from tracker.errors import StoreError
-from tracker.store.connection import configure, open_connection
+from tracker.store.connection import configure, connect_read_only, open_connection
 from tracker.store.feeds import FeedTable
 from tracker.store.items import PollWriter
-from tracker.store.migrations import migrate, refuse_newer
+from tracker.store.migrations import is_current, migrate, refuse_newer
 from tracker.store.notify import Notifications
 from tracker.store.runs import ServiceRuns
 from tracker.store.verdicts import Verdicts
@@ -44,15 +44,19 @@ __all__ = ["Store", "StoreError"]
 
 
 class Store(FeedTable, PollWriter, Verdicts, Notifications, ServiceRuns):
-    """An open tracker database."""
+    """An open tracker database.
 
-    def __init__(self, path: str | Path) -> None:
+    ``read_only``: a database that exists and is at the current schema is opened
+    without the right to write (a reader on a read-only file or folder); one that
+    does not exist yet, or needs an upgrade, is opened as usual. ``create``: a
+    missing folder is made (otherwise it is an error).
+    """
+
+    def __init__(self, path: str | Path, *, read_only: bool = False, create: bool = True) -> None:
         self.path = str(path)
         self._open_index()
         try:
-            if self.path != ":memory:":
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self.conn = open_connection(self.path)
+            self.conn = self._connect(read_only=read_only, create=create)
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot use database: {exc}") from None
         except OSError as exc:
@@ -66,11 +70,27 @@ class Store(FeedTable, PollWriter, Verdicts, Notifications, ServiceRuns):
     def _bring_up_to_date(self) -> None:
         try:
             refuse_newer(self.path, self.conn)  # before anything writes to the file
-            configure(self.conn)
+            if not self.read_only:
+                configure(self.conn)
             self.db = sqlite_utils.Database(self.conn)
             migrate(self.path, self.conn, self.db)
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot use database: {exc}") from None
+
+    def _connect(self, *, read_only: bool, create: bool) -> sqlite3.Connection:
+        folder = Path(self.path).parent
+        if self.path != ":memory:" and not folder.is_dir():
+            if not create:
+                raise StoreError(f"{self.path}: no such folder: {folder}")
+            folder.mkdir(parents=True, exist_ok=True)
+        self.read_only = False
+        if read_only and Path(self.path).is_file():
+            conn = connect_read_only(self.path)
+            if is_current(conn):
+                self.read_only = True
+                return conn
+            conn.close()
+        return open_connection(self.path)
 
     def close(self) -> None:
         self._close_index()

@@ -24,6 +24,11 @@ from tracker.store.connection import transaction
 UPGRADE_BATCH = 5_000  # items whose story bands an upgrade works out again at a time
 
 
+def is_current(conn: sqlite3.Connection) -> bool:
+    """Whether the database is at this tracker's schema (nothing to migrate)."""
+    return bool(conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION)
+
+
 def refuse_newer(path: str, conn: sqlite3.Connection) -> None:
     """``StoreError`` for a database a newer tracker wrote; checked before anything is
     written to it (even the journal mode), so the file stays as it was."""
