@@ -96,6 +96,7 @@ def test_prune_deletes_exactly_the_unneeded_items_and_a_dry_run_counts_the_same(
     assert search(db, "taliban") and search(db, "taliban") <= kept
     with closing(sqlite3.connect(db)) as conn:
         conn.execute("INSERT INTO items_fts (items_fts, rank) VALUES ('integrity-check', 1)")
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
     # nothing is left to prune, and a second prune says so
     with Store(db) as store:
         assert store.prune(ITEMS_30D) == PruneReport(pages_freed=0)
