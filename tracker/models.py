@@ -70,7 +70,7 @@ class PruneReport:
     ``finished`` is False when it stopped at its batch budget with more to delete."""
 
     polls: int = 0  # ``polls`` rows deleted
-    poll_days: int = 0  # feed-days those rows were summarised into (``poll_days``)
+    poll_days: int = 0  # feed-days those rows cover in ``poll_days`` (a whole prune only)
     items: int = 0
     item_feeds: int = 0
     story_bands: int = 0

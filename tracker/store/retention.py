@@ -32,7 +32,7 @@ from tracker.errors import StoreError
 from tracker.models import PrunePlan, PruneReport, iso
 from tracker.store.bands import StoryIndex, titles
 
-POLL_BATCH = 1_000  # polls rows summarised and deleted per transaction
+POLL_BATCH = 500  # polls rows summarised and deleted per transaction
 ITEM_BATCH = 100  # items deleted per transaction, with their rows elsewhere
 VACUUM_PAGES = 512  # pages given back per transaction (2 MiB of 4 KiB pages)
 INCREMENTAL = 2  # PRAGMA auto_vacuum
@@ -86,8 +86,8 @@ _POLL_DAYS = f"""
         new_flags = new_flags + excluded.new_flags, bytes = bytes + excluded.bytes,
         duration_ms = duration_ms + excluded.duration_ms"""
 _FEED_DAYS = (
-    "SELECT COUNT(DISTINCT feed_id || ' ' || substr(started_at, 1, 10)) "
-    f"FROM polls WHERE id IN {_IDS}"
+    "SELECT COUNT(*) FROM (SELECT DISTINCT feed_id, substr(started_at, 1, 10) "
+    "FROM polls WHERE started_at < ?)"
 )
 
 
@@ -104,6 +104,8 @@ class Pruning(StoryIndex):
         if not dry_run:
             self.index_pending()  # an item is deleted from the index only once in it
         if plan.polls_before is not None:
+            if max_batches is None:  # a whole prune says how many feed-days it summarises
+                report = PruneReport(poll_days=self._feed_days(iso(plan.polls_before)))
             report = report.plus(self._prune_polls(iso(plan.polls_before), dry_run, budget))
         if plan.items_before is not None and budget.left:
             report = report.plus(self._prune_items(iso(plan.items_before), dry_run, budget))
@@ -118,11 +120,7 @@ class Pruning(StoryIndex):
             if not ids:
                 return report
             last = (self._poll_started(ids[-1]), ids[-1])
-            if dry_run:
-                days = int(self.conn.execute(_FEED_DAYS, (json.dumps(ids),)).fetchone()[0])
-                count = PruneReport(polls=len(ids), poll_days=days, batches=1)
-            else:
-                count = self._delete_polls(ids)
+            count = PruneReport(polls=len(ids), batches=1) if dry_run else self._delete_polls(ids)
             report = report.plus(count)
         return _unfinished(report)
 
@@ -138,10 +136,13 @@ class Pruning(StoryIndex):
         """Summarise the polls into ``poll_days`` and delete them, in one transaction."""
         batch = json.dumps(ids)
         with self.transaction() as conn:
-            days = int(conn.execute(_FEED_DAYS, (batch,)).fetchone()[0])
             conn.execute(_POLL_DAYS, (batch,))
             deleted = conn.execute(f"DELETE FROM polls WHERE id IN {_IDS}", (batch,)).rowcount
-        return PruneReport(polls=deleted, poll_days=days, batches=1)
+        return PruneReport(polls=deleted, batches=1)
+
+    def _feed_days(self, before: str) -> int:
+        """The (feed, UTC day) pairs of the polls before ``before``: read, no lock."""
+        return int(self.conn.execute(_FEED_DAYS, (before,)).fetchone()[0])
 
     def _prune_items(self, before: str, dry_run: bool, budget: _Budget) -> PruneReport:
         report, after = PruneReport(), 0
