@@ -35,6 +35,12 @@ LATER = NOW + timedelta(days=60)  # every item of the populated database is old 
 ITEMS_30D = PrunePlan(polls_before=None, items_before=LATER - timedelta(days=30))
 
 
+@pytest.fixture(autouse=True)
+def no_pause(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No pause between batches here: no other writer waits for the lock."""
+    monkeypatch.setattr(store_retention, "BATCH_PAUSE", 0.0)
+
+
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     path = tmp_path / "tracker.db"
@@ -309,6 +315,7 @@ from tracker.models import PrunePlan
 from tracker.store import Store
 from tracker.store import retention
 retention.POLL_BATCH = retention.ITEM_BATCH = 20  # many short batches
+retention.BATCH_PAUSE = 0.0
 when = datetime.fromisoformat(sys.argv[2])
 with Store(sys.argv[1]) as store:
     store.prune(PrunePlan(when, when))
