@@ -11,7 +11,7 @@ can, first alone, then while this process runs ``tracker prune``'s work
 (``Store.prune`` of the whole backlog at once, every batch its own transaction). It
 reports each prune transaction's length (``Store.transaction`` timed: the time the
 write lock is held) and the poll writes' latency with and without the prune beside
-them. Printed and written to benchmarks/scratch/prune-lock.json.
+them. Printed and written to benchmarks/results-prune-lock.json.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def main() -> int:
         "poll_write_ms_alone": summary(alone),
         "poll_write_ms_beside_prune": summary(beside),
     }
-    out = WORK / "prune-lock.json"
+    out = Path(__file__).resolve().parent / "results-prune-lock.json"
     report.write_json(out, result)
     print(json.dumps(result, indent=1))
     print(f"wrote {out}")
