@@ -34,24 +34,22 @@ def prune(ctx: Context, dry_run: bool) -> None:
 
 def prune_lines(report: PruneReport, retention: Retention) -> list[str]:
     """The counts a prune prints, the same for a dry run."""
-    lines = [
-        f"polls older than {_kept(retention.polls)}: {report.polls} "
-        f"(summarised into {report.poll_days} feed-days of poll_days)"
-    ]
+    lines = ['polls: kept for ever ([retention] polls is "forever")']
+    if retention.polls is not None:
+        lines = [
+            f"polls older than {format_duration(retention.polls)}: {report.polls} "
+            f"(summarised into {report.poll_days} feed-days of poll_days)"
+        ]
     if retention.items is None:
         return [*lines, "items: kept for ever ([retention] items is not set)"]
     return [
         *lines,
-        f"items older than {_kept(retention.items)} that no topic needs: {report.items}",
+        f"items older than {format_duration(retention.items)} that no topic needs: {report.items}",
         f"  their item_feeds rows: {report.item_feeds}",
         f"  their story_bands rows: {report.story_bands}",
         f"  their search index rows: {report.search_rows}",
         f"  their assessments rows: {report.assessments}",
     ]
-
-
-def _kept(seconds: float | None) -> str:
-    return "ever" if seconds is None else format_duration(seconds)
 
 
 @cli.command()
