@@ -86,7 +86,7 @@ class PruneReport:
             for f in fields(self)
             if f.name != "finished"
         }
-        return PruneReport(**counts, finished=other.finished)
+        return PruneReport(**counts, finished=self.finished and other.finished)
 
 
 @dataclass(frozen=True)

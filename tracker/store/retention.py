@@ -112,9 +112,10 @@ class Pruning(StoryIndex):
             if max_batches is None:  # a whole prune says how many feed-days it summarises
                 report = PruneReport(poll_days=self._feed_days(iso(plan.polls_before)))
             report = report.plus(self._prune_polls(iso(plan.polls_before), dry_run, budget))
-        if plan.items_before is not None and budget.left:
+        # Each step runs even with no budget left, to say it is unfinished.
+        if plan.items_before is not None:
             report = report.plus(self._prune_items(iso(plan.items_before), dry_run, budget))
-        if not dry_run and budget.left:
+        if not dry_run:
             report = report.plus(self._give_back_space(budget))
         return report
 
