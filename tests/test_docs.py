@@ -15,7 +15,7 @@ import pytest
 
 from tracker import config
 from tracker.cli import cli
-from tracker.models import Settings
+from tracker.models import Retention, Settings
 from tracker.sinks import sink_types
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +44,11 @@ def test_every_command_and_option_is_in_the_readme(path: str, command: click.Com
 @pytest.mark.parametrize("key", [f.name for f in fields(Settings)])
 def test_every_setting_is_in_the_readme(key: str) -> None:
     assert f"| `{key}` |" in README
+
+
+@pytest.mark.parametrize("key", [f.name for f in fields(Retention)])
+def test_every_retention_key_is_in_the_readme(key: str) -> None:
+    assert f"| `{key}` |" in README.split("### `[retention]`")[1]
 
 
 @pytest.mark.parametrize("key", sorted(config._FEED_KEYS))

@@ -1,11 +1,11 @@
 """Load, validate and edit ``config/tracker.toml``.
 
-Owns the config file format: the ``[settings]`` table, the ``[[feeds]]`` list and
-the ``[[alerts]]`` sinks (the keys every sink shares here, each type's own keys as
-its module registered them in ``tracker.sinks``). Validation is strict: an unknown
-key, a wrong type or a bad value raises ``ConfigError`` naming the file, the line
-and the key, with a suggestion for a misspelt key (a key of another sink type is
-only a warning). Edits (``feeds add/remove/apply-redirects``) go through tomlkit so
+Owns the config file format: the ``[settings]`` and ``[retention]`` tables, the
+``[[feeds]]`` list and the ``[[alerts]]`` sinks (the keys every sink shares here, each
+type's own keys as its module registered them in ``tracker.sinks``). Validation is
+strict: an unknown key, a wrong type or a bad value raises ``ConfigError`` naming the
+file, the line and the key, with a suggestion for a misspelt key (a key of another
+sink type is only a warning). Edits (``feeds add/remove/apply-redirects``) go through tomlkit so
 the user's comments and layout survive, and are written atomically.
 
 Must not: touch the network or the database, or decide anything about feeds.
@@ -18,7 +18,7 @@ import os
 import re
 import tempfile
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ import tomlkit
 
 from tracker import shipped
 from tracker.errors import ConfigError
-from tracker.models import AlertSink, FeedConfig, Settings
+from tracker.models import AlertSink, FeedConfig, Retention, Settings
 from tracker.sinks import SinkType, sink_types
 from tracker.urls import is_http_url, redact_url
 
@@ -69,6 +69,12 @@ _ALERT_KEYS = {
 _FEED_KEYS = {"url": str, "name": str, "interval": object, "language": str, "folder": str}
 # A contact is a web page or an e-mail address: it goes into every request's User-Agent.
 _EMAIL = re.compile(r"^[^@\s()<>\\]+@[^@\s()<>\\]+\.[^@\s()<>\\]+$")
+_SECTIONS = ("settings", "retention", "feeds", "alerts")
+KEEP_FOREVER = "forever"
+# The shortest retention of each: polls of under a day would go before the daily prune
+# summarised their day; items within the story window (a week) are still compared
+# with new items for story placement.
+MIN_RETENTION = {"polls": 86400.0, "items": 7 * 86400.0}
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,7 @@ class Config:
     feeds: tuple[FeedConfig, ...]
     alerts: tuple[AlertSink, ...] = ()
     warnings: tuple[str, ...] = ()
+    retention: Retention = field(default_factory=Retention)
 
     @property
     def directory(self) -> Path:
@@ -226,13 +233,14 @@ def parse_config(raw: bytes, config_path: Path) -> Config:
         raise _decode_error(exc, config_path) from None
     src = _Source(config_path, text)
     for key in data:
-        if key not in ("settings", "feeds", "alerts"):
-            raise _unknown(src, key, ("settings", "feeds", "alerts"), "")
+        if key not in _SECTIONS:
+            raise _unknown(src, key, _SECTIONS, "")
     warnings: list[str] = []
     settings = _settings(src, data.get("settings", {}))
     feeds = _feeds(src, data.get("feeds", []), warnings)
     alerts = _alerts(src, data.get("alerts", []), warnings)
-    return Config(config_path, settings, feeds, alerts, tuple(warnings))
+    retention = _retention(src, data.get("retention", {}))
+    return Config(config_path, settings, feeds, alerts, tuple(warnings), retention)
 
 
 def _decode_error(exc: tomllib.TOMLDecodeError, config_path: Path) -> ConfigError:
@@ -281,6 +289,34 @@ def _share(src: _Source, key: str, value: object) -> float:
             f"expected a share between 0 and 1 (like 0.05), got {value!r}", key, "settings"
         )
     return float(value)
+
+
+def _retention(src: _Source, table: object) -> Retention:
+    if not isinstance(table, dict):
+        raise src.error("expected a table", "retention")
+    known = {f.name for f in fields(Retention)}
+    values: dict[str, float | None] = {}
+    for key, value in table.items():
+        if key not in known:
+            raise _unknown(src, key, known, "retention")
+        values[key] = _kept_for(src, key, value)
+    return Retention(**values)
+
+
+def _kept_for(src: _Source, key: str, value: object) -> float | None:
+    """A retention period: a duration of at least a day, or ``"forever"``."""
+    if value == KEEP_FOREVER:
+        return None
+    if isinstance(value, str) and value.strip().startswith("-"):
+        raise src.error(
+            f"must be a positive duration like 90d or {KEEP_FOREVER!r}", key, "retention"
+        )
+    line = src.line_of(key, "retention")
+    seconds = parse_duration(value, path=src.path, key=f"retention.{key}", line=line)
+    if seconds < MIN_RETENTION[key]:
+        shortest = format_duration(MIN_RETENTION[key])
+        raise src.error(f"must be at least {shortest}, or {KEEP_FOREVER!r}", key, "retention")
+    return seconds
 
 
 def _feeds(src: _Source, entries: object, warnings: list[str]) -> tuple[FeedConfig, ...]:

@@ -14,7 +14,7 @@ Must not: do I/O, decide anything or import a third-party library.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import Enum
 from typing import NamedTuple, Protocol
@@ -53,6 +53,48 @@ class Settings:
     topic_guard_min: int = 10
     topic_guard_window: float = 7 * 86400.0
     gone_after: float = 30 * 86400.0  # failing this long, a feed stops being polled
+
+
+@dataclass(frozen=True)
+class Retention:
+    """The ``[retention]`` table: how long history is kept; None keeps it for ever."""
+
+    polls: float | None = 90 * 86400.0  # seconds a ``polls`` row is kept (then summarised)
+    items: float | None = None  # seconds an item nobody needs is kept; opt-in
+
+
+@dataclass(frozen=True)
+class PrunePlan:
+    """What a prune deletes: rows from before these times (None: keep them)."""
+
+    polls_before: datetime | None
+    items_before: datetime | None
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    """What a prune removed (or, in a dry run, would remove).
+
+    ``finished`` is False when it stopped at its batch budget with more to delete."""
+
+    polls: int = 0  # ``polls`` rows deleted
+    poll_days: int = 0  # feed-days those rows cover in ``poll_days`` (a whole prune only)
+    items: int = 0
+    item_feeds: int = 0
+    story_bands: int = 0
+    search_rows: int = 0  # rows of the full-text index
+    assessments: int = 0  # not-relevant assessments of the deleted items
+    pages_freed: int = 0  # pages given back to the file system (incremental vacuum)
+    batches: int = 0
+    finished: bool = True
+
+    def plus(self, other: PruneReport) -> PruneReport:
+        counts = {
+            f.name: getattr(self, f.name) + getattr(other, f.name)
+            for f in fields(self)
+            if f.name != "finished"
+        }
+        return PruneReport(**counts, finished=self.finished and other.finished)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ import signal
 import socket
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -45,6 +45,7 @@ from tracker.logs import once
 from tracker.models import RescoreChange
 from tracker.poll import CycleSummary, ParsePool, Poller, utcnow
 from tracker.readiness import setup_gaps
+from tracker.retention import prune_due, prune_plan
 from tracker.sinks import AlertSender
 from tracker.store import Store
 from tracker.topicset import TopicSet, check_topic_edit, load_topic_set, rescore_changed_topics
@@ -55,7 +56,9 @@ log = logging.getLogger(__name__)
 JOB_ID = "dispatch"
 STOP_GRACE = 5.0  # seconds beyond a fetch deadline and a parse limit to finish a cycle
 SETTLE = 1.0  # seconds an edited config or topic file must stay unchanged to be applied
-PRUNE_EVERY = timedelta(days=1)  # how often story bands older than the story window go
+# Transactions the daily [retention] prune takes per cycle: a big backlog (retention
+# just turned on) is spread over cycles, so polling never stops for long.
+PRUNE_BATCHES_PER_CYCLE = 20
 
 
 @contextlib.contextmanager
@@ -120,6 +123,8 @@ class Service:
     pool: ParsePool = field(default_factory=lambda: ParsePool(os.cpu_count() or 1))
     sender: AlertSender | None = None
     pruned_at: datetime | None = None
+    retained_at: datetime | None = None  # when the last [retention] prune finished
+    retaining: bool = False  # a [retention] prune is under way, a few batches a cycle
     rng: random.Random = field(default_factory=random.Random)
     clock: Callable[[], datetime] = utcnow  # the wall clock, aware UTC
     held_topics: TopicSet | None = None  # an edit held back until `rescore --confirm`
@@ -130,7 +135,7 @@ class Service:
 
     def default_hooks(self) -> list[AfterCycleHook]:
         """What every cycle does after its poll, in order (see ``tracker.hooks``)."""
-        return [self.send_alerts, self.record_cycle, self.prune_story_bands]
+        return [self.send_alerts, self.record_cycle, self.prune_story_bands, self.prune_history]
 
     # ---- live configuration ------------------------------------------------------------
 
@@ -307,10 +312,32 @@ class Service:
     def prune_story_bands(self, cycle: FinishedCycle) -> None:
         """Once a day (and at the first cycle), drop the story bands no item needs."""
         now = cycle.now
-        if self.pruned_at is not None and timedelta(0) <= now - self.pruned_at < PRUNE_EVERY:
+        if not prune_due(self.pruned_at, now):
             return
         self.pruned_at = now
         log.info("story bands pruned rows=%d", self.store.prune_story_bands(now))
+
+    def prune_history(self, cycle: FinishedCycle) -> Mapping[str, object] | None:
+        """Once a day, what ``[retention]`` says goes: ``PRUNE_BATCHES_PER_CYCLE`` short
+        transactions per cycle until it is done (``tracker prune`` does it at once)."""
+        if not self.retaining and not prune_due(self.retained_at, cycle.now):
+            return None
+        plan = prune_plan(cycle.config.retention, cycle.now)
+        report = self.store.prune(plan, max_batches=PRUNE_BATCHES_PER_CYCLE)
+        self.retaining = not report.finished
+        if report.finished:
+            self.retained_at = cycle.now
+        log.info(
+            "history pruned polls=%d items=%d pages_freed=%d batches=%d finished=%s",
+            report.polls,
+            report.items,
+            report.pages_freed,
+            report.batches,
+            report.finished,
+        )
+        if not report.polls and not report.items:
+            return None
+        return {"pruned_polls": report.polls, "pruned_items": report.items}
 
 
 EXAMPLES_LOGGED = 5  # titles named in a rescore's summary line

@@ -274,10 +274,14 @@ def _flags_of(conn: sqlite3.Connection, item_ids: Sequence[int]) -> frozenset[tu
 
 
 def _has_been_polled(conn: sqlite3.Connection, feed_id: int) -> bool:
+    """Whether a poll of this feed ever succeeded: in ``polls``, or in ``poll_days``
+    once retention pruned those polls."""
     row = conn.execute(
-        "SELECT 1 FROM polls WHERE feed_id = ? AND outcome != 'error' LIMIT 1", (feed_id,)
+        "SELECT EXISTS (SELECT 1 FROM polls WHERE feed_id = :feed AND outcome != 'error') "
+        "OR EXISTS (SELECT 1 FROM poll_days WHERE feed_id = :feed AND polls > errors)",
+        {"feed": feed_id},
     )
-    return row.fetchone() is not None
+    return bool(row.fetchone()[0])
 
 
 def _next_item_id(conn: sqlite3.Connection) -> int:

@@ -213,6 +213,24 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # after the migrations).
         "DROP VIEW IF EXISTS feed_health",
     ),
+    (
+        # Retention (#21): ``polls`` rows older than ``[retention] polls`` are deleted,
+        # their counts kept here, one row per feed and UTC day, so feed-health history
+        # survives them. Written in the same transaction as the deletion.
+        """CREATE TABLE poll_days (
+            feed_id INTEGER NOT NULL REFERENCES feeds(id),
+            day TEXT NOT NULL,
+            polls INTEGER NOT NULL DEFAULT 0,
+            errors INTEGER NOT NULL DEFAULT 0,
+            not_modified INTEGER NOT NULL DEFAULT 0,
+            new_items INTEGER NOT NULL DEFAULT 0,
+            updated_items INTEGER NOT NULL DEFAULT 0,
+            new_flags INTEGER NOT NULL DEFAULT 0,
+            bytes INTEGER NOT NULL DEFAULT 0,
+            duration_ms INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (feed_id, day)
+        ) WITHOUT ROWID""",
+    ),
 )
 
 FTS_TABLE = "items_fts"
@@ -297,8 +315,11 @@ VIEWS: dict[str, str] = {
                feeds.last_status, feeds.last_error_kind, feeds.last_error, feeds.failing_since,
                feeds.consecutive_failures, feeds.next_poll_at, feeds.poll_interval_seconds,
                (SELECT COUNT(*) FROM item_feeds WHERE item_feeds.feed_id = feeds.id) AS items,
-               (SELECT AVG(duration_ms) FROM (SELECT duration_ms FROM polls
-                 WHERE polls.feed_id = feeds.id ORDER BY started_at DESC LIMIT 20))
+               COALESCE(
+                 (SELECT AVG(duration_ms) FROM (SELECT duration_ms FROM polls
+                   WHERE polls.feed_id = feeds.id ORDER BY started_at DESC LIMIT 20)),
+                 (SELECT SUM(duration_ms) * 1.0 / SUM(polls) FROM (SELECT * FROM poll_days
+                   WHERE poll_days.feed_id = feeds.id ORDER BY day DESC LIMIT 7)))
                  AS avg_duration_ms,
                CASE WHEN NOT feeds.configured THEN 'not configured'
                     WHEN feeds.gone THEN 'stopped' ELSE 'yes' END AS polling,
