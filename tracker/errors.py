@@ -7,6 +7,7 @@
      │    └── FeedGone      the server said 410 Gone
      ├── ParseError         a body is not a usable feed (per feed; recorded, never fatal)
      ├── StoreError         the database cannot be used (fatal for the command)
+     ├── ReviewError        a review names no stored item, or is not a review
      └── ServiceLocked      another ``tracker run`` already holds this database
 
 Foreign exceptions (httpx, feedparser, sqlite3, tomllib) are wrapped at the
@@ -131,6 +132,12 @@ class StoreError(TrackerError):
     """The database cannot be opened, migrated or written."""
 
     kind = ErrorKind.STORE
+
+
+class ReviewError(TrackerError):
+    """A review names an item tracker never stored, or gives no valid label or scope."""
+
+    kind = ErrorKind.ERROR
 
 
 class ServiceLocked(TrackerError):

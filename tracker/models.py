@@ -466,6 +466,37 @@ PollPlan = Callable[[FeedSnapshot, "str | None"], PollWrite]
 refused (recorded as a failed poll)."""
 
 
+REVIEW_LABELS = ("right", "wrong", "important")  # what an analyst says of a flag
+REVIEW_SCOPES = ("flag", "story")  # one flagged item, or every copy of its story
+
+
+@dataclass(frozen=True)
+class Review:
+    """An analyst's review of a flag (or of its whole story), as the desk or the CLI
+    gives it: ``label`` is one of ``REVIEW_LABELS``; an empty ``topic`` is every topic."""
+
+    item_id: int
+    label: str
+    scope: str = "flag"
+    topic: str = ""
+    note: str = ""
+    reviewer: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class ReviewedItem:
+    """A reviewed item with its latest label for one topic (``''``: every topic)."""
+
+    url: str
+    topic: str
+    label: str
+    note: str
+    reviewed_at: str
+    text: ItemText
+    published: str
+
+
 def iso(moment: datetime) -> str:
     """A time as the database stores it."""
     return moment.isoformat(timespec="seconds")

@@ -13,6 +13,7 @@ Its modules, one area each:
 - ``bands``: story candidates, the story-band and full-text index batches;
 - ``verdicts``: matches, assessments, flags and topics, rescoring;
 - ``notify``: flags still to alert, marking them alerted;
+- ``reviews``: the analysts' reviews of flags and their desk marks;
 - ``runs``: the service's runs and the status counts.
 
 A ``Store`` belongs to the thread that opened it, with one exception: an index
@@ -37,13 +38,14 @@ from tracker.store.feeds import FeedTable
 from tracker.store.items import PollWriter
 from tracker.store.migrations import migrate
 from tracker.store.notify import Notifications
+from tracker.store.reviews import Reviews
 from tracker.store.runs import ServiceRuns
 from tracker.store.verdicts import Verdicts
 
 __all__ = ["Store", "StoreError"]
 
 
-class Store(FeedTable, PollWriter, Verdicts, Notifications, ServiceRuns):
+class Store(FeedTable, PollWriter, Verdicts, Notifications, Reviews, ServiceRuns):
     """An open tracker database."""
 
     def __init__(self, path: str | Path) -> None:

@@ -201,6 +201,34 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (band, item_id)
         ) WITHOUT ROWID""",
     ),
+    (
+        # The analyst's desk (#17). A review is never updated or deleted: two analysts
+        # marking one flag at once both keep their row and the latest one decides.
+        # Reviews name the item by URL as well as id, and no rescore or topic edit
+        # touches them, so they outlive the flags they judged.
+        """CREATE TABLE reviews (
+            id INTEGER PRIMARY KEY,
+            item_id INTEGER NOT NULL REFERENCES items(id),
+            item_url TEXT NOT NULL,
+            story_id INTEGER,
+            scope TEXT NOT NULL CHECK (scope IN ('flag', 'story')),
+            topic TEXT NOT NULL DEFAULT '',
+            label TEXT NOT NULL CHECK (label IN ('right', 'wrong', 'important')),
+            note TEXT NOT NULL DEFAULT '',
+            reviewer TEXT NOT NULL DEFAULT '',
+            source TEXT NOT NULL DEFAULT '',
+            reviewed_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX reviews_item_id ON reviews(item_id, reviewed_at)",
+        "CREATE INDEX reviews_story_id ON reviews(story_id, reviewed_at)",
+        # What an analyst has seen: flags after seen_through are "new" on the desk.
+        """CREATE TABLE desk_marks (
+            analyst TEXT PRIMARY KEY,
+            seen_through TEXT NOT NULL
+        )""",
+        # The desk lists flags newest flagged first, whatever the topic.
+        "CREATE INDEX flags_flagged_at ON flags(flagged_at, item_id)",
+    ),
 )
 
 FTS_TABLE = "items_fts"
