@@ -11,9 +11,14 @@ Owns the ``render_cell`` hook for tracker's databases:
 Every value is escaped with markupsafe: no text from a feed is ever rendered as
 live HTML. Every other column is left to Datasette, which escapes by default.
 
+It also registers the analyst's desk (``tracker.desk``: the landing page, search,
+reviews) as routes, and lets an ``Authorization: Bearer`` header with the configured
+token stand for a logged-in analyst.
+
 ``browse`` registers this module with Datasette's plugin manager.
 
-Must not: write to the database, or read anything but ``matches`` and ``items``.
+Must not: write to the database (the desk writes its reviews through the store), or
+read anything but ``matches`` and ``items``.
 """
 
 from __future__ import annotations
@@ -122,6 +127,28 @@ def reasons_html(reasons: str, terms: Iterable[str]) -> Markup:
 
 
 # ---- the hook ------------------------------------------------------------------------
+
+
+@hookimpl  # type: ignore[untyped-decorator]
+def register_routes() -> list[tuple[str, Any]]:
+    from tracker import desk  # desk imports this module's rendering
+
+    return list(desk.ROUTES)
+
+
+@hookimpl  # type: ignore[untyped-decorator]
+def actor_from_request(datasette: Any, request: Any) -> dict[str, str] | None:
+    from tracker import desk
+
+    return desk.actor_from_token(datasette, request)
+
+
+@hookimpl  # type: ignore[untyped-decorator]
+def menu_links(datasette: Any) -> list[dict[str, str]]:
+    return [
+        {"href": "/", "label": "Analyst's desk"},
+        {"href": "/-/desk/search", "label": "Search all items"},
+    ]
 
 
 @hookimpl  # type: ignore[untyped-decorator]

@@ -45,6 +45,7 @@ class Settings:
     allow_private: bool = True  # loopback/private addresses allowed when configured explicitly
     topics_dir: str = "config/topics"  # relative to the project root, like db_path
     seeds_dir: str = "seeds"
+    browse_token: str = ""  # lets analysts log in to the desk when browse listens beyond loopback
 
 
 @dataclass(frozen=True)

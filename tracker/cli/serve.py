@@ -39,4 +39,5 @@ def browse(ctx: Context, host: str, port: int) -> None:
     from tracker.browse import serve
 
     Store(ctx.db_path).close()  # create and migrate it first
-    serve(ctx.db_path, ctx.config.directory / "datasette.yml", host, port)
+    metadata = ctx.config.directory / "datasette.yml"
+    serve(ctx.db_path, metadata, host, port, token=ctx.config.settings.browse_token)

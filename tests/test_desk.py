@@ -1,0 +1,207 @@
+"""The analyst's desk (#17) through Datasette as ``tracker browse`` serves it.
+
+The app is built in-process (``browse.make_app``) over the populated database of
+``dbfactory``, saved as ``news.db`` (not ``tracker.db``), so every test also checks
+that the metadata follows the file's name. Writes go through the real CSRF check:
+a test first GETs the desk for the token and its cookie, as a browser does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dbfactory import STORY_ITEM_IDS, STORY_TITLE, TOPIC, populated_db
+
+from tracker import browse, desk
+from tracker.models import Review
+from tracker.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+METADATA = ROOT / "config" / "datasette.yml"
+TOKEN = "s3cret-desk-token"
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    path = tmp_path / "db" / "news.db"
+    path.parent.mkdir()
+    populated_db(path)
+    return path
+
+
+@pytest.fixture
+def app(db_path: Path) -> Any:
+    return browse.make_app(db_path, METADATA)
+
+
+def get(app: Any, path: str, **kwargs: Any) -> Any:
+    return asyncio.run(app.client.get(path, **kwargs))
+
+
+def post(app: Any, path: str, data: dict[str, str], **kwargs: Any) -> Any:
+    return asyncio.run(app.client.post(path, data=data, **kwargs))
+
+
+def csrf(app: Any, path: str = "/") -> tuple[str, dict[str, str]]:
+    """The form's CSRF token and the cookie it must come with, as a browser gets them."""
+    page = get(app, path)
+    token = re.search(r'name="csrftoken" value="([^"]+)"', page.text)
+    assert token, page.text[:2000]
+    return token.group(1), {"ds_csrftoken": page.cookies["ds_csrftoken"]}
+
+
+def review_form(token: str, label: str, item_id: int = STORY_ITEM_IDS[0]) -> dict[str, str]:
+    return {
+        "csrftoken": token,
+        "item_id": str(item_id),
+        "topic": TOPIC,
+        "scope": "story",
+        "label": label,
+        "note": "old news",
+        "back": "/",
+    }
+
+
+def reviews(db_path: Path) -> int:
+    with Store(db_path) as store:
+        return store.review_count()
+
+
+def test_the_desk_is_the_landing_page_with_highlighted_flags(app: Any) -> None:
+    page = get(app, "/")
+    assert page.status_code == 200
+    assert "Flagged follow-ups" in page.text
+    assert "<mark>envoy</mark>" in page.text  # in the title
+    assert "<mark>Taliban</mark>" in page.text
+    assert 'href="/news"' in page.text  # the raw tables, one click away
+    assert "taliban group matched: Taliban" in page.text  # the short reason
+    assert "Kabul Wire" in page.text and "Daily Herald" in page.text  # outlets
+
+
+def test_the_metadata_follows_the_database_name(app: Any) -> None:
+    for path in ("/news/flagged_followups", "/news/story?story_id=1", "/-/dashboards/flags"):
+        assert get(app, path).status_code == 200, path
+    assert "Follow-ups, with the reasons" in get(app, "/news/flags").text
+
+
+def test_marking_a_story_wrong_takes_it_off_the_inbox(app: Any, db_path: Path) -> None:
+    token, cookies = csrf(app)
+    response = post(app, "/-/desk/review", review_form(token, "wrong"), cookies=cookies)
+    assert response.status_code == 302
+    assert STORY_TITLE not in get(app, "/").text.replace("<mark>", "").replace("</mark>", "")
+    shown = get(app, "/?status=wrong").text.replace("<mark>", "").replace("</mark>", "")
+    assert STORY_TITLE in shown and "wrong</span>" in shown
+    with Store(db_path) as store:
+        (reviewed,) = {item.url for item in store.reviewed_items()} & {
+            "https://news.example.org/2026/03/envoy-doha"
+        }
+        assert reviewed
+
+
+def test_a_forged_post_without_the_csrf_token_writes_nothing(app: Any, db_path: Path) -> None:
+    response = post(app, "/-/desk/review", review_form("forged", "wrong"))
+    assert response.status_code == 403
+    assert reviews(db_path) == 0
+
+
+def test_beyond_loopback_only_a_logged_in_analyst_writes(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(browse.TOKEN_ENV, TOKEN)
+    app = browse.make_app(db_path, METADATA, open_writes=False)
+    assert 'action="/-/desk/review"' not in get(app, "/").text
+    token, cookies = csrf(app, "/-/desk/login")
+    refused = post(app, "/-/desk/review", review_form(token, "wrong"), cookies=cookies)
+    assert refused.status_code == 403 and reviews(db_path) == 0
+    wrong = {"csrftoken": token, "token": "guess", "analyst": "ann"}
+    assert "not the configured one" in post(app, "/-/desk/login", wrong, cookies=cookies).text
+    login = {"csrftoken": token, "token": TOKEN, "analyst": "ann"}
+    logged = post(app, "/-/desk/login", login, cookies=cookies)
+    assert logged.status_code == 302
+    cookies["ds_actor"] = logged.cookies["ds_actor"]
+    accepted = post(app, "/-/desk/review", review_form(token, "right"), cookies=cookies)
+    assert accepted.status_code == 302 and reviews(db_path) == 1
+    bearer = {"authorization": f"Bearer {TOKEN}"}
+    by_token = post(app, "/-/desk/review", review_form("", "important"), headers=bearer)
+    assert by_token.status_code == 302 and reviews(db_path) == 2
+
+
+@pytest.mark.parametrize("query", ['"', "NEAR(", "*", "Taliban AND", "x" * 10_000])
+def test_a_query_fts5_cannot_parse_is_no_error_page(app: Any, query: str) -> None:
+    for path in ("/", "/-/desk/search"):
+        page = get(app, path, params={"q": query})
+        assert page.status_code == 200, (path, page.text[:1000])
+        assert 'type="search"' in page.text
+
+
+def test_search_shows_highlighted_snippets_newest_first(app: Any) -> None:
+    page = get(app, "/-/desk/search", params={"q": '"embassy in Kabul"'}).text
+    assert "the <mark>embassy in Kabul</mark>" in page
+    assert page.count('class="desk-entry"') == 2
+    assert "Kabul residents face long power cuts" not in page
+
+
+def test_the_desk_search_box_filters_the_flags(app: Any) -> None:
+    page = get(app, "/", params={"q": "detainees"}).text
+    assert page.count('class="desk-entry"') == 1
+
+
+def test_seen_flags_are_no_longer_new(app: Any) -> None:
+    page = get(app, "/").text
+    assert 'class="desk-new">new<' in page
+    token, cookies = csrf(app)
+    through = re.search(r'name="through" value="([^"]+)"', page)
+    assert through
+    form = {"csrftoken": token, "through": through.group(1), "back": "/"}
+    assert post(app, "/-/desk/seen", form, cookies=cookies).status_code == 302
+    assert 'class="desk-new">new<' not in get(app, "/").text
+
+
+def test_two_analysts_marking_one_flag_at_once_are_both_kept(db_path: Path) -> None:
+    now = datetime(2026, 3, 11, tzinfo=UTC)
+    labels = {"ann": ("wrong", now), "bob": ("important", now + timedelta(seconds=1))}
+
+    def mark(who: str) -> None:
+        label, at = labels[who]
+        with Store(db_path) as store:
+            store.add_review(Review(STORY_ITEM_IDS[0], label, "flag", TOPIC, "", who), at)
+
+    threads = [threading.Thread(target=mark, args=(who,)) for who in labels]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with Store(db_path) as store:
+        assert store.review_count() == 2
+        (latest,) = [r for r in store.reviewed_items() if r.topic == TOPIC]
+    assert latest.label == "important"  # the later review decides
+
+
+def test_a_review_of_a_rescored_flag_survives(db_path: Path) -> None:
+    with Store(db_path) as store:
+        store.add_review(Review(STORY_ITEM_IDS[0], "wrong"), datetime(2026, 3, 11, tzinfo=UTC))
+        store.conn.execute("DELETE FROM flags")  # as a rescore that unflags everything
+        store.conn.commit()
+        assert [r.label for r in store.reviewed_items()] == ["wrong"]
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [("/desk?x=1", "/desk?x=1"), ("//evil.example/", "/"), ("https://evil.example", "/")],
+)
+def test_after_a_write_the_desk_goes_back_to_its_own_pages_only(path: str, expected: str) -> None:
+    assert desk.safe_back(path) == expected
+
+
+def test_a_broken_review_form_is_refused(app: Any, db_path: Path) -> None:
+    token, cookies = csrf(app)
+    for bad in ({"item_id": "x"}, {"label": "maybe"}, {"item_id": "999999"}):
+        form = {**review_form(token, "wrong"), **bad}
+        assert post(app, "/-/desk/review", form, cookies=cookies).status_code == 400
+    assert reviews(db_path) == 0
