@@ -45,6 +45,7 @@ class Settings:
     allow_private: bool = True  # loopback/private addresses allowed when configured explicitly
     topics_dir: str = "config/topics"  # relative to the project root, like db_path
     seeds_dir: str = "seeds"
+    browse_url: str = ""  # where browse is reached (https://desk.example.org): alerts link to it
     browse_token: str = ""  # lets analysts log in to the desk when browse listens beyond loopback
 
 
@@ -251,6 +252,8 @@ class NewFlag:
     score: float
     reasons: str
     backlog: bool
+    summary: str = ""  # the item's summary (plain text)
+    published: str = ""  # the item's publication time, ISO-8601 UTC
 
 
 @dataclass(frozen=True)
