@@ -269,7 +269,8 @@ FTS_TRIGGERS: tuple[str, ...] = (
 VIEWS: dict[str, str] = {
     # flags.published is items.published (migration 2): the order comes from an index.
     "flagged": """
-        SELECT items.id AS item_id, items.url, items.title, feeds.title AS feed,
+        SELECT items.id AS item_id, items.url, items.title,
+               COALESCE(NULLIF(feeds.name, ''), NULLIF(feeds.title, ''), feeds.url) AS feed,
                feeds.id AS feed_id, items.published, flags.topic, flags.score,
                flags.reasons, flags.seed_terms, items.story_id, items.language,
                flags.flagged_at, flags.backlog, items.summary
@@ -284,7 +285,8 @@ VIEWS: dict[str, str] = {
                (SELECT url FROM items AS first WHERE first.id = items.story_id) AS url,
                COUNT(DISTINCT item_feeds.feed_id) AS outlets,
                COUNT(DISTINCT items.id) AS copies,
-               GROUP_CONCAT(DISTINCT feeds.title) AS feeds,
+               GROUP_CONCAT(DISTINCT COALESCE(NULLIF(feeds.name, ''), NULLIF(feeds.title, ''),
+                 feeds.url)) AS feeds,
                MIN(items.published) AS first_published,
                MAX(items.published) AS last_published,
                MIN(flags.flagged_at) AS first_flagged_at
@@ -295,7 +297,8 @@ VIEWS: dict[str, str] = {
         GROUP BY items.story_id, flags.topic
         ORDER BY last_published DESC""",
     "relevant": """
-        SELECT items.id AS item_id, items.url, items.title, feeds.title AS feed,
+        SELECT items.id AS item_id, items.url, items.title,
+               COALESCE(NULLIF(feeds.name, ''), NULLIF(feeds.title, ''), feeds.url) AS feed,
                items.published, assessments.topic, assessments.flagged,
                assessments.score, items.story_id, items.language,
                (SELECT GROUP_CONCAT(DISTINCT group_name) FROM matches
