@@ -205,3 +205,26 @@ def test_a_broken_review_form_is_refused(app: Any, db_path: Path) -> None:
         form = {**review_form(token, "wrong"), **bad}
         assert post(app, "/-/desk/review", form, cookies=cookies).status_code == 400
     assert reviews(db_path) == 0
+
+
+def test_a_wrong_story_leaves_the_atom_feed_which_carries_summary_and_page(
+    db_path: Path,
+) -> None:
+    app = browse.make_app(db_path, METADATA, browse_url="https://desk.example.org/")
+    feed = get(app, "/news/flagged_atom.atom").text
+    assert f"urn:tracker:story:{TOPIC}:1<" in feed
+    assert "Talks in Doha focused on detained Americans" in feed  # the summary
+    assert "Published: 2026-03-09" in feed
+    assert "Every copy: https://desk.example.org/news/story?story_id=1" in feed
+    token, cookies = csrf(app)
+    post(app, "/-/desk/review", review_form(token, "wrong"), cookies=cookies)
+    assert f"urn:tracker:story:{TOPIC}:1<" not in get(app, "/news/flagged_atom.atom").text
+
+
+def test_the_desk_names_feeds_as_the_config_does(db_path: Path, app: Any) -> None:
+    with Store(db_path) as store:
+        store.conn.execute("UPDATE feeds SET name = 'Wire (English)' WHERE title = 'Kabul Wire'")
+        store.conn.commit()
+    assert "Wire (English)" in get(app, "/").text
+    rows = get(app, "/news/flagged.json", params={"_shape": "array"}).json()
+    assert "Wire (English)" in {row["feed"] for row in rows}

@@ -32,10 +32,12 @@ import os
 import sys
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tracker import datasette_plugin
+from tracker.alerts import story_pages
 from tracker.errors import ConfigError, StoreError
 
 if TYPE_CHECKING:
@@ -50,15 +52,24 @@ DATABASE_NAME = "tracker"
 SETTINGS: dict[str, int] = {"sql_time_limit_ms": 5000, "suggest_facets": 0}
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TOKEN_ENV = "TRACKER_BROWSE_TOKEN"
+# The line of the Atom query that settings.browse_url's story pages replace.
+STORY_PAGES_SQL = "SELECT '' AS story_pages"
 
 
 def datasette_command(
-    db_path: Path, metadata: Path, host: str, port: int, *, open_writes: bool = True
+    db_path: Path,
+    metadata: Path,
+    host: str,
+    port: int,
+    *,
+    open_writes: bool = True,
+    browse_url: str = "",
 ) -> list[str]:
     """The command that serves ``db_path`` in Datasette with tracker's metadata (named
     for the file, written to a temporary file) and plugin."""
     settings = [arg for name, value in SETTINGS.items() for arg in ("--setting", name, str(value))]
-    served = write_metadata(metadata_for(load_metadata(metadata), db_path.stem, open_writes))
+    site = Site(db_path.stem, open_writes, browse_url)
+    served = write_metadata(metadata_for(load_metadata(metadata), site))
     return [
         sys.executable,
         "-m",
@@ -78,7 +89,12 @@ def datasette_command(
 
 
 def serve(
-    db_path: Path, metadata: Path, host: str = "127.0.0.1", port: int = 8001, token: str = ""
+    db_path: Path,
+    metadata: Path,
+    host: str = "127.0.0.1",
+    port: int = 8001,
+    token: str = "",
+    browse_url: str = "",
 ) -> None:
     """Replace this process with Datasette serving ``db_path`` (returns only on error)."""
     check_paths(db_path, metadata)
@@ -89,7 +105,9 @@ def serve(
             "read-only; set settings.browse_token to let analysts log in and review host=%s",
             host,
         )
-    command = datasette_command(db_path, metadata, host, port, open_writes=open_writes)
+    command = datasette_command(
+        db_path, metadata, host, port, open_writes=open_writes, browse_url=browse_url
+    )
     log.info("browse starting url=http://%s:%d/", host, port)
     logging.shutdown()
     os.execve(command[0], command, {**os.environ, TOKEN_ENV: token})
@@ -113,15 +131,28 @@ def load_metadata(path: Path) -> dict[str, Any]:
     return dict(loaded)
 
 
-def metadata_for(metadata: dict[str, Any], name: str, open_writes: bool) -> dict[str, Any]:
-    """``metadata`` with database ``tracker`` renamed ``name`` everywhere it is named,
-    and tracker's plugin settings (who may write, the token from the environment)."""
+@dataclass(frozen=True)
+class Site:
+    """How this Datasette is served: the database's name, whether anyone on it may
+    write reviews (loopback only), and its public address (``settings.browse_url``)."""
+
+    name: str
+    open_writes: bool = True
+    browse_url: str = ""
+
+
+def metadata_for(metadata: dict[str, Any], site: Site) -> dict[str, Any]:
+    """``metadata`` with database ``tracker`` renamed ``site.name`` everywhere it is
+    named, the story pages of ``site.browse_url`` in the Atom query, and tracker's
+    plugin settings (who may write, the token from the environment)."""
+    name, open_writes = site.name, site.open_writes
     renamed = copy.deepcopy(metadata)
     databases = renamed.get("databases") or {}
     if DATABASE_NAME in databases and name != DATABASE_NAME:
         databases[name] = databases.pop(DATABASE_NAME)
     plugins = renamed.setdefault("plugins", {})
     _rename_db_keys(plugins.get("datasette-dashboards"), name)
+    _put_story_pages(databases.get(name) or {}, story_pages(site.browse_url, name))
     plugins["tracker"] = {
         "writes": "open" if open_writes else "login",
         "token": {"$env": TOKEN_ENV},
@@ -141,6 +172,13 @@ def _rename_db_keys(node: Any, name: str) -> None:
             _rename_db_keys(value, name)
 
 
+def _put_story_pages(database: dict[str, Any], pages: str) -> None:
+    for query in (database.get("queries") or {}).values():
+        if isinstance(query, dict) and STORY_PAGES_SQL in query.get("sql", ""):
+            literal = "'" + pages.replace("'", "''") + "'"
+            query["sql"] = query["sql"].replace(STORY_PAGES_SQL, f"SELECT {literal} AS story_pages")
+
+
 def write_metadata(metadata: dict[str, Any]) -> Path:
     """``metadata`` as a JSON file of its own, for the Datasette about to start."""
     folder = Path(tempfile.mkdtemp(prefix="tracker-browse-"))
@@ -158,12 +196,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def make_app(db_path: Path, metadata: Path, *, open_writes: bool = True) -> Datasette:
+def make_app(
+    db_path: Path, metadata: Path, *, open_writes: bool = True, browse_url: str = ""
+) -> Datasette:
     """The Datasette that ``serve`` starts, built in this process (for tests)."""
     from datasette.app import Datasette
 
     register_plugin()
-    served = metadata_for(load_metadata(metadata), db_path.stem, open_writes)
+    site = Site(db_path.stem, open_writes, browse_url)
+    served = metadata_for(load_metadata(metadata), site)
     return Datasette(
         [str(db_path)],
         metadata=served,

@@ -40,4 +40,12 @@ def browse(ctx: Context, host: str, port: int) -> None:
 
     Store(ctx.db_path).close()  # create and migrate it first
     metadata = ctx.config.directory / "datasette.yml"
-    serve(ctx.db_path, metadata, host, port, token=ctx.config.settings.browse_token)
+    settings = ctx.config.settings
+    serve(
+        ctx.db_path,
+        metadata,
+        host,
+        port,
+        token=settings.browse_token,
+        browse_url=settings.browse_url,
+    )
