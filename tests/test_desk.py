@@ -16,9 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
+from conftest import make_project
 from dbfactory import STORY_ITEM_IDS, STORY_TITLE, TOPIC, populated_db
 
 from tracker import browse, desk
+from tracker.cli import cli
+from tracker.datasette_plugin import reason_line_html, terms_pattern
+from tracker.evaluate import load_labeled
 from tracker.models import Review
 from tracker.store import Store
 
@@ -228,3 +233,34 @@ def test_the_desk_names_feeds_as_the_config_does(db_path: Path, app: Any) -> Non
     assert "Wire (English)" in get(app, "/").text
     rows = get(app, "/news/flagged.json", params={"_shape": "array"}).json()
     assert "Wire (English)" in {row["feed"] for row in rows}
+
+
+def test_review_and_eval_reviews_from_the_command_line(db_path: Path, tmp_path: Path) -> None:
+    config = make_project(tmp_path, [])
+    base = ["--config", str(config), "--db", str(db_path)]
+    url = "https://news.example.org/2026/03/envoy-doha"
+    runner = CliRunner()
+    unknown = runner.invoke(cli, [*base, "review", "https://nowhere.test/x", "--wrong"])
+    assert unknown.exit_code == 2 and "no stored item has the URL" in unknown.output
+    done = runner.invoke(cli, [*base, "review", url, "--wrong", "--note", "old news"])
+    assert done.exit_code == 0, done.output
+    export = tmp_path / "reviewed.yaml"
+    report = runner.invoke(cli, [*base, "eval", "--reviews", "--export", str(export)])
+    assert report.exit_code == 0, report.output
+    assert "us-taliban: 1 reviewed items" in report.output
+    assert f"false flags (labeled 0, flagged): 1\n- {url}" in report.output
+    (item,) = load_labeled(export)
+    assert (item.id, item.flag, item.title) == (url, False, f"{STORY_TITLE} - Kabul Wire")
+    again = runner.invoke(cli, [*base, "eval", str(export)])
+    assert "fp 1" in again.output
+
+
+def test_the_item_page_marks_the_matched_terms(app: Any) -> None:
+    page = get(app, "/news/items/1").text
+    assert "<mark>envoy</mark>" in page
+    assert "<mark>Taliban</mark>" in page
+
+
+def test_a_reasons_group_name_is_not_marked() -> None:
+    line = reason_line_html('US actors: "US" in title', terms_pattern(["US"]))
+    assert str(line) == "US actors: &#34;<mark>US</mark>&#34; in title"
