@@ -13,9 +13,11 @@ Owns the Datasette routes of the desk (registered by ``datasette_plugin``):
   "seen" mark. Datasette's CSRF protection covers them; beyond loopback only a
   logged-in analyst may write (``/-/desk/login`` takes the configured token).
 
-The desk's unit is a flagged *story* (``UNIT_SQL``): each flag belongs to the unit
-``items.story_id``. Moving the desk to developments is one change: make
-``UNIT_SQL`` map a flag to its development's id.
+The desk's unit is a flagged *story*, and ``UNIT`` says so in one place: which unit
+a flag belongs to (``items.story_id``), which items are the unit's copies (for
+outlets and languages), and the page that lists them (the ``story`` query). Moving
+the desk to developments is one change: a ``DeskUnit`` for developments in
+``UNIT`` (a flag's development id, its items, its page).
 
 Writes go through ``tracker.store.Store`` (a reviews row, a desk mark), on a worker
 thread, never by SQL of this module's own. Every text from a feed is escaped.
@@ -51,9 +53,26 @@ STATUSES = ("inbox", "important", "right", "wrong", "all")
 PLUGIN = "tracker"
 _SNIPPET_OPEN, _SNIPPET_CLOSE = "\x02", "\x03"
 
-# The desk's unit: one row per flag, naming the unit it belongs to. Today a story
-# (items.story_id); with developments, the flag's development id instead.
-UNIT_SQL = "COALESCE(items.story_id, items.id)"
+
+@dataclass(frozen=True)
+class DeskUnit:
+    """What the desk lists one row for: SQL naming a flag's unit (over ``items`` and
+    ``flags``), SQL testing that item ``copies`` belongs to ``units.unit_id``, and the
+    canned query that shows a unit (``?{page_parameter}=ID``)."""
+
+    of_flag: str
+    has_copy: str
+    page_query: str
+    page_parameter: str
+
+
+# Today a story; with developments, a flag's development instead.
+UNIT = DeskUnit(
+    of_flag="COALESCE(items.story_id, items.id)",
+    has_copy="(copies.story_id = units.unit_id OR copies.id = units.unit_id)",
+    page_query="story",
+    page_parameter="story_id",
+)
 
 # The latest review that reaches a flag: of the item itself, or of its whole story.
 LABEL_SQL = """(SELECT label FROM reviews
@@ -66,7 +85,7 @@ FEED_NAME_SQL = "COALESCE(NULLIF(feeds.name, ''), NULLIF(feeds.title, ''), feeds
 
 DESK_SQL = f"""
 WITH flagged AS (
-  SELECT {UNIT_SQL} AS unit_id, flags.topic, flags.item_id, flags.flagged_at,
+  SELECT {UNIT.of_flag} AS unit_id, flags.topic, flags.item_id, flags.flagged_at,
     flags.score, flags.reasons, {LABEL_SQL} AS label
   FROM flags JOIN items ON items.id = flags.item_id
   WHERE (:topic = '' OR flags.topic = :topic)
@@ -86,9 +105,9 @@ SELECT units.*, items.title, items.url, items.link, items.summary, items.publish
   (SELECT GROUP_CONCAT(DISTINCT {FEED_NAME_SQL}) FROM items AS copies
     JOIN item_feeds ON item_feeds.item_id = copies.id
     JOIN feeds ON feeds.id = item_feeds.feed_id
-    WHERE copies.story_id = units.unit_id OR copies.id = units.unit_id) AS outlets,
+    WHERE {UNIT.has_copy}) AS outlets,
   (SELECT GROUP_CONCAT(DISTINCT NULLIF(copies.language, '')) FROM items AS copies
-    WHERE copies.story_id = units.unit_id OR copies.id = units.unit_id) AS languages
+    WHERE {UNIT.has_copy}) AS languages
 FROM units JOIN items ON items.id = units.item_id
 WHERE CASE :status
   WHEN 'inbox' THEN open_flags > 0
@@ -281,6 +300,7 @@ async def desk_page(datasette: Any, request: Any) -> Response:
         "statuses": STATUSES,
         "labels": REVIEW_LABELS,
         "database": db.name,
+        "unit_page": f"/{db.name}/{UNIT.page_query}?{UNIT.page_parameter}=",
         "may_write": may_write(datasette, request),
         "seen_through": seen,
         "newest": max((row["flagged_at"] for row in rows), default=""),
