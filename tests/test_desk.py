@@ -264,3 +264,26 @@ def test_the_item_page_marks_the_matched_terms(app: Any) -> None:
 def test_a_reasons_group_name_is_not_marked() -> None:
     line = reason_line_html('US actors: "US" in title', terms_pattern(["US"]))
     assert str(line) == "US actors: &#34;<mark>US</mark>&#34; in title"
+
+
+@pytest.mark.parametrize(
+    ("found", "scanned", "scan", "expected"),
+    [
+        (desk.PAGE_SIZE, 500, 500, None),  # a full page
+        (3, 120, 500, None),  # every flag was read
+        (3, 500, 500, 4000),  # more flags may hold more units
+        (0, None, 500, 4000),  # nothing came back: read further
+    ],
+)
+def test_the_desk_reads_further_only_while_a_page_is_not_full(
+    found: int, scanned: int | None, scan: int, expected: int | None
+) -> None:
+    assert desk.wider_scan(found, scanned, scan) == expected
+
+
+def test_units_beyond_the_first_window_of_flags_still_reach_the_desk(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(desk, "FIRST_SCAN", 1)
+    app = browse.make_app(db_path, METADATA)
+    assert get(app, "/").text.count('class="desk-entry"') == 5  # every flagged story

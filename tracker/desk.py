@@ -46,6 +46,7 @@ from tracker.errors import TrackerError
 from tracker.models import REVIEW_LABELS, Review
 
 PAGE_SIZE = 50
+FIRST_SCAN = 500  # newest flags the desk first reads its units from; then 8 times more
 SEARCH_LIMIT = 50
 QUERY_MAX_CHARS = 1000  # a longer search is cut: FTS5 phrase of 10 KB is no search
 LOCAL_ANALYST = "local"
@@ -57,8 +58,8 @@ _SNIPPET_OPEN, _SNIPPET_CLOSE = "\x02", "\x03"
 @dataclass(frozen=True)
 class DeskUnit:
     """What the desk lists one row for: SQL naming a flag's unit (over ``items`` and
-    ``flags``), SQL testing that item ``copies`` belongs to ``units.unit_id``, and the
-    canned query that shows a unit (``?{page_parameter}=ID``)."""
+    ``flags``), SQL testing that item ``copies`` belongs to the unit ``{unit}``, and
+    the canned query that shows a unit (``?{page_parameter}=ID``)."""
 
     of_flag: str
     has_copy: str
@@ -69,7 +70,7 @@ class DeskUnit:
 # Today a story; with developments, a flag's development instead.
 UNIT = DeskUnit(
     of_flag="COALESCE(items.story_id, items.id)",
-    has_copy="(copies.story_id = units.unit_id OR copies.id = units.unit_id)",
+    has_copy="(copies.story_id = {unit} OR copies.id = {unit})",
     page_query="story",
     page_parameter="story_id",
 )
@@ -77,21 +78,35 @@ UNIT = DeskUnit(
 # The latest review that reaches a flag: of the item itself, or of its whole story.
 LABEL_SQL = """(SELECT label FROM reviews
     WHERE (reviews.item_id = flags.item_id
-        OR (reviews.scope = 'story' AND reviews.story_id = items.story_id))
+        OR (reviews.scope = 'story' AND reviews.story_id = copies.story_id))
       AND reviews.topic IN ('', flags.topic)
     ORDER BY reviews.reviewed_at DESC, reviews.id DESC LIMIT 1)"""
 
 FEED_NAME_SQL = "COALESCE(NULLIF(feeds.name, ''), NULLIF(feeds.title, ''), feeds.url)"
 
+# The newest :scan flags that pass the filters (read newest first from an index) name
+# the units; each unit is then judged on all its flags. A unit with no flag among
+# them was flagged before all of them, so it could only come after them: when the
+# units found are fewer than a page, the desk scans further (``desk_rows``).
 DESK_SQL = f"""
-WITH flagged AS (
-  SELECT {UNIT.of_flag} AS unit_id, flags.topic, flags.item_id, flags.flagged_at,
-    flags.score, flags.reasons, {LABEL_SQL} AS label
-  FROM flags JOIN items ON items.id = flags.item_id
+WITH newest AS MATERIALIZED (
+  SELECT item_id, topic FROM flags
   WHERE (:topic = '' OR flags.topic = :topic)
     AND (:since = '' OR flags.flagged_at >= :since)
     AND (:until = '' OR flags.flagged_at < :until)
     AND (:q = '' OR flags.item_id IN (SELECT rowid FROM items_fts WHERE items_fts MATCH :q))
+  ORDER BY flags.flagged_at DESC, flags.item_id DESC LIMIT :scan
+),
+recent AS MATERIALIZED (
+  SELECT DISTINCT {UNIT.of_flag} AS unit_id, flags.topic
+  FROM newest AS flags JOIN items ON items.id = flags.item_id
+),
+flagged AS MATERIALIZED (
+  SELECT recent.unit_id, flags.topic, flags.item_id, flags.flagged_at, flags.score,
+    flags.reasons, {LABEL_SQL} AS label
+  FROM recent
+  JOIN items AS copies ON {UNIT.has_copy.format(unit="recent.unit_id")}
+  JOIN flags ON flags.item_id = copies.id AND flags.topic = recent.topic
 ),
 units AS (
   -- SQLite takes the bare columns (item_id, reasons) from the row holding MAX(score)
@@ -105,9 +120,10 @@ SELECT units.*, items.title, items.url, items.link, items.summary, items.publish
   (SELECT GROUP_CONCAT(DISTINCT {FEED_NAME_SQL}) FROM items AS copies
     JOIN item_feeds ON item_feeds.item_id = copies.id
     JOIN feeds ON feeds.id = item_feeds.feed_id
-    WHERE {UNIT.has_copy}) AS outlets,
+    WHERE {UNIT.has_copy.format(unit="units.unit_id")}) AS outlets,
   (SELECT GROUP_CONCAT(DISTINCT NULLIF(copies.language, '')) FROM items AS copies
-    WHERE {UNIT.has_copy}) AS languages
+    WHERE {UNIT.has_copy.format(unit="units.unit_id")}) AS languages,
+  (SELECT COUNT(*) FROM newest) AS flags_scanned
 FROM units JOIN items ON items.id = units.item_id
 WHERE CASE :status
   WHEN 'inbox' THEN open_flags > 0
@@ -156,6 +172,7 @@ class DeskFilters:
             "q": fts_query,
             "status": self.status,
             "limit": PAGE_SIZE,
+            "scan": FIRST_SCAN,
         }
 
     def query_string(self, **changes: str) -> str:
@@ -174,6 +191,15 @@ def desk_filters(args: Mapping[str, str]) -> DeskFilters:
         q=args.get("q", "").strip()[:QUERY_MAX_CHARS],
         status=status if status in STATUSES else "inbox",
     )
+
+
+def wider_scan(found: int, flags_scanned: int | None, scan: int) -> int | None:
+    """How many flags to scan next when ``scan`` flags gave ``found`` units of a page
+    (``flags_scanned``: how many there were, None when no unit came back); None: the
+    page is full or every flag that passes the filters was read."""
+    if found >= PAGE_SIZE or (flags_scanned is not None and flags_scanned < scan):
+        return None
+    return scan * 8
 
 
 def phrase_query(text: str) -> str:
@@ -288,8 +314,7 @@ async def desk_page(datasette: Any, request: Any) -> Response:
     db = tracker_database(datasette)
     filters = desk_filters(request.args)
     seen = await _seen_through(db, analyst(request))
-    result = await fts_rows(db, DESK_SQL, filters.params(filters.q))
-    rows = list(result.rows)
+    rows = await desk_rows(db, filters)
     terms = await _terms_by_item(db, rows)
     entries = [desk_row(row, terms.get((row["item_id"], row["topic"]), ()), seen) for row in rows]
     topics = await db.execute("SELECT DISTINCT topic FROM flags ORDER BY topic")
@@ -309,6 +334,19 @@ async def desk_page(datasette: Any, request: Any) -> Response:
     }
     html = await datasette.render_template("desk.html", context, request=request)
     return Response.html(html)
+
+
+async def desk_rows(db: Any, filters: DeskFilters) -> list[Any]:
+    """The desk's rows, reading wider windows of the newest flags until a page is full."""
+    params = filters.params(filters.q)
+    flags = int((await db.execute("SELECT COUNT(*) FROM flags")).rows[0][0])
+    while True:
+        rows = list((await fts_rows(db, DESK_SQL, params)).rows)
+        scanned = rows[0]["flags_scanned"] if rows else None
+        scan = wider_scan(len(rows), scanned, int(str(params["scan"])))
+        if scan is None or int(str(params["scan"])) >= flags:
+            return rows
+        params = {**params, "scan": scan}
 
 
 async def _seen_through(db: Any, who: str) -> str | None:
