@@ -4,7 +4,8 @@ Owns how Datasette is put on tracker's database: the metadata file
 (``config/datasette.yml``: descriptions, facets, search, canned queries, the
 Atom feed and the dashboard), tracker's plugin (``datasette_plugin``) and the
 settings. The database is served as a normal file, not immutable, so pages show
-what a running ``tracker run`` has just written; Datasette only reads it.
+what a running ``tracker run`` has just written; Datasette only reads it (the
+desk's reviews and marks go through the store).
 
 The metadata names the database ``tracker``; ``metadata_for`` renames it (and the
 dashboard's queries) to the stem of the file served, so ``--db db/news.db`` gets the
