@@ -128,7 +128,7 @@ def test_flagged_followups_page_shows_the_flagged_stories(
     chromium: str, site: str, tmp_path: Path
 ) -> None:
     dom = dump_dom(chromium, f"{site}/tracker/flagged_followups", tmp_path)
-    assert "Flagged follow-ups" in dom
+    assert "Flagged stories, one row each" in dom
     assert f"{STORY_TITLE} - Kabul Wire" in dom
     assert "Kabul Wire,Daily Herald,Radio Asia" in dom
     assert "<mark>envoy</mark>" in dom
