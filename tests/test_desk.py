@@ -287,3 +287,20 @@ def test_units_beyond_the_first_window_of_flags_still_reach_the_desk(
     monkeypatch.setattr(desk, "FIRST_SCAN", 1)
     app = browse.make_app(db_path, METADATA)
     assert get(app, "/").text.count('class="desk-entry"') == 5  # every flagged story
+
+
+def test_the_metadata_is_renamed_for_the_file_and_keeps_the_token_out(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = browse.Site("news", open_writes=False, browse_url="https://desk.example.org/it's")
+    served = browse.metadata_for(browse.load_metadata(METADATA), site)
+    assert set(served["databases"]) == {"news"}
+    charts = served["plugins"]["datasette-dashboards"]["flags"]["charts"]
+    assert {chart["db"] for chart in charts.values()} == {"news"}
+    assert served["plugins"]["tracker"] == {"writes": "login", "token": {"$env": browse.TOKEN_ENV}}
+    atom = served["databases"]["news"]["queries"]["flagged_atom"]["sql"]
+    assert "SELECT 'https://desk.example.org/it''s/news/story' AS story_pages" in atom
+    monkeypatch.setenv(browse.TOKEN_ENV, TOKEN)
+    app = browse.make_app(db_path, METADATA, open_writes=False)
+    for path in ("/-/metadata.json", "/-/plugins.json", "/-/settings.json"):
+        assert TOKEN not in get(app, path).text, path
