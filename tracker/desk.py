@@ -172,7 +172,6 @@ class DeskFilters:
             "q": fts_query,
             "status": self.status,
             "limit": PAGE_SIZE,
-            "scan": FIRST_SCAN,
         }
 
     def query_string(self, **changes: str) -> str:
@@ -340,13 +339,13 @@ async def desk_rows(db: Any, filters: DeskFilters) -> list[Any]:
     """The desk's rows, reading wider windows of the newest flags until a page is full."""
     params = filters.params(filters.q)
     flags = int((await db.execute("SELECT COUNT(*) FROM flags")).rows[0][0])
+    scan = FIRST_SCAN
     while True:
-        rows = list((await fts_rows(db, DESK_SQL, params)).rows)
-        scanned = rows[0]["flags_scanned"] if rows else None
-        scan = wider_scan(len(rows), scanned, int(str(params["scan"])))
-        if scan is None or int(str(params["scan"])) >= flags:
+        rows = list((await fts_rows(db, DESK_SQL, {**params, "scan": scan})).rows)
+        wider = wider_scan(len(rows), rows[0]["flags_scanned"] if rows else None, scan)
+        if wider is None or scan >= flags:
             return rows
-        params = {**params, "scan": scan}
+        scan = wider
 
 
 async def _seen_through(db: Any, who: str) -> str | None:
