@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -24,6 +25,7 @@ from tracker.alerts import (
     render_json,
     render_text,
     safe_link,
+    story_pages,
 )
 from tracker.models import NewFlag
 
@@ -225,6 +227,9 @@ def test_json_rendering() -> None:
         "outlets": ["Daily News", "Wire Service"],
         "score": 0.8,
         "reasons": ["matched: aftershock", "same story as item 3"],
+        "summary": "",
+        "published": None,
+        "page_url": None,
     }
 
 
@@ -307,3 +312,25 @@ def test_merge_keeps_distinct_topics_apart() -> None:
     merged = merge_alerts([alert(1, "quakes")], [alert(1, "floods")])
 
     assert [a.key for a in merged] == [("quakes", 1), ("floods", 1)]
+
+
+def test_alerts_carry_the_summary_publication_and_the_story_page() -> None:
+    copies = [
+        replace(flag(1), summary="Aftershock\x00 felt  along the coast.", published="2026-03-02"),
+        replace(flag(2, feed="Wire Service"), published="2026-03-01T08:00:00+00:00"),
+    ]
+    pages = story_pages("https://desk.example.org/", "news")
+    [only] = alerts_from_flags(copies, pages)
+
+    payload = render_json(only)
+    assert payload["summary"] == "Aftershock felt along the coast."
+    assert payload["published"] == "2026-03-01T08:00:00+00:00"
+    assert payload["page_url"] == "https://desk.example.org/news/story?story_id=7"
+    _, body = render_text(only)
+    assert "Every copy: https://desk.example.org/news/story?story_id=7" in body
+    assert "Published: 2026-03-01T08:00:00+00:00" in body
+
+
+def test_without_a_browse_url_alerts_link_no_page() -> None:
+    [only] = alerts_from_flags([flag(1)], story_pages("", "news"))
+    assert only.page_url is None

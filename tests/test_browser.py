@@ -17,11 +17,13 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import cdp
 import pytest
 from dbfactory import STORY_TITLE, populated_db
 
@@ -126,7 +128,7 @@ def test_flagged_followups_page_shows_the_flagged_stories(
     chromium: str, site: str, tmp_path: Path
 ) -> None:
     dom = dump_dom(chromium, f"{site}/tracker/flagged_followups", tmp_path)
-    assert "Flagged follow-ups" in dom
+    assert "Flagged stories, one row each" in dom
     assert f"{STORY_TITLE} - Kabul Wire" in dom
     assert "Kabul Wire,Daily Herald,Radio Asia" in dom
     assert "<mark>envoy</mark>" in dom
@@ -150,3 +152,120 @@ def test_dashboard_draws_the_charts_as_svg_bars(chromium: str, site: str, tmp_pa
     assert [chunk.count("<path") for chunk in bars] == [4, 3]  # 4 days, 3 outlets
     for label in ("2026-03-06", "2026-03-09", "Kabul Wire", "Daily Herald", "Radio Asia"):
         assert f">{label}</text>" in dom
+
+
+# ---- the analyst's desk (#17): a polled database not named tracker.db -------------
+
+DESK_ITEMS = (
+    (
+        "US and Taliban officials discuss use of frozen Afghan central bank reserves",
+        "Talks in Doha focused on a mechanism to release billions of dollars held in the "
+        "United States for the benefit of the Afghan people.",
+        "https://desk.example.org/2026/frozen-reserves",
+    ),
+    (
+        "Taliban confirm contacts with Washington over release of detained Americans",
+        "A Taliban foreign ministry official said negotiations with US representatives "
+        "were ongoing.",
+        "https://desk.example.org/2026/detained-americans",
+    ),
+)
+WRONG_URL = DESK_ITEMS[0][2]
+SCREENSHOTS = ROOT / "tests" / "data" / "screenshots"
+
+
+def desk_feed() -> bytes:
+    entries = "".join(
+        f"<item><title>{title}</title><description>{summary}</description><link>{url}</link>"
+        f"<guid>{url}</guid><pubDate>Mon, 0{n} Mar 2026 08:00:00 GMT</pubDate></item>"
+        for n, (title, summary, url) in enumerate(DESK_ITEMS, start=2)
+    )
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Desk Wire</title>'
+        f"<link>https://desk.example.org/</link>{entries}</channel></rss>"
+    ).encode()
+
+
+@pytest.fixture(scope="module")
+def desk_site(tmp_path_factory: pytest.TempPathFactory, chromium: str) -> Iterator[Path]:
+    """A project polled for real into db/news.db, served by ``tracker browse``."""
+    from conftest import make_project
+    from httpserver import LocalServer, Reply
+
+    root = tmp_path_factory.mktemp("desk")
+    with LocalServer() as feeds:
+        feeds.route(
+            "/desk.xml", Reply(body=desk_feed(), headers={"Content-Type": "application/xml"})
+        )
+        make_project(root, [feeds.url("/desk.xml")])
+        shutil.copy(METADATA, root / "config" / "datasette.yml")
+        tracker(root, "--db", "db/news.db", "poll", "--once")
+    yield root
+
+
+def tracker(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
+    return subprocess.run(
+        [sys.executable, "-m", "tracker", *args],
+        cwd=root, env=env, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def desk_url(desk_site: Path) -> Iterator[str]:
+    port = free_port()
+    log = desk_site / "browse.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
+    command = [sys.executable, "-m", "tracker", "--db", "db/news.db", "browse", "--port", str(port)]
+    with log.open("wb") as output:
+        server = subprocess.Popen(command, cwd=desk_site, env=env, stdout=output, stderr=output)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_serving(url, server, log)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_the_desk_takes_a_wrong_flag_off_the_inbox_and_into_eval(
+    chromium: str, desk_site: Path, desk_url: str, tmp_path: Path
+) -> None:
+    with cdp.Page(chromium, tmp_path) as page:
+        page.goto(f"{desk_url}/")
+        dom = page.html()
+        assert "Flagged follow-ups" in dom
+        title = re.search(rf'<a href="{WRONG_URL}"[^>]*>(.*?)</a>', dom)
+        assert title, dom[-3000:]
+        assert "<mark>Taliban</mark>" in title.group(1)
+        assert "frozen <mark>Afghan central bank</mark> reserves" in title.group(1)
+        page.click_and_wait(f'article:has(a[href="{WRONG_URL}"]) button[value="wrong"]')
+        page.goto(f"{desk_url}/")
+        dom = page.html()
+        assert WRONG_URL not in dom
+        assert DESK_ITEMS[1][2] in dom  # the other flag stays
+        page.goto(f"{desk_url}/?status=wrong")
+        assert WRONG_URL in page.html()
+    report = tracker(desk_site, "--db", "db/news.db", "eval", "--reviews").stdout
+    assert "1 reviewed items" in report
+    assert "false flags (labeled 0, flagged): 1" in report
+    assert f"- {WRONG_URL}" in report
+
+
+def test_the_desk_fits_a_laptop_and_a_phone(chromium: str, desk_url: str, tmp_path: Path) -> None:
+    """Screenshots the desk at laptop and phone widths and checks that the phone-width
+    desk needs no sideways scrolling. With UPDATE_SCREENSHOTS=1 the screenshots
+    replace the README's (tests/data/screenshots/)."""
+    shots = SCREENSHOTS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
+    with cdp.Page(chromium, tmp_path / "profile") as page:
+        page.goto(f"{desk_url}/?status=all")
+        page.screenshot(shots / "desk-laptop.png", 1366, 800)
+        page.screenshot(shots / "desk-phone.png", 390, 844, mobile=True)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the phone-width desk scrolls sideways by {overflow} px"
+        page.goto(f"{desk_url}/-/desk/search?q=Taliban")
+        first = "document.querySelector('article.desk-entry').getBoundingClientRect().top"
+        top = page.evaluate(first)
+        assert top < 844, f"the first search result is {top} px down"
+    for name in ("desk-laptop.png", "desk-phone.png"):
+        assert (shots / name).read_bytes().startswith(b"\x89PNG")

@@ -27,6 +27,11 @@ pytestmark = pytest.mark.slow
         (("rescore", "--topic", "nosuch"), "no topic named 'nosuch'"),
         (("feeds", "import-opml", "missing.opml"), "cannot read"),
         (("eval", "missing.yaml"), "missing.yaml"),
+        (("eval",), "give a labeled FILE or --reviews"),
+        (("eval", "--reviews"), "no reviews yet"),
+        (("eval", "x.yaml", "--export", "out.yaml"), "--export goes with --reviews"),
+        (("review", "https://nowhere.test/x", "--wrong"), "no stored item has the URL"),
+        (("review", "https://nowhere.test/x"), "say --right, --wrong or --important"),
     ],
 )
 def test_user_mistakes_get_one_clear_line(

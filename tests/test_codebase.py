@@ -28,8 +28,8 @@ OWNERS = {
     "tomlkit": {"config"},
     "yaml": {"evaluate"},
     "apprise": {"sinks.apprise"},
-    "datasette": {"browse", "datasette_plugin"},
-    "markupsafe": {"datasette_plugin"},
+    "datasette": {"browse", "datasette_plugin", "desk"},
+    "markupsafe": {"datasette_plugin", "desk"},
     "trafilatura": {"seedtext"},
 }
 

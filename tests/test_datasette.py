@@ -8,6 +8,7 @@ writes.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -430,7 +431,9 @@ def test_datasette_command_serves_the_live_file_with_metadata_and_plugin(tmp_pat
     assert command[1:4] == ["-m", "tracker.browse", "serve"]
     assert command[4] == str(tmp_path / "tracker.db")
     assert "-i" not in command and "--immutable" not in command
-    assert command[command.index("--metadata") + 1] == str(METADATA)
+    served = json.loads(Path(command[command.index("--metadata") + 1]).read_text())
+    assert "tracker" in served["databases"] and "queries" in served["databases"]["tracker"]
+    assert command[command.index("--template-dir") + 1] == str(browse.TEMPLATES)
     assert command[command.index("--host") + 1] == "127.0.0.1"
     assert command[command.index("--port") + 1] == "8001"
     assert "sql_time_limit_ms" in command

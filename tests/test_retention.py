@@ -119,6 +119,21 @@ def test_flagged_relevant_and_recent_items_are_never_pruned(db: Path) -> None:
     assert recent and flagged | relevant <= ids(db, "SELECT id FROM items")
 
 
+def test_an_item_an_analyst_reviewed_is_kept(db: Path) -> None:
+    expected = unneeded_items(db)
+    reviewed = min(expected)
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute(
+            "INSERT INTO reviews (item_id, item_url, scope, label, reviewed_at) "
+            "VALUES (?, 'https://example.org/a', 'flag', 'wrong', ?)",
+            (reviewed, NOW.isoformat()),
+        )
+    with Store(db) as store:
+        done = store.prune(ITEMS_30D)
+    assert done.items == len(expected) - 1
+    assert ids(db, "SELECT id FROM items") & expected == {reviewed}
+
+
 def test_an_item_a_feed_still_carries_is_kept(db: Path) -> None:
     expected = unneeded_items(db)
     carried = min(expected)

@@ -246,6 +246,9 @@ def test_webhook_receives_the_alert_as_json(hook_server: HookServer) -> None:
         "outlets": ["Daily News", "Wire Service"],
         "score": 0.75,
         "reasons": ["matched: aftershock", "same story as item 3"],
+        "summary": "",
+        "published": None,
+        "page_url": None,
     }
     assert [(r.sink, r.delivered, r.failed) for r in report.sinks] == [("desk", 1, 0)]
     assert report.delivered == (alert(7),)

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from tracker.urls import is_http_url
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 # Tunables for rendering and digests.
 TITLE_MAX = 300  # characters of a title kept in a subject or a body
+SUMMARY_MAX = 1000  # characters of a summary kept in an alert
 SUBJECT_PREFIX = "[tracker]"
 DIGEST_SHOWN = 50  # alerts written out in full in one digest; the rest by title only
 DIGEST_PENDING_MAX = 500  # alerts a digest sink holds in memory; the oldest go first
@@ -49,6 +51,9 @@ class Alert:
     score: float
     reasons: str  # one reason per line
     outlets: tuple[str, ...]  # every outlet that carried the story, first seen first
+    summary: str = ""  # the best-scoring copy's summary, plain text
+    published: str = ""  # when the story's first copy was published (ISO-8601 UTC)
+    page_url: str | None = None  # the story's page in Datasette, with browse_url set
 
     @property
     def key(self) -> tuple[str, int]:
@@ -67,13 +72,24 @@ class DigestState:
 # ---- building alerts -------------------------------------------------------------------
 
 
-def alerts_from_flags(flags: Sequence[NewFlag]) -> list[Alert]:
-    """One alert per (topic, story), in first-seen order; backlog flags are dropped."""
+def alerts_from_flags(flags: Sequence[NewFlag], pages: str = "") -> list[Alert]:
+    """One alert per (topic, story), in first-seen order; backlog flags are dropped.
+    With ``pages`` (``story_pages``), each alert links to its story's page."""
     groups: dict[tuple[str, int], list[NewFlag]] = {}
     for flag in flags:
         if not flag.backlog:
             groups.setdefault((flag.topic, flag.story_id), []).append(flag)
-    return [_alert_from_copies(copies) for copies in groups.values()]
+    alerts = [_alert_from_copies(copies) for copies in groups.values()]
+    if not pages:
+        return alerts
+    return [replace(a, page_url=safe_link(f"{pages}?story_id={a.story_id}")) for a in alerts]
+
+
+def story_pages(browse_url: str, database: str) -> str:
+    """Where Datasette shows one story (the ``story`` query) under ``browse_url``."""
+    if not browse_url:
+        return ""
+    return f"{browse_url.rstrip('/')}/{quote(database)}/story"
 
 
 def _alert_from_copies(copies: Sequence[NewFlag]) -> Alert:
@@ -88,6 +104,8 @@ def _alert_from_copies(copies: Sequence[NewFlag]) -> Alert:
         score=_finite(best.score),
         reasons=clean_text(best.reasons),
         outlets=_unique(clean_line(flag.feed) for flag in copies),
+        summary=clean_line(best.summary, SUMMARY_MAX),
+        published=min((flag.published for flag in copies if flag.published), default=""),
     )
 
 
@@ -169,6 +187,12 @@ def _text_block(alert: Alert) -> str:
         f"{label}: {outlets}",
         f"Score: {alert.score:.2f}",
     ]
+    if alert.published:
+        lines.append(f"Published: {alert.published}")
+    if alert.page_url:
+        lines.append(f"Every copy: {alert.page_url}")
+    if alert.summary:
+        lines += ["", alert.summary]
     reasons = alert.reasons.splitlines()
     if reasons:
         lines += ["", "Why:", *(f"- {reason}" for reason in reasons)]
@@ -186,6 +210,9 @@ def render_json(alert: Alert) -> dict[str, Any]:
         "outlets": list(alert.outlets),
         "score": alert.score,
         "reasons": alert.reasons.splitlines(),
+        "summary": alert.summary,
+        "published": alert.published or None,
+        "page_url": alert.page_url,
     }
 
 

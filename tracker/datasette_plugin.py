@@ -6,14 +6,21 @@ Owns the ``render_cell`` hook for tracker's databases:
   reason per line, with the item's matched terms (from ``matches``) in ``<mark>``;
 - ``url``, ``link`` and the other URL columns become links only when they are
   http(s) URLs; any other scheme (``javascript:``, ``data:``) stays inert text;
-- ``story_id`` links to the ``story`` canned query, when the database has it.
+- ``story_id`` links to the ``story`` canned query, when the database has it;
+- an item's ``title`` and ``summary`` (the ``items`` table and an item's page) get
+  the texts that matched in it in ``<mark>``.
 
 Every value is escaped with markupsafe: no text from a feed is ever rendered as
 live HTML. Every other column is left to Datasette, which escapes by default.
 
+It also registers the analyst's desk (``tracker.desk``: the landing page, search,
+reviews) as routes, and lets an ``Authorization: Bearer`` header with the configured
+token stand for a logged-in analyst.
+
 ``browse`` registers this module with Datasette's plugin manager.
 
-Must not: write to the database, or read anything but ``matches`` and ``items``.
+Must not: write to the database (the desk writes its reviews through the store), or
+read anything but ``matches`` and ``items``.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from markupsafe import Markup, escape
 
 from tracker.urls import is_http_url
 
+ITEM_TEXT_COLUMNS = frozenset({"title", "summary"})  # marked on the items pages
 URL_COLUMNS = frozenset({"url", "link", "atom_link", "site_url", "previous_url", "redirect_to"})
 STORY_QUERY = "story"
 REASONS_STYLE = "margin: 0; padding-left: 1.2em; min-width: 14em"
@@ -117,11 +125,42 @@ def highlight(text: str, pattern: re.Pattern[str] | None) -> Markup:
 def reasons_html(reasons: str, terms: Iterable[str]) -> Markup:
     """The reasons as an escaped list with the matched terms marked."""
     pattern = terms_pattern(terms)
-    lines = "".join(f"<li>{highlight(line, pattern)}</li>" for line in reason_lines(reasons))
+    lines = "".join(f"<li>{reason_line_html(line, pattern)}</li>" for line in reason_lines(reasons))
     return Markup(f'<ul class="tracker-reasons" style="{escape(REASONS_STYLE)}">{lines}</ul>')
 
 
+def reason_line_html(line: str, pattern: re.Pattern[str] | None) -> Markup:
+    """One reason with the matched terms marked after its label only: in
+    ``US actors: "US" in title`` the group's name "US actors" is no match."""
+    label, colon, rest = line.partition(": ")
+    if not colon:
+        return highlight(line, pattern)
+    return Markup(f"{escape(label)}{colon}{highlight(rest, pattern)}")
+
+
 # ---- the hook ------------------------------------------------------------------------
+
+
+@hookimpl  # type: ignore[untyped-decorator]
+def register_routes() -> list[tuple[str, Any]]:
+    from tracker import desk  # desk imports this module's rendering
+
+    return list(desk.ROUTES)
+
+
+@hookimpl  # type: ignore[untyped-decorator]
+def actor_from_request(datasette: Any, request: Any) -> dict[str, str] | None:
+    from tracker import desk
+
+    return desk.actor_from_token(datasette, request)
+
+
+@hookimpl  # type: ignore[untyped-decorator]
+def menu_links(datasette: Any) -> list[dict[str, str]]:
+    return [
+        {"href": "/", "label": "Analyst's desk"},
+        {"href": "/-/desk/search", "label": "Search all items"},
+    ]
 
 
 @hookimpl  # type: ignore[untyped-decorator]
@@ -142,7 +181,26 @@ def render_cell(
         return _reasons_cell(datasette, database, row, value)
     if column == "story_id" and isinstance(value, int):
         return _story_link(datasette, database, value)
+    if table == "items" and column in ITEM_TEXT_COLUMNS and isinstance(value, str):
+        return _item_text_cell(datasette, database, row, value)
     return None
+
+
+async def _item_text_cell(datasette: Any, database: str, row: Any, text: str) -> Markup:
+    """An item's title or summary with the terms that matched in it marked."""
+    item_id = _cell(row, "id")
+    if not isinstance(item_id, int):
+        return escape(text)
+    db = datasette.get_database(database)
+    if not await _has_matches(db):
+        return escape(text)
+    params = {"id": item_id, "topic": None}
+    sql = MATCHED_TERMS_SQL.format(where=_ITEM_WHERE)
+    reader = _terms_reader(db)
+    rows = (
+        reader.execute(sql, params).fetchall() if reader else (await db.execute(sql, params)).rows
+    )
+    return highlight(text, terms_pattern(str(pair[0]) for pair in rows))
 
 
 async def _reasons_cell(datasette: Any, database: str, row: Any, reasons: str) -> Markup:

@@ -366,7 +366,9 @@ def _new_flags(
 
 def _feed_title(inputs: PollInputs) -> str:
     parsed, state = inputs.poll.parsed, inputs.state
-    return (parsed.title if parsed else "") or state.name or state.url
+    # The name the user gave the feed in the config first: two feeds of one outlet can
+    # carry the same title.
+    return state.name or (parsed.title if parsed else "") or state.url
 
 
 def _timing(inputs: PollInputs, new_items: int) -> schedule.PollTiming:

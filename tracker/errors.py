@@ -9,6 +9,7 @@
      ├── ParseError         a body is not a usable feed (per feed; recorded, never fatal)
      ├── FeedRefused        ``feeds add`` found no usable feed at a URL (or several)
      ├── StoreError         the database cannot be used (fatal for the command)
+     ├── ReviewError        a review names no stored item, or is not a review
      └── ServiceLocked      another ``tracker run`` already holds this database
 
 Foreign exceptions (httpx, feedparser, sqlite3, tomllib) are wrapped at the
@@ -148,6 +149,12 @@ class StoreError(TrackerError):
     """The database cannot be opened, migrated or written."""
 
     kind = ErrorKind.STORE
+
+
+class ReviewError(TrackerError):
+    """A review names an item tracker never stored, or gives no valid label or scope."""
+
+    kind = ErrorKind.ERROR
 
 
 class ServiceLocked(TrackerError):

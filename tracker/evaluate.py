@@ -10,9 +10,14 @@ The labeled file is YAML (the format of ``tests/data/eval/dev-labeled.yaml``)::
 scores); ``rel`` is 1 or 0 (on-topic for the monitor); ``lang`` defaults to
 ``en``; ``content`` and ``date`` are optional.
 
+Analysts' reviews (``tracker review``, the desk) are labeled items too:
+``from_reviews`` turns them into ``LabeledItem`` (right and important: 1, wrong: 0)
+and ``dump_labeled`` writes them in the file's format.
+
 This module reads that one file (pyyaml is its only third-party library) and
 wraps YAML problems in :class:`~tracker.errors.ConfigError`. It never writes
-anything and never prints: :func:`format_report` returns text for the CLI.
+anything and never prints: :func:`format_report` and :func:`dump_labeled` return text
+for the CLI.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from typing import Any, Protocol
 import yaml
 
 from tracker.errors import ConfigError
-from tracker.models import FlagDecision, ItemText
+from tracker.models import FlagDecision, ItemText, ReviewedItem
 
 ITEM_KEYS = ("id", "flag", "rel", "lang", "date", "title", "summary", "content")
 
@@ -109,6 +114,47 @@ def load_labeled(path: Path) -> list[LabeledItem]:
     if not isinstance(items, list):
         raise ConfigError("expected a top-level 'items' list", path=str(path), key="items")
     return [_labeled_item(raw, number, str(path)) for number, raw in enumerate(items, start=1)]
+
+
+def from_reviews(reviewed: Iterable[ReviewedItem], topic: str) -> list[LabeledItem]:
+    """The reviews that apply to ``topic`` (its own and every-topic ones) as labeled
+    items: right and important are follow-ups (1), wrong is not (0)."""
+    latest: dict[str, LabeledItem] = {}
+    for review in reviewed:
+        if review.topic not in ("", topic):
+            continue
+        latest.pop(review.url, None)
+        latest[review.url] = LabeledItem(
+            id=review.url,
+            flag=review.label != "wrong",
+            relevant=None,
+            language=review.text.language or "en",
+            title=review.text.title,
+            summary=review.text.summary,
+            content=review.text.content,
+            published=_published(review.published, review.url, "reviews"),
+        )
+    return list(latest.values())
+
+
+def dump_labeled(items: Iterable[LabeledItem]) -> str:
+    """``items`` as a labeled YAML file that ``load_labeled`` reads back."""
+    rows = [_labeled_row(item) for item in items]
+    return yaml.safe_dump({"items": rows}, allow_unicode=True, sort_keys=False, width=100)
+
+
+def _labeled_row(item: LabeledItem) -> dict[str, Any]:
+    row: dict[str, Any] = {"id": item.id, "flag": _flag_value(item.flag), "lang": item.language}
+    if item.published is not None:
+        row["date"] = item.published.isoformat()
+    row.update(title=item.title, summary=item.summary)
+    if item.content:
+        row["content"] = item.content
+    return row
+
+
+def _flag_value(flag: bool | None) -> int | None:
+    return None if flag is None else int(flag)
 
 
 def evaluate(matcher: TopicJudge, items: Iterable[LabeledItem]) -> EvalReport:

@@ -53,6 +53,8 @@ class Settings:
     topic_guard_min: int = 10
     topic_guard_window: float = 7 * 86400.0
     gone_after: float = 30 * 86400.0  # failing this long, a feed stops being polled
+    browse_url: str = ""  # where browse is reached (https://desk.example.org): alerts link to it
+    browse_token: str = ""  # lets analysts log in to the desk when browse listens beyond loopback
 
 
 @dataclass(frozen=True)
@@ -306,6 +308,8 @@ class NewFlag:
     score: float
     reasons: str
     backlog: bool
+    summary: str = ""  # the item's summary (plain text)
+    published: str = ""  # the item's publication time, ISO-8601 UTC
 
 
 @dataclass(frozen=True)
@@ -558,6 +562,37 @@ class PollWrite:
 PollPlan = Callable[[FeedSnapshot, "str | None"], PollWrite]
 """What to write for a snapshot; with a message, the poll whose write the database
 refused (recorded as a failed poll)."""
+
+
+REVIEW_LABELS = ("right", "wrong", "important")  # what an analyst says of a flag
+REVIEW_SCOPES = ("flag", "story")  # one flagged item, or every copy of its story
+
+
+@dataclass(frozen=True)
+class Review:
+    """An analyst's review of a flag (or of its whole story), as the desk or the CLI
+    gives it: ``label`` is one of ``REVIEW_LABELS``; an empty ``topic`` is every topic."""
+
+    item_id: int
+    label: str
+    scope: str = "flag"
+    topic: str = ""
+    note: str = ""
+    reviewer: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class ReviewedItem:
+    """A reviewed item with its latest label for one topic (``''``: every topic)."""
+
+    url: str
+    topic: str
+    label: str
+    note: str
+    reviewed_at: str
+    text: ItemText
+    published: str
 
 
 def iso(moment: datetime) -> str:

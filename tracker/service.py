@@ -37,7 +37,7 @@ from typing import IO, Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from tracker import schedule
-from tracker.alerts import alerts_from_flags
+from tracker.alerts import alerts_from_flags, story_pages
 from tracker.config import Config, load_config
 from tracker.errors import ServiceLocked, StoreError, TrackerError, cap_message
 from tracker.hooks import AfterCycleHook, FinishedCycle, run_after_cycle
@@ -292,7 +292,8 @@ class Service:
         if self.sender is None or not self.config.alerts or not fresh:
             self.store.mark_notified(flags, cycle.now)
             return {"alerts_sent": 0}
-        report = self.sender.send(alerts_from_flags(fresh), cycle.now)
+        pages = story_pages(self.config.settings.browse_url, Path(self.store.path).stem)
+        report = self.sender.send(alerts_from_flags(fresh, pages), cycle.now)
         delivered = {(a.topic, a.story_id) for a in report.delivered}
         done = [f for f in flags if (f.topic, f.story_id) in delivered or f not in fresh]
         self.store.mark_notified(done, cycle.now)

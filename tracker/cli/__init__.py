@@ -3,8 +3,9 @@
 ``base`` holds the group, its options and the error handling (one-line messages, exit
 1 when a command found a problem, 2 when tracker cannot work); each other module
 registers one area's commands on it: ``polls``, ``feeds``, ``status``, ``topics``
-(topics, seeds, rescore, flagged, eval), ``serve`` (run, browse), ``backup``,
-``setup`` (init) and ``maintenance`` (prune, vacuum). A new command goes
+(topics, seeds, rescore, flagged, eval), ``review`` (review, eval --reviews), ``serve``
+(run, browse), ``backup``, ``setup`` (init) and ``maintenance`` (prune, vacuum). A new
+command goes
 in the module of its area, or a new module imported here.
 
 Must not: hold logic of its own beyond parsing options and formatting output.
@@ -12,7 +13,17 @@ Must not: hold logic of its own beyond parsing options and formatting output.
 
 from __future__ import annotations
 
-from tracker.cli import backup, feeds, maintenance, polls, serve, setup, status, topics
+from tracker.cli import (
+    backup,
+    feeds,
+    maintenance,
+    polls,
+    review,
+    serve,
+    setup,
+    status,
+    topics,
+)
 from tracker.cli.base import cli
 
 __all__ = [
@@ -22,6 +33,7 @@ __all__ = [
     "main",
     "maintenance",
     "polls",
+    "review",
     "serve",
     "setup",
     "status",

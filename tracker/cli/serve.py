@@ -42,4 +42,12 @@ def browse(ctx: Context, host: str, port: int) -> None:
 
     ctx.open_store(read_only=True).close()  # create or migrate it if need be
     metadata = ctx.config.directory / "datasette.yml"
-    serve(ctx.db_path, metadata if metadata.is_file() else shipped.datasette_metadata(), host, port)
+    settings = ctx.config.settings
+    serve(
+        ctx.db_path,
+        metadata if metadata.is_file() else shipped.datasette_metadata(),
+        host,
+        port,
+        token=settings.browse_token,
+        browse_url=settings.browse_url,
+    )

@@ -268,16 +268,35 @@ def flagged(ctx: Context, topic: str | None, since: str | None, as_json: bool, l
     epilog="Example: tracker eval tests/data/eval/dev-labeled.yaml --topic us-taliban"
     "\n\nThe file's format is in the README (tracker eval).",
 )
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False), required=False)
 @click.option("--topic", default=None, help="The topic to evaluate (default: the only one).")
+@click.option("--reviews", is_flag=True, help="Score the topics against the analysts' reviews.")
+@click.option(
+    "--export",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="With --reviews: write the reviewed items to this labeled YAML file.",
+)
 @pass_context
-def eval_command(ctx: Context, file: Path, topic: str | None) -> None:
-    """Score labeled items: precision, recall, F1, each miss and false flag."""
+def eval_command(
+    ctx: Context, file: Path | None, topic: str | None, reviews: bool, export: Path | None
+) -> None:
+    """Score labeled items (FILE) or the reviews: precision, recall, F1, each miss
+    and false flag."""
     from tracker.evaluate import evaluate, format_report, load_labeled
 
+    if reviews == (file is not None):
+        raise click.UsageError("give a labeled FILE or --reviews (one of them)")
+    if export is not None and not reviews:
+        raise click.UsageError("--export goes with --reviews")
     topic_set = ctx.topic_set()
     if not topic_set.topics:
         raise click.UsageError(f"no topics in {ctx.config.topics_dir}")
+    if file is None:
+        from tracker.cli.review import eval_reviews
+
+        click.echo(eval_reviews(ctx, topic, export))
+        return
     if topic is None and len(topic_set.topics) != 1:
         raise click.UsageError(f"choose a topic with --topic ({', '.join(topic_set.names)})")
     matcher = topic_set.only(topic).matchers[0]

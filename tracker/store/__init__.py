@@ -13,6 +13,7 @@ Its modules, one area each:
 - ``bands``: story candidates, the story-band and full-text index batches;
 - ``verdicts``: matches, assessments, flags and topics, rescoring;
 - ``notify``: flags still to alert, marking them alerted;
+- ``reviews``: the analysts' reviews of flags and their desk marks;
 - ``runs``: the service's runs and the status counts;
 - ``retention``: old polls summarised into ``poll_days``, unneeded items deleted,
   space given back (``prune``, ``vacuum``).
@@ -40,13 +41,14 @@ from tracker.store.items import PollWriter
 from tracker.store.migrations import is_current, migrate, refuse_newer
 from tracker.store.notify import Notifications
 from tracker.store.retention import Pruning
+from tracker.store.reviews import Reviews
 from tracker.store.runs import ServiceRuns
 from tracker.store.verdicts import Verdicts
 
 __all__ = ["Store", "StoreError"]
 
 
-class Store(FeedTable, PollWriter, Pruning, Verdicts, Notifications, ServiceRuns):
+class Store(FeedTable, PollWriter, Pruning, Verdicts, Notifications, Reviews, ServiceRuns):
     """An open tracker database.
 
     ``read_only``: a database that exists and is at the current schema is opened

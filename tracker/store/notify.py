@@ -20,8 +20,9 @@ class Notifications(StoreBase):
 
     def unnotified_flags(self) -> list[NewFlag]:
         rows = self.conn.execute(
-            "SELECT flags.*, items.title, items.url, items.story_id, "
-            "COALESCE(NULLIF(feeds.title, ''), NULLIF(feeds.name, ''), feeds.url) AS feed "
+            "SELECT flags.*, items.title, items.url, items.story_id, items.summary, "
+            "items.published, "
+            "COALESCE(NULLIF(feeds.name, ''), NULLIF(feeds.title, ''), feeds.url) AS feed "
             "FROM flags JOIN items ON items.id = flags.item_id "
             "LEFT JOIN feeds ON feeds.id = items.feed_id "
             "WHERE flags.notified_at IS NULL AND flags.backlog = 0 ORDER BY flags.flagged_at"
@@ -37,6 +38,8 @@ class Notifications(StoreBase):
                 row["score"],
                 row["reasons"],
                 False,
+                row["summary"],
+                row["published"],
             )
             for row in rows
         ]

@@ -49,6 +49,8 @@ ITEM_KEPT: tuple[str, ...] = (
     "EXISTS (SELECT 1 FROM assessments "
     "WHERE assessments.item_id = items.id AND assessments.relevant)",
     "EXISTS (SELECT 1 FROM matches WHERE matches.item_id = items.id)",
+    # Reviewed by an analyst (the desk, ``tracker review``): what they said is kept.
+    "EXISTS (SELECT 1 FROM reviews WHERE reviews.item_id = items.id)",
     # The first copy of a story that later copies still name as theirs.
     "EXISTS (SELECT 1 FROM items AS later "
     "WHERE later.story_id = items.id AND later.id != items.id)",

@@ -231,6 +231,34 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (feed_id, day)
         ) WITHOUT ROWID""",
     ),
+    (
+        # The analyst's desk (#17). A review is never updated or deleted: two analysts
+        # marking one flag at once both keep their row and the latest one decides.
+        # Reviews name the item by URL as well as id, and no rescore or topic edit
+        # touches them, so they outlive the flags they judged.
+        """CREATE TABLE reviews (
+            id INTEGER PRIMARY KEY,
+            item_id INTEGER NOT NULL REFERENCES items(id),
+            item_url TEXT NOT NULL,
+            story_id INTEGER,
+            scope TEXT NOT NULL CHECK (scope IN ('flag', 'story')),
+            topic TEXT NOT NULL DEFAULT '',
+            label TEXT NOT NULL CHECK (label IN ('right', 'wrong', 'important')),
+            note TEXT NOT NULL DEFAULT '',
+            reviewer TEXT NOT NULL DEFAULT '',
+            source TEXT NOT NULL DEFAULT '',
+            reviewed_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX reviews_item_id ON reviews(item_id, reviewed_at)",
+        "CREATE INDEX reviews_story_id ON reviews(story_id, reviewed_at)",
+        # What an analyst has seen: flags after seen_through are "new" on the desk.
+        """CREATE TABLE desk_marks (
+            analyst TEXT PRIMARY KEY,
+            seen_through TEXT NOT NULL
+        )""",
+        # The desk lists flags newest flagged first, whatever the topic.
+        "CREATE INDEX flags_flagged_at ON flags(flagged_at, item_id)",
+    ),
 )
 
 FTS_TABLE = "items_fts"
@@ -271,7 +299,8 @@ FTS_TRIGGERS: tuple[str, ...] = (
 VIEWS: dict[str, str] = {
     # flags.published is items.published (migration 2): the order comes from an index.
     "flagged": """
-        SELECT items.id AS item_id, items.url, items.title, feeds.title AS feed,
+        SELECT items.id AS item_id, items.url, items.title,
+               COALESCE(NULLIF(feeds.name, ''), NULLIF(feeds.title, ''), feeds.url) AS feed,
                feeds.id AS feed_id, items.published, flags.topic, flags.score,
                flags.reasons, flags.seed_terms, items.story_id, items.language,
                flags.flagged_at, flags.backlog, items.summary
@@ -286,7 +315,8 @@ VIEWS: dict[str, str] = {
                (SELECT url FROM items AS first WHERE first.id = items.story_id) AS url,
                COUNT(DISTINCT item_feeds.feed_id) AS outlets,
                COUNT(DISTINCT items.id) AS copies,
-               GROUP_CONCAT(DISTINCT feeds.title) AS feeds,
+               GROUP_CONCAT(DISTINCT COALESCE(NULLIF(feeds.name, ''), NULLIF(feeds.title, ''),
+                 feeds.url)) AS feeds,
                MIN(items.published) AS first_published,
                MAX(items.published) AS last_published,
                MIN(flags.flagged_at) AS first_flagged_at
@@ -297,7 +327,8 @@ VIEWS: dict[str, str] = {
         GROUP BY items.story_id, flags.topic
         ORDER BY last_published DESC""",
     "relevant": """
-        SELECT items.id AS item_id, items.url, items.title, feeds.title AS feed,
+        SELECT items.id AS item_id, items.url, items.title,
+               COALESCE(NULLIF(feeds.name, ''), NULLIF(feeds.title, ''), feeds.url) AS feed,
                items.published, assessments.topic, assessments.flagged,
                assessments.score, items.story_id, items.language,
                (SELECT GROUP_CONCAT(DISTINCT group_name) FROM matches

@@ -1,0 +1,483 @@
+"""The analyst's desk: the page ``tracker browse`` opens on, and its writes.
+
+Owns the Datasette routes of the desk (registered by ``datasette_plugin``):
+
+- ``/``: the inbox, flagged stories newest *flagged* first, each with its title
+  linked, the matched terms in ``<mark>`` in title and summary, a short reason,
+  outlets and languages, and a "new" mark for what came after the analyst's last
+  "seen" (kept in ``desk_marks``). Filters: topic, flagged since/until, review
+  status; a search box (full-text, within the desk);
+- ``/-/desk/search``: full-text search over every item with FTS5 ``snippet()``
+  highlights, newest first; a query FTS5 cannot parse is searched as a phrase;
+- ``/-/desk/review`` and ``/-/desk/seen`` (POST): a review of a story, the analyst's
+  "seen" mark. Datasette's CSRF protection covers them; beyond loopback only a
+  logged-in analyst may write (``/-/desk/login`` takes the configured token).
+
+The desk's unit is a flagged *story*, and ``UNIT`` says so in one place: which unit
+a flag belongs to (``items.story_id``), which items are the unit's copies (for
+outlets and languages), and the page that lists them (the ``story`` query). Moving
+the desk to developments is one change: a ``DeskUnit`` for developments in
+``UNIT`` (a flag's development id, its items, its page).
+
+Writes go through ``tracker.store.Store`` (a reviews row, a desk mark), on a worker
+thread, never by SQL of this module's own. Every text from a feed is escaped.
+
+Must not: write anything but reviews and desk marks, or render unescaped feed text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from datasette.utils.asgi import Response
+from datasette.utils.sqlite import sqlite3
+from markupsafe import Markup, escape
+
+from tracker.datasette_plugin import highlight, terms_pattern
+from tracker.errors import TrackerError
+from tracker.models import REVIEW_LABELS, Review
+
+PAGE_SIZE = 50
+FIRST_SCAN = 500  # newest flags the desk first reads its units from; then 8 times more
+SEARCH_LIMIT = 50
+QUERY_MAX_CHARS = 1000  # a longer search is cut: FTS5 phrase of 10 KB is no search
+LOCAL_ANALYST = "local"
+STATUSES = ("inbox", "important", "right", "wrong", "all")
+PLUGIN = "tracker"
+_SNIPPET_OPEN, _SNIPPET_CLOSE = "\x02", "\x03"
+
+
+@dataclass(frozen=True)
+class DeskUnit:
+    """What the desk lists one row for: SQL naming a flag's unit (over ``items`` and
+    ``flags``), SQL testing that item ``copies`` belongs to the unit ``{unit}``, and
+    the canned query that shows a unit (``?{page_parameter}=ID``)."""
+
+    of_flag: str
+    has_copy: str
+    page_query: str
+    page_parameter: str
+
+
+# Today a story; with developments, a flag's development instead.
+UNIT = DeskUnit(
+    of_flag="COALESCE(items.story_id, items.id)",
+    has_copy="(copies.story_id = {unit} OR copies.id = {unit})",
+    page_query="story",
+    page_parameter="story_id",
+)
+
+# The latest review that reaches a flag: of the item itself, or of its whole story.
+LABEL_SQL = """(SELECT label FROM reviews
+    WHERE (reviews.item_id = flags.item_id
+        OR (reviews.scope = 'story' AND reviews.story_id = copies.story_id))
+      AND reviews.topic IN ('', flags.topic)
+    ORDER BY reviews.reviewed_at DESC, reviews.id DESC LIMIT 1)"""
+
+FEED_NAME_SQL = "COALESCE(NULLIF(feeds.name, ''), NULLIF(feeds.title, ''), feeds.url)"
+
+# The newest :scan flags that pass the filters (read newest first from an index) name
+# the units; each unit is then judged on all its flags. A unit with no flag among
+# them was flagged before all of them, so it could only come after them: when the
+# units found are fewer than a page, the desk scans further (``desk_rows``).
+DESK_SQL = f"""
+WITH newest AS MATERIALIZED (
+  SELECT item_id, topic FROM flags
+  WHERE (:topic = '' OR flags.topic = :topic)
+    AND (:since = '' OR flags.flagged_at >= :since)
+    AND (:until = '' OR flags.flagged_at < :until)
+    AND (:q = '' OR flags.item_id IN (SELECT rowid FROM items_fts WHERE items_fts MATCH :q))
+  ORDER BY flags.flagged_at DESC, flags.item_id DESC LIMIT :scan
+),
+recent AS MATERIALIZED (
+  SELECT DISTINCT {UNIT.of_flag} AS unit_id, flags.topic
+  FROM newest AS flags JOIN items ON items.id = flags.item_id
+),
+flagged AS MATERIALIZED (
+  SELECT recent.unit_id, flags.topic, flags.item_id, flags.flagged_at, flags.score,
+    flags.reasons, {LABEL_SQL} AS label
+  FROM recent
+  JOIN items AS copies ON {UNIT.has_copy.format(unit="recent.unit_id")}
+  JOIN flags ON flags.item_id = copies.id AND flags.topic = recent.topic
+),
+units AS (
+  -- SQLite takes the bare columns (item_id, reasons) from the row holding MAX(score)
+  SELECT unit_id, topic, MAX(score) AS score, item_id, reasons,
+    MAX(flagged_at) AS flagged_at,
+    SUM(COALESCE(label, '') != 'wrong') AS open_flags,
+    MAX(label = 'important') AS important, MAX(label = 'right') AS right_flags
+  FROM flagged GROUP BY unit_id, topic
+)
+SELECT units.*, items.title, items.url, items.link, items.summary, items.published,
+  (SELECT GROUP_CONCAT(DISTINCT {FEED_NAME_SQL}) FROM items AS copies
+    JOIN item_feeds ON item_feeds.item_id = copies.id
+    JOIN feeds ON feeds.id = item_feeds.feed_id
+    WHERE {UNIT.has_copy.format(unit="units.unit_id")}) AS outlets,
+  (SELECT GROUP_CONCAT(DISTINCT NULLIF(copies.language, '')) FROM items AS copies
+    WHERE {UNIT.has_copy.format(unit="units.unit_id")}) AS languages,
+  (SELECT COUNT(*) FROM newest) AS flags_scanned
+FROM units JOIN items ON items.id = units.item_id
+WHERE CASE :status
+  WHEN 'inbox' THEN open_flags > 0
+  WHEN 'wrong' THEN open_flags = 0
+  WHEN 'important' THEN important AND open_flags > 0
+  WHEN 'right' THEN right_flags AND open_flags > 0
+  ELSE 1 END
+ORDER BY units.flagged_at DESC, units.unit_id DESC
+LIMIT :limit
+"""
+
+TERMS_SQL = "SELECT DISTINCT item_id, matched_text FROM matches WHERE item_id IN ({}) AND topic = ?"
+
+SEARCH_SQL = f"""
+SELECT items.id, items.title, items.url, items.link, items.published,
+  {FEED_NAME_SQL} AS feed,
+  snippet(items_fts, -1, '{_SNIPPET_OPEN}', '{_SNIPPET_CLOSE}', '…', 24) AS snippet,
+  highlight(items_fts, 0, '{_SNIPPET_OPEN}', '{_SNIPPET_CLOSE}') AS marked_title
+FROM items_fts
+JOIN items ON items.id = items_fts.rowid
+LEFT JOIN feeds ON feeds.id = items.feed_id
+WHERE items_fts MATCH :q
+ORDER BY items_fts.rowid DESC
+LIMIT {SEARCH_LIMIT}
+"""
+
+
+# ---- pure decisions ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeskFilters:
+    """What the analyst asked the desk for (every field optional: empty is "any")."""
+
+    topic: str = ""
+    since: str = ""
+    until: str = ""
+    q: str = ""
+    status: str = "inbox"
+
+    def params(self, fts_query: str) -> dict[str, object]:
+        return {
+            "topic": self.topic,
+            "since": self.since,
+            "until": self.until,
+            "q": fts_query,
+            "status": self.status,
+            "limit": PAGE_SIZE,
+        }
+
+    def query_string(self, **changes: str) -> str:
+        values = {**self.__dict__, **changes}
+        kept = {key: value for key, value in values.items() if value}
+        return urlencode(kept)
+
+
+def desk_filters(args: Mapping[str, str]) -> DeskFilters:
+    """The filters from a request's query string; an unknown status is the inbox."""
+    status = args.get("status", "inbox")
+    return DeskFilters(
+        topic=args.get("topic", "").strip(),
+        since=args.get("since", "").strip(),
+        until=args.get("until", "").strip(),
+        q=args.get("q", "").strip()[:QUERY_MAX_CHARS],
+        status=status if status in STATUSES else "inbox",
+    )
+
+
+def wider_scan(found: int, flags_scanned: int | None, scan: int) -> int | None:
+    """How many flags to scan next when ``scan`` flags gave ``found`` units of a page
+    (``flags_scanned``: how many there were, None when no unit came back); None: the
+    page is full or every flag that passes the filters was read."""
+    if found >= PAGE_SIZE or (flags_scanned is not None and flags_scanned < scan):
+        return None
+    return scan * 8
+
+
+def phrase_query(text: str) -> str:
+    """``text`` as one FTS5 phrase: what a query FTS5 cannot parse is searched as."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+def short_reason(reasons: str) -> str:
+    """The first line of a flag's reasons, without its "flagged:" lead."""
+    first = next((line.strip() for line in reasons.splitlines() if line.strip()), "")
+    return re.sub(r"^flagged:\s*", "", first)
+
+
+def snippet_html(snippet: str) -> Markup:
+    """An FTS5 snippet, escaped, with its marked terms in ``<mark>``."""
+    escaped = str(escape(snippet))
+    return Markup(escaped.replace(_SNIPPET_OPEN, "<mark>").replace(_SNIPPET_CLOSE, "</mark>"))
+
+
+def is_new(flagged_at: str, seen_through: str | None) -> bool:
+    return seen_through is None or flagged_at > seen_through
+
+
+def safe_back(path: str) -> str:
+    """Where to go after a write: a path of this site only, never another host."""
+    if path.startswith("/") and not path.startswith("//") and "\\" not in path:
+        return path
+    return "/"
+
+
+def form_is_genuine(form: Mapping[str, str], cookies: Mapping[str, str], bearer: bool) -> bool:
+    """A desk form carries the CSRF token of its cookie. Datasette's CSRF check lets a
+    POST without cookies through (a cross-site form sends none), so the desk checks too;
+    an API client with a bearer token has no ambient credentials to abuse."""
+    if bearer:
+        return True
+    token, cookie = form.get("csrftoken", ""), cookies.get("ds_csrftoken", "")
+    return bool(cookie) and hmac.compare_digest(token.encode(), cookie.encode())
+
+
+def token_matches(given: str, configured: str) -> bool:
+    return bool(configured) and hmac.compare_digest(given.encode(), configured.encode())
+
+
+def desk_row(row: Mapping[str, Any], terms: Iterable[str], seen: str | None) -> dict[str, Any]:
+    """One desk entry as the template shows it, every feed text escaped."""
+    pattern = terms_pattern(terms)
+    url = row["url"] or row["link"] or ""
+    return {
+        "unit_id": row["unit_id"],
+        "item_id": row["item_id"],
+        "topic": row["topic"],
+        "title": highlight(row["title"] or url, pattern),
+        "summary": highlight(row["summary"] or "", pattern),
+        "url": url if url.startswith(("http://", "https://")) else "",
+        "reason": short_reason(row["reasons"]),
+        "outlets": row["outlets"] or "",
+        "languages": row["languages"] or "",
+        "flagged_at": row["flagged_at"],
+        "published": row["published"],
+        "new": is_new(row["flagged_at"], seen),
+        "label": _unit_label(row),
+    }
+
+
+def _unit_label(row: Mapping[str, Any]) -> str:
+    if not row["open_flags"]:
+        return "wrong"
+    if row["important"]:
+        return "important"
+    return "right" if row["right_flags"] else ""
+
+
+# ---- the routes --------------------------------------------------------------------
+
+
+def tracker_database(datasette: Any) -> Any:
+    """The database tracker serves: the first file Datasette serves, whatever its name."""
+    for name, db in datasette.databases.items():
+        if not name.startswith("_") and db.path:
+            return db
+    raise TrackerError("no tracker database is served")
+
+
+def plugin_setting(datasette: Any, key: str) -> Any:
+    return (datasette.plugin_config(PLUGIN) or {}).get(key)
+
+
+def may_write(datasette: Any, request: Any) -> bool:
+    """Anyone on a loopback-only desk; beyond loopback, a logged-in analyst only."""
+    return plugin_setting(datasette, "writes") != "login" or request.actor is not None
+
+
+def analyst(request: Any) -> str:
+    actor = request.actor
+    return str(actor.get("id")) if isinstance(actor, dict) and actor.get("id") else LOCAL_ANALYST
+
+
+async def fts_rows(db: Any, sql: str, params: dict[str, object], q_key: str = "q") -> Any:
+    """Run ``sql``; when FTS5 cannot parse the query, run it again as a phrase."""
+    try:
+        return await db.execute(sql, params)
+    except sqlite3.OperationalError:
+        # FTS5 says "syntax error", "unterminated string", "unknown special query"...;
+        # a phrase of the same text always parses.
+        if not params.get(q_key):
+            raise
+        return await db.execute(sql, {**params, q_key: phrase_query(str(params[q_key]))})
+
+
+async def desk_page(datasette: Any, request: Any) -> Response:
+    db = tracker_database(datasette)
+    filters = desk_filters(request.args)
+    seen = await _seen_through(db, analyst(request))
+    rows = await desk_rows(db, filters)
+    terms = await _terms_by_item(db, rows)
+    entries = [desk_row(row, terms.get((row["item_id"], row["topic"]), ()), seen) for row in rows]
+    topics = await db.execute("SELECT DISTINCT topic FROM flags ORDER BY topic")
+    context = {
+        "entries": entries,
+        "filters": filters,
+        "topics": [row[0] for row in topics.rows],
+        "statuses": STATUSES,
+        "labels": REVIEW_LABELS,
+        "database": db.name,
+        "unit_page": f"/{db.name}/{UNIT.page_query}?{UNIT.page_parameter}=",
+        "may_write": may_write(datasette, request),
+        "seen_through": seen,
+        "newest": max((row["flagged_at"] for row in rows), default=""),
+        "new_count": sum(entry["new"] for entry in entries),
+        "back": request.full_path,
+    }
+    html = await datasette.render_template("desk.html", context, request=request)
+    return Response.html(html)
+
+
+async def desk_rows(db: Any, filters: DeskFilters) -> list[Any]:
+    """The desk's rows, reading wider windows of the newest flags until a page is full."""
+    params = filters.params(filters.q)
+    flags = int((await db.execute("SELECT COUNT(*) FROM flags")).rows[0][0])
+    scan = FIRST_SCAN
+    while True:
+        rows = list((await fts_rows(db, DESK_SQL, {**params, "scan": scan})).rows)
+        wider = wider_scan(len(rows), rows[0]["flags_scanned"] if rows else None, scan)
+        if wider is None or scan >= flags:
+            return rows
+        scan = wider
+
+
+async def _seen_through(db: Any, who: str) -> str | None:
+    rows = (await db.execute("SELECT seen_through FROM desk_marks WHERE analyst = ?", [who])).rows
+    return str(rows[0][0]) if rows else None
+
+
+async def _terms_by_item(db: Any, rows: list[Any]) -> dict[tuple[int, str], list[str]]:
+    terms: dict[tuple[int, str], list[str]] = {}
+    for topic in {row["topic"] for row in rows}:
+        ids = [row["item_id"] for row in rows if row["topic"] == topic]
+        sql = TERMS_SQL.format(", ".join("?" * len(ids)))
+        for found in (await db.execute(sql, [*ids, topic])).rows:
+            terms.setdefault((found[0], topic), []).append(found[1])
+    return terms
+
+
+async def search_page(datasette: Any, request: Any) -> Response:
+    db = tracker_database(datasette)
+    q = request.args.get("q", "").strip()[:QUERY_MAX_CHARS]
+    results: list[dict[str, Any]] = []
+    if q:
+        rows = (await fts_rows(db, SEARCH_SQL, {"q": q})).rows
+        results = [_search_result(row) for row in rows]
+    context = {"q": q, "results": results, "database": db.name, "limit": SEARCH_LIMIT}
+    html = await datasette.render_template("desk_search.html", context, request=request)
+    return Response.html(html)
+
+
+def _search_result(row: Mapping[str, Any]) -> dict[str, Any]:
+    url = row["url"] or row["link"] or ""
+    return {
+        "id": row["id"],
+        "title": snippet_html(row["marked_title"] or url),
+        "snippet": snippet_html(row["snippet"] or ""),
+        "url": url if url.startswith(("http://", "https://")) else "",
+        "feed": row["feed"] or "",
+        "published": row["published"],
+    }
+
+
+async def writable_form(datasette: Any, request: Any) -> dict[str, str] | Response:
+    """The posted form, or the response refusing it (not a POST, no CSRF token, or
+    beyond loopback without a logged-in analyst)."""
+    if request.method != "POST":
+        return Response.text("POST a form here", status=405)
+    if not may_write(datasette, request):
+        return Response.text("log in to write (/-/desk/login)", status=403)
+    form: dict[str, str] = dict(await request.post_vars())
+    bearer = request.headers.get("authorization", "").startswith("Bearer ")
+    if not form_is_genuine(form, request.cookies, bearer and request.actor is not None):
+        return Response.text("form refused: no CSRF token", status=403)
+    return form
+
+
+async def review_post(datasette: Any, request: Any) -> Response:
+    """Store a review from the desk's form, then go back to the desk."""
+    form = await writable_form(datasette, request)
+    if isinstance(form, Response):
+        return form
+    try:
+        review = Review(
+            item_id=int(form.get("item_id", "")),
+            label=form.get("label", ""),
+            scope=form.get("scope", "story"),
+            topic=form.get("topic", ""),
+            note=form.get("note", "").strip(),
+            reviewer=analyst(request),
+            source="desk",
+        )
+        await _in_store(datasette, lambda store: store.add_review(review, _now()))
+    except (ValueError, TrackerError) as error:
+        return Response.text(f"review refused: {error}", status=400)
+    return Response.redirect(safe_back(form.get("back", "/")))
+
+
+async def seen_post(datasette: Any, request: Any) -> Response:
+    """Remember what the analyst has seen: flags up to ``through`` are no longer new."""
+    form = await writable_form(datasette, request)
+    if isinstance(form, Response):
+        return form
+    through = form.get("through", "") or _now().isoformat(timespec="seconds")
+    who = analyst(request)
+    await _in_store(datasette, lambda store: store.mark_seen(who, through))
+    return Response.redirect(safe_back(form.get("back", "/")))
+
+
+async def login_page(datasette: Any, request: Any) -> Response:
+    """A form for the configured token; a right one logs the analyst in (signed cookie)."""
+    message = ""
+    if request.method == "POST":
+        form = await request.post_vars()
+        configured = str(plugin_setting(datasette, "token") or "")
+        if token_matches(form.get("token", ""), configured):
+            response = Response.redirect("/")
+            actor = {"id": form.get("analyst", "").strip() or "analyst"}
+            response.set_cookie("ds_actor", datasette.sign({"a": actor}, "actor"))
+            return response
+        message = "That token is not the configured one." if configured else "No token set."
+    context = {"message": message}
+    return Response.html(await datasette.render_template("desk_login.html", context, request))
+
+
+def actor_from_token(datasette: Any, request: Any) -> dict[str, str] | None:
+    """``Authorization: Bearer TOKEN`` with the configured token is an analyst."""
+    header = request.headers.get("authorization", "")
+    configured = str(plugin_setting(datasette, "token") or "")
+    if header.startswith("Bearer ") and token_matches(header[7:].strip(), configured):
+        return {"id": "token"}
+    return None
+
+
+async def _in_store(datasette: Any, write: Any) -> Any:
+    from tracker.store import Store
+
+    path = Path(tracker_database(datasette).path)
+
+    def run() -> Any:
+        with Store(path) as store:
+            return write(store)
+
+    return await asyncio.get_running_loop().run_in_executor(None, run)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+ROUTES = (
+    (r"^/$", desk_page),
+    (r"^/-/desk/search$", search_page),
+    (r"^/-/desk/review$", review_post),
+    (r"^/-/desk/seen$", seen_post),
+    (r"^/-/desk/login$", login_page),
+)
