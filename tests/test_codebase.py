@@ -29,6 +29,7 @@ OWNERS = {
     "apprise": {"sinks.apprise"},
     "datasette": {"browse", "datasette_plugin"},
     "markupsafe": {"datasette_plugin"},
+    "anyascii": {"translit"},
 }
 
 

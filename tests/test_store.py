@@ -34,7 +34,7 @@ from tracker.models import (
     TermMatch,
 )
 from tracker.poll import poll_plan
-from tracker.store import Store
+from tracker.store import Store, schema
 from tracker.stories import best_match, story_bands, title_tokens
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -524,7 +524,7 @@ def test_unusable_database_is_a_store_error(tmp_path: Path) -> None:
 def test_views_exist_and_schema_is_versioned(store: Store) -> None:
     names = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type='view'")}
     assert {"flagged", "flagged_stories", "relevant", "feed_health"} <= names
-    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 4
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     reopened = Store(store.path)
     assert reopened.counts()["feeds"] == 2

@@ -1,7 +1,8 @@
 """What an alert says: new flags turned into plain-text and JSON messages.
 
-Owns the ``Alert`` record (one per topic and story, however many outlets carried
-it), its renderings for e-mail, chat and webhooks, digests of several alerts, and
+Owns the ``Alert`` record (one per topic and development — or story, for a flag
+not placed in a development —, however many outlets carried it), its renderings
+for e-mail, chat and webhooks, digests of several alerts, and
 the decision of when a digest sink is due. Everything here is a pure function of
 its inputs, stdlib only.
 
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from tracker.urls import is_http_url
 
 if TYPE_CHECKING:
-    from tracker.models import NewFlag
+    from tracker.models import AlertKey, NewFlag
 
 # Tunables for rendering and digests.
 TITLE_MAX = 300  # characters of a title kept in a subject or a body
@@ -49,11 +50,14 @@ class Alert:
     score: float
     reasons: str  # one reason per line
     outlets: tuple[str, ...]  # every outlet that carried the story, first seen first
+    development_id: int | None = None  # the development it opens (None: a story's alert)
 
     @property
-    def key(self) -> tuple[str, int]:
-        """What makes two alerts the same alert."""
-        return (self.topic, self.story_id)
+    def key(self) -> AlertKey:
+        """What makes two alerts the same alert: one development, or one story."""
+        if self.development_id is not None:
+            return (self.topic, "development", self.development_id)
+        return (self.topic, "story", self.story_id)
 
 
 @dataclass(frozen=True)
@@ -68,11 +72,12 @@ class DigestState:
 
 
 def alerts_from_flags(flags: Sequence[NewFlag]) -> list[Alert]:
-    """One alert per (topic, story), in first-seen order; backlog flags are dropped."""
-    groups: dict[tuple[str, int], list[NewFlag]] = {}
+    """One alert per topic and development (a story, for a flag not in one yet), in
+    first-seen order; backlog flags are dropped."""
+    groups: dict[AlertKey, list[NewFlag]] = {}
     for flag in flags:
         if not flag.backlog:
-            groups.setdefault((flag.topic, flag.story_id), []).append(flag)
+            groups.setdefault(flag.alert_key, []).append(flag)
     return [_alert_from_copies(copies) for copies in groups.values()]
 
 
@@ -88,12 +93,13 @@ def _alert_from_copies(copies: Sequence[NewFlag]) -> Alert:
         score=_finite(best.score),
         reasons=clean_text(best.reasons),
         outlets=_unique(clean_line(flag.feed) for flag in copies),
+        development_id=best.development_id,
     )
 
 
 def merge_alerts(older: Sequence[Alert], newer: Sequence[Alert]) -> tuple[Alert, ...]:
     """``older`` then ``newer``, one alert per key: a repeat adds its outlets to the first."""
-    merged: dict[tuple[str, int], Alert] = {}
+    merged: dict[AlertKey, Alert] = {}
     for alert in (*older, *newer):
         seen = merged.get(alert.key)
         merged[alert.key] = alert if seen is None else _combine(seen, alert)
@@ -180,6 +186,7 @@ def render_json(alert: Alert) -> dict[str, Any]:
     return {
         "topic": alert.topic,
         "story_id": alert.story_id,
+        "development_id": alert.development_id,
         "title": alert.title,
         "url": alert.url,
         "feed": alert.feed,

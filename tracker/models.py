@@ -237,6 +237,9 @@ class FeedState:
         return self.name or self.title or self.url
 
 
+AlertKey = tuple[str, str, int]  # (topic, "development" or "story", its id): one alert
+
+
 @dataclass(frozen=True)
 class NewFlag:
     """A flag written by a poll or a rescore, for alerts and reports."""
@@ -250,6 +253,15 @@ class NewFlag:
     score: float
     reasons: str
     backlog: bool
+    development_id: int | None = None  # None: not placed in a development yet
+    development_role: str | None = None  # new, update or repeat
+
+    @property
+    def alert_key(self) -> AlertKey:
+        """What one alert covers: the flag's development, or its story before it has one."""
+        if self.development_id is not None:
+            return (self.topic, "development", self.development_id)
+        return (self.topic, "story", self.story_id)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 One dispatcher job (``coalesce=True``, ``max_instances=1``, a misfire grace) runs
 every tick: it reloads the config and topics when their files changed (or on
 SIGHUP), polls the feeds whose ``next_poll_at`` has come, then runs the
-after-cycle hooks (``tracker.hooks``: by default it sends alerts for new flags,
+after-cycle hooks (``tracker.hooks``: by default it places new flags in their
+developments, sends alerts for new developments,
 records the cycle in ``service_runs`` and prunes old story bands). Scheduling
 state lives in the ``feeds`` table, so a restart resumes where it stopped. One
 service per database, enforced with a lock file beside it. SIGTERM/SIGINT stop
@@ -38,7 +39,7 @@ from tracker import schedule
 from tracker.alerts import alerts_from_flags
 from tracker.config import Config, load_config
 from tracker.errors import ServiceLocked, TrackerError
-from tracker.hooks import AfterCycleHook, FinishedCycle, run_after_cycle
+from tracker.hooks import AfterCycleHook, FinishedCycle, detect_developments, run_after_cycle
 from tracker.poll import CycleSummary, ParsePool, Poller, utcnow
 from tracker.sinks import AlertSender
 from tracker.store import Store
@@ -118,7 +119,7 @@ class Service:
 
     def default_hooks(self) -> list[AfterCycleHook]:
         """What every cycle does after its poll, in order (see ``tracker.hooks``)."""
-        return [self.send_alerts, self.record_cycle, self.prune_story_bands]
+        return [detect_developments, self.send_alerts, self.record_cycle, self.prune_story_bands]
 
     # ---- live configuration ------------------------------------------------------------
 
@@ -234,13 +235,13 @@ class Service:
         flags = self.store.unnotified_flags()
         if not flags:
             return {"alerts_sent": 0}
-        fresh = [f for f in flags if not self.store.story_notified(f.story_id, f.topic)]
+        fresh = [f for f in flags if not self.store.already_alerted(f)]
         if self.sender is None or not self.config.alerts or not fresh:
             self.store.mark_notified(flags, cycle.now)
             return {"alerts_sent": 0}
         report = self.sender.send(alerts_from_flags(fresh), cycle.now)
-        delivered = {(a.topic, a.story_id) for a in report.delivered}
-        done = [f for f in flags if (f.topic, f.story_id) in delivered or f not in fresh]
+        delivered = {a.key for a in report.delivered}
+        done = [f for f in flags if f.alert_key in delivered or f not in fresh]
         self.store.mark_notified(done, cycle.now)
         return {"alerts_sent": len(delivered)}
 

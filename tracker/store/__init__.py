@@ -12,6 +12,7 @@ Its modules, one area each:
 - ``items``: a poll's snapshot read and its ``PollWrite`` applied;
 - ``bands``: story candidates, the story-band and full-text index batches;
 - ``verdicts``: matches, assessments, flags and topics, rescoring;
+- ``developments``: developments and each flag's place and role in one;
 - ``notify``: flags still to alert, marking them alerted;
 - ``runs``: the service's runs and the status counts.
 
@@ -33,6 +34,7 @@ import sqlite_utils
 
 from tracker.errors import StoreError
 from tracker.store.connection import connect
+from tracker.store.developments import DevelopmentTable
 from tracker.store.feeds import FeedTable
 from tracker.store.items import PollWriter
 from tracker.store.migrations import migrate
@@ -43,7 +45,7 @@ from tracker.store.verdicts import Verdicts
 __all__ = ["Store", "StoreError"]
 
 
-class Store(FeedTable, PollWriter, Verdicts, Notifications, ServiceRuns):
+class Store(FeedTable, PollWriter, Verdicts, DevelopmentTable, Notifications, ServiceRuns):
     """An open tracker database."""
 
     def __init__(self, path: str | Path) -> None:
