@@ -31,27 +31,30 @@ from tracker.translit import to_latin
 
 # Tunables (the labeled stream in tests/data/developments tunes them; see README).
 WINDOW = timedelta(days=4)  # an item joins a development whose last report is this recent
-JOIN_WEIGHT = 4.0  # the shared key weight an item needs to join a development
-JOIN_SHARE = 0.2  # ... and the share of the item's own key weight that is
-PRIOR_ITEMS = 4  # items without any key assumed in the background of the weights
-TERM_WEIGHT = 0.5  # keys the topic's own terms matched: every flagged item has some
+BACKGROUND = timedelta(days=30)  # developments this recent weigh the keys (how common)
+JOIN_WEIGHT = 1.25  # the shared key weight an item needs to join a development
+JOIN_SHARE = 0.1  # ... and the share of the item's own key weight that is
+PRIOR_DEVELOPMENTS = 4  # developments without any key assumed in the background
+TERM_WEIGHT = 1.0  # keys the topic's own terms matched: every flagged item has some
+KEY_SPREAD = 0.5  # how much a key only some of a development's reports have counts less
 NUMBER_WEIGHT = 1.5  # numbers (a count of prisoners, a date) are strong evidence
 SKELETON_LEN = 4  # consonants kept of a word: inflected forms keep their stem
 MIN_SKELETON = 3  # shorter skeletons ("the", "Doha") say too little
 MIN_WORD = 4  # letters a word needs to give a key
-UPDATE_NEW_KEYS = 2  # new distinctive keys that make a later report an update
 COMMON_MIN = 20  # a key in more items than this and ...
 COMMON_SHARE = 0.1  # ... this share of the pool's items finds no candidates
-CLOSE_EVERY = 256  # items placed between two sweeps of the developments out of the window
+CLOSE_EVERY = 256  # items placed between two sweeps of developments out of the background
 ROLES = ("new", "update", "repeat")
 
 _WORD = re.compile(r"\w+")
-_DIGRAPHS = (("kh", "k"), ("zh", "j"), ("dzh", "j"), ("dj", "j"), ("ph", "f"), ("sh", "s"))
-_DROPPED = str.maketrans("", "", "aeiouyhw'")
+_DIGRAPHS = (("kh", "h"), ("zh", "j"), ("dzh", "j"), ("dj", "j"), ("ph", "f"), ("sh", "s"))
+_DROPPED = str.maketrans("", "", "aeiouyw'")
 _SOUNDS = str.maketrans({"q": "k", "c": "k", "x": "k", "g": "g", "v": "v"})
 _RUN = re.compile(r"(.)\1+")
 
-# Words too common to tell developments apart, in the stream's languages.
+# Words too common to tell developments apart: function words of the languages
+# tracker's topics cover, and the names every Afghanistan follow-up has (the sides
+# themselves); whatever else is common weighs little by its frequency.
 _STOPWORDS = """
 about after against also among another because before being between could during
 first from have into more news other over report reports said says since some than
@@ -61,6 +64,9 @@ while will with would today week year years just told official officials accordi
 заявил заявила время году года однако против через между только словам новости
 این است برای که با از به در را تا های می شده کرد کرده گفت گفته اند خود آن
 دې په له او چې د یې سره کړې کړی ویلي وايي هم دا شوې شوی
+taliban afghanistan afghan united states america american americans washington
+талибы талибов талибами Афганистан афганский американский американцы Вашингтон
+طالبان افغانستان امریکا امریکایی امارت اسلامی اسلامي واشنگتن
 """
 
 
@@ -100,17 +106,19 @@ class Placement:
 
 @dataclass
 class Pool:
-    """The topic's open developments while items are placed, with the frequency of
-    each key among their items (the background of the weights) and an index from
-    keys and stories to developments, so an item is compared with few of them."""
+    """The topic's open developments while items are placed, with the number of them
+    that have each key (the background of the weights: a key every development has
+    says nothing, one all reports of a single development share says much) and an
+    index from keys and stories to developments, so an item is compared with few."""
 
     developments: dict[int, OpenDevelopment] = field(default_factory=dict)
     frequency: Counter[str] = field(default_factory=Counter)
-    items: int = 0
     by_key: dict[str, set[int]] = field(default_factory=dict)
     by_story: dict[int, int] = field(default_factory=dict)
 
     def add(self, development: OpenDevelopment) -> None:
+        before = self.developments.get(development.id)
+        self.frequency.update(development.keys.keys() - (before.keys if before else {}))
         self.developments[development.id] = development
         for key in development.keys:
             self.by_key.setdefault(key, set()).add(development.id)
@@ -120,14 +128,13 @@ class Pool:
     def close(self, development_id: int) -> None:
         """A development out of the window leaves the pool and the background."""
         development = self.developments.pop(development_id)
-        self.frequency.subtract(development.keys)
-        self.items -= development.items
+        self.frequency.subtract(development.keys.keys())
         for key in development.keys:
             self.by_key.get(key, set()).discard(development_id)
 
     def candidates(self, item: DevelopmentItem) -> set[int]:
         """The developments sharing a story or a not-too-common key with ``item``."""
-        cap = max(COMMON_MIN, self.items * COMMON_SHARE)
+        cap = max(COMMON_MIN, len(self.developments) * COMMON_SHARE)
         found = {self.by_story[item.story_id]} if item.story_id in self.by_story else set()
         for key in item.keys:
             if self.frequency[key] <= cap:
@@ -183,7 +190,9 @@ def item_keys(title: str, summary: str, matched: Iterable[str]) -> tuple[frozens
 
 
 def _weight(key: str, item: DevelopmentItem, pool: Pool) -> float:
-    rarity = math.log((pool.items + PRIOR_ITEMS) / (pool.frequency[key] + 1))
+    """How much sharing ``key`` says, from 0 (every item has it) to 1 (none has)."""
+    size = len(pool.developments) + PRIOR_DEVELOPMENTS
+    rarity = math.log(size / (pool.frequency[key] + 1)) / math.log(size)
     if key.startswith("#"):
         return rarity * NUMBER_WEIGHT
     return rarity * (TERM_WEIGHT if key in item.term_keys else 1.0)
@@ -192,9 +201,15 @@ def _weight(key: str, item: DevelopmentItem, pool: Pool) -> float:
 def _affinity(
     item: DevelopmentItem, development: OpenDevelopment, pool: Pool
 ) -> tuple[float, list[str]]:
+    """How much ``item`` shares with ``development`` (0: not enough to join). A key
+    counts by the share of the development's reports that have it: a development
+    that grew by many reports does not draw in whatever shares one of its words."""
     weights = {key: _weight(key, item, pool) for key in item.keys}
+    reports = max(development.items, 1)
     shared = sorted((k for k in item.keys if k in development.keys), key=lambda k: -weights[k])
-    shared_weight = sum(weights[key] for key in shared)
+    shared_weight = sum(
+        weights[key] * min(1.0, development.keys[key] / reports) ** KEY_SPREAD for key in shared
+    )
     total = sum(weights.values()) or 1.0
     enough = shared_weight >= JOIN_WEIGHT and shared_weight / total >= JOIN_SHARE
     if item.story_id in development.stories:
@@ -219,20 +234,15 @@ def best_development(item: DevelopmentItem, pool: Pool) -> tuple[int | None, lis
     return best[1], best[2]
 
 
-def role_in(item: DevelopmentItem, development: OpenDevelopment, pool: Pool) -> str:
-    """``repeat`` for a copy or a report adding nothing distinctive, else ``update``."""
+def role_in(item: DevelopmentItem, development: OpenDevelopment) -> str:
+    """``update`` for a report that brings something new: a number, or an actor or
+    concept of the topic (a reaction from the other side names its spokesman) the
+    development had not named; ``repeat`` for a copy, a rewrite or a translation."""
     if item.story_id in development.stories:
         return "repeat"
-    new = [
-        key
-        for key in item.keys - development.keys.keys()
-        if key.startswith("#") or (key not in item.term_keys and pool.frequency[key] == 0)
-    ]
-    return (
-        "update"
-        if len(new) >= UPDATE_NEW_KEYS or any(k.startswith("#") for k in new)
-        else ("repeat")
-    )
+    new = item.keys - development.keys.keys()
+    brings = any(key.startswith("#") or key in item.term_keys for key in new)
+    return "update" if brings else "repeat"
 
 
 def _absorb(development: OpenDevelopment, item: DevelopmentItem) -> OpenDevelopment:
@@ -252,14 +262,12 @@ def open_pool(developments: Sequence[OpenDevelopment]) -> Pool:
     pool = Pool()
     for development in developments:
         pool.add(development)
-        pool.frequency.update(development.keys)
-        pool.items += development.items
     return pool
 
 
 def _sweep(pool: Pool, now: datetime) -> None:
     for development in list(pool.developments.values()):
-        if not _is_open(development, now):
+        if now - development.last_seen > BACKGROUND:
             pool.close(development.id)
 
 
@@ -270,22 +278,19 @@ def _join(pool: Pool, item: DevelopmentItem) -> Placement:
         pool.add(OpenDevelopment(chosen, item.published, {}, items=0))
         placement = Placement(item.item_id, chosen, "new")
     else:
-        role = role_in(item, pool.developments[chosen], pool)
+        role = role_in(item, pool.developments[chosen])
         placement = Placement(item.item_id, chosen, role, tuple(shared[:5]))
-    grown = _absorb(pool.developments[chosen], item)
-    pool.add(grown)
-    pool.frequency.update(item.keys)
-    pool.items += 1
+    pool.add(_absorb(pool.developments[chosen], item))
     return placement
 
 
 def place(items: Sequence[DevelopmentItem], pool: Pool) -> list[Placement]:
     """Place ``items`` (oldest first) one after the other. A new development gets a
     provisional id below zero (-1, -2, ...) until the store numbers it; ``pool`` grows
-    as items are placed, and developments out of the window leave it."""
+    as items are placed, and developments older than the background leave it."""
     placements = []
     for count, item in enumerate(items):
-        if count and count % CLOSE_EVERY == 0:
+        if count % CLOSE_EVERY == 0:
             _sweep(pool, item.published)
         placements.append(_join(pool, item))
     return placements

@@ -47,18 +47,18 @@ _COUNTS = f"""UPDATE developments SET
     first_item_id = (SELECT item_id {_PER_DEV} ORDER BY published, item_id LIMIT 1)
     WHERE id IN ({_IDS})"""
 _CARRIERS = (
-    "SELECT {0} AS name, MIN(flags.published) AS at FROM flags "
+    "SELECT {0} AS carrier, MIN(flags.published) AS at FROM flags "
     "JOIN items ON items.id = flags.item_id JOIN item_feeds ON item_feeds.item_id = items.id "
     "JOIN feeds ON feeds.id = item_feeds.feed_id WHERE flags.development_id = developments.id "
-    "AND {0} != '' GROUP BY name ORDER BY at, name"
+    "AND {0} != '' GROUP BY carrier ORDER BY at, carrier"
 )
 _COVERAGE = f"""UPDATE developments SET
     title = COALESCE((SELECT NULLIF(title, '') FROM items WHERE id = first_item_id),
                      '(untitled)'),
     first_outlet = COALESCE((SELECT {_OUTLET} FROM items LEFT JOIN feeds
                              ON feeds.id = items.feed_id WHERE items.id = first_item_id), ''),
-    outlets = (SELECT json_group_array(name) FROM ({_CARRIERS.format(_OUTLET)})),
-    languages = (SELECT json_group_array(name) FROM ({_CARRIERS.format(_LANGUAGE)}))
+    outlets = (SELECT json_group_array(carrier) FROM ({_CARRIERS.format(_OUTLET)})),
+    languages = (SELECT json_group_array(carrier) FROM ({_CARRIERS.format(_LANGUAGE)}))
     WHERE id IN ({_IDS})"""
 _OUTLET_COUNT = (
     f"UPDATE developments SET outlet_count = json_array_length(outlets) WHERE id IN ({_IDS})"
@@ -108,11 +108,12 @@ def _open(conn: sqlite3.Connection, topic: str, since: datetime) -> list[OpenDev
 
 
 def read_unplaced(conn: sqlite3.Connection, topic: str) -> _Read:
-    """The topic's flags without a development, and the developments they may join."""
+    """The topic's flags without a development, and the developments they may join
+    or that weigh their keys."""
     rows = conn.execute(_FLAGS.format("AND flags.development_id IS NULL"), (topic,)).fetchall()
     items = tuple(_item(row) for row in rows)
     since = min((item.published for item in items), default=None)
-    opened = _open(conn, topic, since - developments.WINDOW) if since else []
+    opened = _open(conn, topic, since - developments.BACKGROUND) if since else []
     return _Read(items, {}, developments.open_pool(opened))
 
 
