@@ -24,7 +24,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from tracker.translit import to_latin
@@ -60,7 +60,7 @@ about after against also among another because before being between could during
 first from have into more news other over report reports said says since some than
 that their them then there these they this those under were what when where which
 while will with would today week year years just told official officials according
-после также который которые чтобы более этого может было были будет сообщил сообщает
+после также чтобы более этого может было были будет сообщил сообщает
 заявил заявила время году года однако против через между только словам новости
 این است برای که با از به در را تا های می شده کرد کرده گفت گفته اند خود آن
 دې په له او چې د یې سره کړې کړی ویلي وايي هم دا شوې شوی
@@ -83,15 +83,16 @@ class DevelopmentItem:
     term_keys: frozenset[str] = frozenset()  # keys of the topic's matched terms
 
 
-@dataclass(frozen=True)
+@dataclass
 class OpenDevelopment:
-    """A development an item may still join: its keys and when it last had a report."""
+    """A development an item may still join: its keys and when it last had a report.
+    The pool's working state: placing an item grows it in place."""
 
     id: int
     last_seen: datetime
-    keys: Mapping[str, int]  # key -> items of the development that have it
-    stories: frozenset[int] = frozenset()
-    items: int = 1
+    keys: Counter[str] = field(default_factory=Counter)  # key -> its reports with it
+    stories: set[int] = field(default_factory=set)
+    items: int = 0
 
 
 @dataclass(frozen=True)
@@ -117,12 +118,25 @@ class Pool:
     by_story: dict[int, int] = field(default_factory=dict)
 
     def add(self, development: OpenDevelopment) -> None:
-        before = self.developments.get(development.id)
-        self.frequency.update(development.keys.keys() - (before.keys if before else {}))
         self.developments[development.id] = development
-        for key in development.keys:
+        self._index(development, development.keys, development.stories)
+
+    def grow(self, development: OpenDevelopment, item: DevelopmentItem) -> None:
+        """``item`` joins ``development``: its keys and story are indexed, its time kept."""
+        self._index(development, [k for k in item.keys if k not in development.keys], ())
+        development.keys.update(item.keys)
+        development.stories.add(item.story_id)
+        self.by_story[item.story_id] = development.id
+        development.last_seen = max(development.last_seen, item.published)
+        development.items += 1
+
+    def _index(
+        self, development: OpenDevelopment, keys: Iterable[str], stories: Iterable[int]
+    ) -> None:
+        for key in keys:
+            self.frequency[key] += 1
             self.by_key.setdefault(key, set()).add(development.id)
-        for story in development.stories:
+        for story in stories:
             self.by_story[story] = development.id
 
     def close(self, development_id: int) -> None:
@@ -240,21 +254,9 @@ def role_in(item: DevelopmentItem, development: OpenDevelopment) -> str:
     development had not named; ``repeat`` for a copy, a rewrite or a translation."""
     if item.story_id in development.stories:
         return "repeat"
-    new = item.keys - development.keys.keys()
+    new = (key for key in item.keys if key not in development.keys)
     brings = any(key.startswith("#") or key in item.term_keys for key in new)
     return "update" if brings else "repeat"
-
-
-def _absorb(development: OpenDevelopment, item: DevelopmentItem) -> OpenDevelopment:
-    keys = Counter(development.keys)
-    keys.update(item.keys)
-    return replace(
-        development,
-        last_seen=max(development.last_seen, item.published),
-        keys=dict(keys),
-        stories=development.stories | {item.story_id},
-        items=development.items + 1,
-    )
 
 
 def open_pool(developments: Sequence[OpenDevelopment]) -> Pool:
@@ -275,12 +277,12 @@ def _join(pool: Pool, item: DevelopmentItem) -> Placement:
     chosen, shared = best_development(item, pool)
     if chosen is None:
         chosen = min([0, *pool.developments]) - 1
-        pool.add(OpenDevelopment(chosen, item.published, {}, items=0))
+        pool.add(OpenDevelopment(chosen, item.published))
         placement = Placement(item.item_id, chosen, "new")
     else:
         role = role_in(item, pool.developments[chosen])
         placement = Placement(item.item_id, chosen, role, tuple(shared[:5]))
-    pool.add(_absorb(pool.developments[chosen], item))
+    pool.grow(pool.developments[chosen], item)
     return placement
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -99,8 +100,8 @@ def _open(conn: sqlite3.Connection, topic: str, since: datetime) -> list[OpenDev
         OpenDevelopment(
             id=int(row["id"]),
             last_seen=datetime.fromisoformat(row["last_seen"]),
-            keys=json.loads(row["keys"]),
-            stories=frozenset(s for s in json.loads(row["stories"]) if s is not None),
+            keys=Counter(json.loads(row["keys"])),
+            stories={s for s in json.loads(row["stories"]) if s is not None},
             items=int(row["reports"]),
         )
         for row in rows
@@ -184,12 +185,7 @@ def regroup(conn: sqlite3.Connection, topic: str) -> list[int]:
     read = read_all(conn, topic)
     grouped = developments.group_all(read.items)
     placements = [p for group in grouped for p in group]
-    pool = Pool()
-    for group in grouped:  # every development, closed or not, for its keys
-        pool.developments[group[0].development_id] = OpenDevelopment(
-            group[0].development_id, _first(read.items, group), {}, items=0
-        )
-    keyed = _Read(read.items, read.old, _keyed(pool, read.items, placements))
+    keyed = _Read(read.items, read.old, _keyed(grouped, read.items))
     touched = write_placements(conn, topic, keyed, placements)
     conn.execute(
         "DELETE FROM developments WHERE topic = ? AND id NOT IN (SELECT development_id "
@@ -199,20 +195,16 @@ def regroup(conn: sqlite3.Connection, topic: str) -> list[int]:
     return touched
 
 
-def _first(items: Sequence[DevelopmentItem], group: Sequence[Placement]) -> datetime:
-    published = {item.item_id: item.published for item in items}
-    return min(published[p.item_id] for p in group)
-
-
-def _keyed(pool: Pool, items: Sequence[DevelopmentItem], placements: Sequence[Placement]) -> Pool:
-    keys = {item.item_id: item.keys for item in items}
-    counts: dict[int, dict[str, int]] = {}
-    for placement in placements:
-        mine = counts.setdefault(placement.development_id, {})
-        for key in keys[placement.item_id]:
-            mine[key] = mine.get(key, 0) + 1
-    for dev, mine in counts.items():
-        pool.developments[dev] = OpenDevelopment(dev, pool.developments[dev].last_seen, mine)
+def _keyed(grouped: Sequence[Sequence[Placement]], items: Sequence[DevelopmentItem]) -> Pool:
+    """Every development of a regrouping with its keys, closed or not."""
+    by_id = {item.item_id: item for item in items}
+    pool = Pool()
+    for group in grouped:
+        mine = [by_id[placement.item_id] for placement in group]
+        development = OpenDevelopment(group[0].development_id, min(i.published for i in mine))
+        for item in mine:
+            development.keys.update(item.keys)
+        pool.developments[development.id] = development
     return pool
 
 
