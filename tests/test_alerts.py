@@ -220,6 +220,7 @@ def test_json_rendering() -> None:
         "topic": "quakes",
         "story_id": 7,
         "development_id": None,
+        "update": False,
         "title": "Aftershock hits coastal town",
         "url": "https://news.example/aftershock",
         "feed": "Daily News",

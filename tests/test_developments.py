@@ -19,7 +19,7 @@ from conftest import make_project
 from tracker import developments as dv
 from tracker.cli import cli
 from tracker.config import load_config
-from tracker.models import FeedConfig, FlagDecision, ItemText, TermMatch
+from tracker.models import AlertSink, FeedConfig, FlagDecision, ItemText, TermMatch
 from tracker.store import Store, schema
 from tracker.topicset import load_topic_set, rescore_changed_topics
 
@@ -379,3 +379,41 @@ def test_a_mistake_is_one_line_and_exit_2(
     code, out = tracker(project, *args)
     assert code == 2
     assert message in out and "Traceback" not in out
+
+
+# ---- alerts per development --------------------------------------------------------------
+
+
+def test_only_sinks_that_ask_for_updates_get_them(store: Store) -> None:
+    from httpserver import LocalServer, Reply
+
+    from tracker.alerts import alerts_from_flags, render_text
+    from tracker.sinks import AlertSender
+    from tracker.sinks.webhook import WebhookSettings
+
+    write_poll(store, "wire", [CORBETT[0]], NOW)
+    store.place_new_flags()
+    first = store.unnotified_flags()
+    store.mark_notified(first, NOW)
+    write_poll(
+        store, "daily", ["US and Taliban: prisoner Corbett freed, 2 more next, Qatar says"], NOW
+    )
+    store.place_new_flags()
+    [update] = store.unnotified_flags()
+    assert update.development_role == "update"  # a number the development had not named
+    alerts = alerts_from_flags(first) + alerts_from_flags([update], update=True)
+    assert render_text(alerts[1])[0].startswith("[tracker] t: update: ")
+
+    with LocalServer() as server:
+        server.route("/all", Reply(status=204))
+        server.route("/new", Reply(status=204))
+        sinks = [
+            AlertSink("webhook", WebhookSettings(server.url("/all")), updates=True),
+            AlertSink("webhook", WebhookSettings(server.url("/new"))),
+        ]
+        report = AlertSender(sinks).send(alerts, NOW)
+        everything = [json.loads(r.body) for r in server.received_on("/all")]
+        news = [json.loads(r.body) for r in server.received_on("/new")]
+    assert [a["update"] for a in everything] == [False, True]
+    assert [a["update"] for a in news] == [False]
+    assert {a.key for a in report.delivered} == {a.key for a in alerts}

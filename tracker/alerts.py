@@ -51,12 +51,14 @@ class Alert:
     reasons: str  # one reason per line
     outlets: tuple[str, ...]  # every outlet that carried the story, first seen first
     development_id: int | None = None  # the development it opens (None: a story's alert)
+    update: bool = False  # an update of a development already alerted (sinks opt in)
 
     @property
     def key(self) -> AlertKey:
-        """What makes two alerts the same alert: one development, or one story."""
+        """What makes two alerts the same alert: one development (or its update), or one
+        story."""
         if self.development_id is not None:
-            return (self.topic, "development", self.development_id)
+            return (self.topic, "update" if self.update else "development", self.development_id)
         return (self.topic, "story", self.story_id)
 
 
@@ -71,14 +73,15 @@ class DigestState:
 # ---- building alerts -------------------------------------------------------------------
 
 
-def alerts_from_flags(flags: Sequence[NewFlag]) -> list[Alert]:
+def alerts_from_flags(flags: Sequence[NewFlag], *, update: bool = False) -> list[Alert]:
     """One alert per topic and development (a story, for a flag not in one yet), in
-    first-seen order; backlog flags are dropped."""
+    first-seen order; backlog flags are dropped. ``update``: the flags are updates of
+    developments already alerted."""
     groups: dict[AlertKey, list[NewFlag]] = {}
     for flag in flags:
         if not flag.backlog:
             groups.setdefault(flag.alert_key, []).append(flag)
-    return [_alert_from_copies(copies) for copies in groups.values()]
+    return [replace(_alert_from_copies(copies), update=update) for copies in groups.values()]
 
 
 def _alert_from_copies(copies: Sequence[NewFlag]) -> Alert:
@@ -160,7 +163,8 @@ def _finite(score: float) -> float:
 
 def render_text(alert: Alert) -> tuple[str, str]:
     """The subject and plain-text body of one alert."""
-    subject = clean_line(f"{SUBJECT_PREFIX} {alert.topic}: {alert.title}")
+    kind = "update: " if alert.update else ""
+    subject = clean_line(f"{SUBJECT_PREFIX} {alert.topic}: {kind}{alert.title}")
     return subject, _text_block(alert)
 
 
@@ -168,7 +172,7 @@ def _text_block(alert: Alert) -> str:
     outlets = ", ".join(alert.outlets) or alert.feed or "(unknown)"
     label = "Outlets" if len(alert.outlets) > 1 else "Outlet"
     lines = [
-        alert.title,
+        f"Update: {alert.title}" if alert.update else alert.title,
         alert.url or "(no link)",
         "",
         f"Topic: {alert.topic}",
@@ -187,6 +191,7 @@ def render_json(alert: Alert) -> dict[str, Any]:
         "topic": alert.topic,
         "story_id": alert.story_id,
         "development_id": alert.development_id,
+        "update": alert.update,
         "title": alert.title,
         "url": alert.url,
         "feed": alert.feed,

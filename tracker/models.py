@@ -72,6 +72,7 @@ class AlertSink:
     topics: tuple[str, ...] = ()  # empty: every topic
     timeout: float = 10.0  # seconds for one delivery attempt
     retries: int = 3  # attempts per message
+    updates: bool = False  # also alert on updates of developments already alerted
 
 
 @dataclass(frozen=True)

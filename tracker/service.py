@@ -236,10 +236,15 @@ class Service:
         if not flags:
             return {"alerts_sent": 0}
         fresh = [f for f in flags if not self.store.already_alerted(f)]
-        if self.sender is None or not self.config.alerts or not fresh:
+        # Updates of developments already alerted go to the sinks with ``updates = true``
+        # (once: a failed update is not sent again); repeats never go anywhere.
+        wanted = any(sink.updates for sink in self.config.alerts)
+        updates = [f for f in flags if wanted and f not in fresh and f.development_role == "update"]
+        if self.sender is None or not self.config.alerts or not (fresh or updates):
             self.store.mark_notified(flags, cycle.now)
             return {"alerts_sent": 0}
-        report = self.sender.send(alerts_from_flags(fresh), cycle.now)
+        alerts = alerts_from_flags(fresh) + alerts_from_flags(updates, update=True)
+        report = self.sender.send(alerts, cycle.now)
         delivered = {a.key for a in report.delivered}
         done = [f for f in flags if f.alert_key in delivered or f not in fresh]
         self.store.mark_notified(done, cycle.now)

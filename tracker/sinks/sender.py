@@ -90,7 +90,7 @@ class AlertSender:
         reports: list[SinkReport] = []
         missed: set[AlertKey] = set()
         for index, sink in enumerate(self._sinks):
-            wanted = for_topics(alerts, sink.topics)
+            wanted = [a for a in for_topics(alerts, sink.topics) if sink.updates or not a.update]
             report, taken = self._send_guarded(index, sink, wanted, now)
             reports.append(report)
             missed |= {alert.key for alert in wanted} - taken
