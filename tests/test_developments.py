@@ -417,3 +417,23 @@ def test_only_sinks_that_ask_for_updates_get_them(store: Store) -> None:
     assert [a["update"] for a in everything] == [False, True]
     assert [a["update"] for a in news] == [False]
     assert {a.key for a in report.delivered} == {a.key for a in alerts}
+
+
+@pytest.mark.slow
+def test_poll_once_places_the_flags_and_the_cli_lists_them(tmp_path: Path, run_tracker) -> None:  # type: ignore[no-untyped-def]
+    from devstream import StreamServer, load_stream
+    from httpserver import LocalServer
+
+    stream = load_stream()
+    with LocalServer() as server:
+        served = StreamServer(server, stream, day=stream.days)
+        make_project(tmp_path, served.urls())
+        run_tracker("poll", "--once")
+    listed = json.loads(run_tracker("developments", "--json").stdout)
+    wrong = run_tracker("development", "0", check=False)
+
+    assert len(listed) >= 8  # 9 developments, 2 near misses: a merge or two at most
+    assert max(d["reports"] for d in listed) >= 5
+    assert {lang for d in listed for lang in d["languages"]} == {"en", "ru", "fa", "ps"}
+    assert wrong.returncode == 2 and wrong.stderr.count("\n") == 1
+    assert "no development 0" in wrong.stderr and "Traceback" not in wrong.stderr

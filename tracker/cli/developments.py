@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from tracker.cli.base import Context, cli, pass_context
+from tracker.cli.base import Context, cli, fail, pass_context
 from tracker.config import parse_duration
 from tracker.errors import ConfigError
 from tracker.poll import utcnow
@@ -60,7 +60,7 @@ def development(ctx: Context, development_id: int, as_json: bool) -> None:
     with ctx.open_store() as store:
         found = store.development(development_id)
     if found is None:
-        raise click.BadParameter(f"no development {development_id}", param_hint="ID")
+        fail(f"no development {development_id} (see `tracker developments`)", 2)
     if as_json:
         click.echo(json.dumps(found, indent=2, ensure_ascii=False))
         return
