@@ -8,11 +8,12 @@ development a flagged item joins (or whether it starts one), its role there
 Keys survive rewriting and translation: every word of the title and summary is
 transliterated (``translit``) and reduced to its first consonants, so Khalilzad,
 Халилзада and خلیلزاد share ``klzd``, Corbett, Корбетта and کوربت share ``krbt``;
-numbers are keys of their own, whatever their digits. A key weighs by how rare it is
-among the topic's recent flagged items (the words every follow-up has — the topic's
+numbers are keys of their own, whatever their digits. A key weighs by how few of the
+topic's recent developments have it (the words every follow-up has — the topic's
 actors, "talks" — weigh little), and an item joins the open development it shares
 the most weight with, when that is enough and the development's last report is
-recent. Placing an item reads only the topic's developments open in the window.
+recent. Placing an item compares it only with the developments sharing an uncommon
+key or a story with it.
 
 Must not: touch the database, the clock or the network.
 """
@@ -41,15 +42,15 @@ NUMBER_WEIGHT = 1.5  # numbers (a count of prisoners, a date) are strong evidenc
 SKELETON_LEN = 4  # consonants kept of a word: inflected forms keep their stem
 MIN_SKELETON = 3  # shorter skeletons ("the", "Doha") say too little
 MIN_WORD = 4  # letters a word needs to give a key
-COMMON_MIN = 20  # a key in more items than this and ...
-COMMON_SHARE = 0.1  # ... this share of the pool's items finds no candidates
+COMMON_MIN = 20  # a key in more developments than this and ...
+COMMON_SHARE = 0.1  # ... this share of the pool's developments finds no candidates
 CLOSE_EVERY = 256  # items placed between two sweeps of developments out of the background
 ROLES = ("new", "update", "repeat")
 
 _WORD = re.compile(r"\w+")
-_DIGRAPHS = (("kh", "h"), ("zh", "j"), ("dzh", "j"), ("dj", "j"), ("ph", "f"), ("sh", "s"))
+_DIGRAPHS = (("kh", "h"), ("zh", "j"), ("dj", "j"), ("ph", "f"), ("sh", "s"))  # Дж: dzh, dj, j
 _DROPPED = str.maketrans("", "", "aeiouyw'")
-_SOUNDS = str.maketrans({"q": "k", "c": "k", "x": "k", "g": "g", "v": "v"})
+_SOUNDS = str.maketrans({"q": "k", "c": "k", "x": "k"})
 _RUN = re.compile(r"(.)\1+")
 
 # Words too common to tell developments apart: function words of the languages
@@ -194,7 +195,9 @@ _STOP_KEYS = frozenset(
 )
 
 
-def item_keys(title: str, summary: str, matched: Iterable[str]) -> tuple[frozenset[str], ...]:
+def item_keys(
+    title: str, summary: str, matched: Iterable[str]
+) -> tuple[frozenset[str], frozenset[str]]:
     """An item's keys and, among them, those of the topic terms it matched."""
     terms = word_keys(" ".join(matched))
     return word_keys(f"{title}\n{summary}") | terms, terms
@@ -204,7 +207,7 @@ def item_keys(title: str, summary: str, matched: Iterable[str]) -> tuple[frozens
 
 
 def _weight(key: str, item: DevelopmentItem, pool: Pool) -> float:
-    """How much sharing ``key`` says, from 0 (every item has it) to 1 (none has)."""
+    """How much sharing ``key`` says, from 0 (every development has it) to 1 (none has)."""
     size = len(pool.developments) + PRIOR_DEVELOPMENTS
     rarity = math.log(size / (pool.frequency[key] + 1)) / math.log(size)
     if key.startswith("#"):
