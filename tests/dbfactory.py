@@ -264,6 +264,7 @@ def _populate(store: Store, now: datetime) -> None:
     _fail(store, RADIO_ASIA, now - timedelta(hours=1), 20_000, "timeout", "timed out after 20 s")
     for age in (timedelta(days=5), timedelta(days=2), timedelta(0)):
         _fail(store, DEAD_FEED, now - age, 30_000, "http", DEAD_ERROR, status=503)
+    store.place_new_flags()  # as the service's detect_developments hook does
 
 
 def _succeed(

@@ -91,7 +91,7 @@ def test_one_alert_per_topic_and_story_in_first_seen_order() -> None:
 
     alerts = alerts_from_flags(flags)
 
-    assert [a.key for a in alerts] == [("quakes", 2), ("quakes", 1), ("floods", 2)]
+    assert [(a.topic, a.story_id) for a in alerts] == [("quakes", 2), ("quakes", 1), ("floods", 2)]
     assert alerts[0].outlets == ("Daily News", "Other")
 
 
@@ -221,6 +221,8 @@ def test_json_rendering() -> None:
     assert render_json(only) == {
         "topic": "quakes",
         "story_id": 7,
+        "development_id": None,
+        "update": False,
         "title": "Aftershock hits coastal town",
         "url": "https://news.example/aftershock",
         "feed": "Daily News",
@@ -311,7 +313,7 @@ def test_a_full_digest_queue_drops_the_oldest() -> None:
 def test_merge_keeps_distinct_topics_apart() -> None:
     merged = merge_alerts([alert(1, "quakes")], [alert(1, "floods")])
 
-    assert [a.key for a in merged] == [("quakes", 1), ("floods", 1)]
+    assert [(a.topic, a.story_id) for a in merged] == [("quakes", 1), ("floods", 1)]
 
 
 def test_alerts_carry_the_summary_publication_and_the_story_page() -> None:

@@ -31,6 +31,7 @@ OWNERS = {
     "datasette": {"browse", "datasette_plugin", "desk"},
     "markupsafe": {"datasette_plugin", "desk"},
     "trafilatura": {"seedtext"},
+    "anyascii": {"translit"},
 }
 
 

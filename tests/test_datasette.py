@@ -39,6 +39,7 @@ TESTED_QUERIES = {
     "flagged_followups",
     "latest_matches",
     "story",
+    "development",
     "feed_health",
     "flags_per_day",
     "flags_per_outlet",
@@ -113,6 +114,25 @@ def test_latest_matches_lists_flagged_and_unflagged_items_newest_first(app: Any)
     assert by_item[1]["groups"] in ("taliban,us", "us,taliban")
     assert rows(app, "latest_matches", topic=TOPIC) == found
     assert rows(app, "latest_matches", topic="another-topic") == []
+
+
+def test_development_shows_its_timeline_with_outlets_languages_and_roles(app: Any) -> None:
+    [first] = rows(app, "developments", _sort_desc="reports", _size="1")
+    found = rows(app, "development", id=str(first["id"]))
+
+    assert len(found) == first["reports"] >= 2
+    assert [row["published"] for row in found] == sorted(row["published"] for row in found)
+    assert found[0]["role"] == "new"
+    assert {row["role"] for row in found[1:]} <= {"update", "repeat"}
+    assert {row["outlet"] for row in found} == set(json.loads(first["outlets"]))
+    assert rows(app, "development", id="") == []
+
+
+def test_developments_table_page_and_flagged_view_name_developments(app: Any) -> None:
+    page = html(app, "/tracker/developments")
+    assert "The developments an analyst follows" in page
+    flagged = rows(app, "flagged", _size="max")
+    assert all(isinstance(row["development_id"], int) for row in flagged)
 
 
 def test_story_lists_every_outlet_that_carried_it(app: Any) -> None:

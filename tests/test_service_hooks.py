@@ -159,6 +159,7 @@ def test_the_default_hooks_send_alerts_record_the_cycle_and_prune(
         service.store.close()
 
     assert names == [
+        "detect_developments",
         "send_alerts",
         "record_cycle",
         "prune_story_bands",

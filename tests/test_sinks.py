@@ -240,6 +240,8 @@ def test_webhook_receives_the_alert_as_json(hook_server: HookServer) -> None:
     assert post.body == {
         "topic": "quakes",
         "story_id": 7,
+        "development_id": None,
+        "update": False,
         "title": "Aftershock 7 hits coastal town",
         "url": "https://news.example/7",
         "feed": "Daily News",

@@ -1,7 +1,8 @@
 """What an alert says: new flags turned into plain-text and JSON messages.
 
-Owns the ``Alert`` record (one per topic and story, however many outlets carried
-it), its renderings for e-mail, chat and webhooks, digests of several alerts, and
+Owns the ``Alert`` record (one per topic and development — or story, for a flag
+not placed in a development —, however many outlets carried it), its renderings
+for e-mail, chat and webhooks, digests of several alerts, and
 the decision of when a digest sink is due. Everything here is a pure function of
 its inputs, stdlib only.
 
@@ -25,7 +26,7 @@ from urllib.parse import quote
 from tracker.urls import is_http_url
 
 if TYPE_CHECKING:
-    from tracker.models import NewFlag
+    from tracker.models import AlertKey, NewFlag
 
 # Tunables for rendering and digests.
 TITLE_MAX = 300  # characters of a title kept in a subject or a body
@@ -54,11 +55,16 @@ class Alert:
     summary: str = ""  # the best-scoring copy's summary, plain text
     published: str = ""  # when the story's first copy was published (ISO-8601 UTC)
     page_url: str | None = None  # the story's page in Datasette, with browse_url set
+    development_id: int | None = None  # the development it opens (None: a story's alert)
+    update: bool = False  # an update of a development already alerted (sinks opt in)
 
     @property
-    def key(self) -> tuple[str, int]:
-        """What makes two alerts the same alert."""
-        return (self.topic, self.story_id)
+    def key(self) -> AlertKey:
+        """What makes two alerts the same alert: one development (or its update), or one
+        story."""
+        if self.development_id is not None:
+            return (self.topic, "update" if self.update else "development", self.development_id)
+        return (self.topic, "story", self.story_id)
 
 
 @dataclass(frozen=True)
@@ -72,17 +78,27 @@ class DigestState:
 # ---- building alerts -------------------------------------------------------------------
 
 
-def alerts_from_flags(flags: Sequence[NewFlag], pages: str = "") -> list[Alert]:
-    """One alert per (topic, story), in first-seen order; backlog flags are dropped.
-    With ``pages`` (``story_pages``), each alert links to its story's page."""
-    groups: dict[tuple[str, int], list[NewFlag]] = {}
+def alerts_from_flags(
+    flags: Sequence[NewFlag], pages: str = "", *, update: bool = False
+) -> list[Alert]:
+    """One alert per topic and development (a story, for a flag not in one yet), in
+    first-seen order; backlog flags are dropped. ``update``: the flags are updates of
+    developments already alerted. With ``pages`` (``story_pages``), each alert links to
+    its development's page, or its story's."""
+    groups: dict[AlertKey, list[NewFlag]] = {}
     for flag in flags:
         if not flag.backlog:
-            groups.setdefault((flag.topic, flag.story_id), []).append(flag)
-    alerts = [_alert_from_copies(copies) for copies in groups.values()]
+            groups.setdefault(flag.alert_key, []).append(flag)
+    alerts = [replace(_alert_from_copies(copies), update=update) for copies in groups.values()]
     if not pages:
         return alerts
-    return [replace(a, page_url=safe_link(f"{pages}?story_id={a.story_id}")) for a in alerts]
+    return [replace(a, page_url=safe_link(_page_of(pages, a))) for a in alerts]
+
+
+def _page_of(pages: str, alert: Alert) -> str:
+    if alert.development_id is not None:
+        return f"{pages.removesuffix('/story')}/development?id={alert.development_id}"
+    return f"{pages}?story_id={alert.story_id}"
 
 
 def story_pages(browse_url: str, database: str) -> str:
@@ -106,12 +122,13 @@ def _alert_from_copies(copies: Sequence[NewFlag]) -> Alert:
         outlets=_unique(clean_line(flag.feed) for flag in copies),
         summary=clean_line(best.summary, SUMMARY_MAX),
         published=min((flag.published for flag in copies if flag.published), default=""),
+        development_id=best.development_id,
     )
 
 
 def merge_alerts(older: Sequence[Alert], newer: Sequence[Alert]) -> tuple[Alert, ...]:
     """``older`` then ``newer``, one alert per key: a repeat adds its outlets to the first."""
-    merged: dict[tuple[str, int], Alert] = {}
+    merged: dict[AlertKey, Alert] = {}
     for alert in (*older, *newer):
         seen = merged.get(alert.key)
         merged[alert.key] = alert if seen is None else _combine(seen, alert)
@@ -172,7 +189,8 @@ def _finite(score: float) -> float:
 
 def render_text(alert: Alert) -> tuple[str, str]:
     """The subject and plain-text body of one alert."""
-    subject = clean_line(f"{SUBJECT_PREFIX} {alert.topic}: {alert.title}")
+    kind = "update: " if alert.update else ""
+    subject = clean_line(f"{SUBJECT_PREFIX} {alert.topic}: {kind}{alert.title}")
     return subject, _text_block(alert)
 
 
@@ -180,7 +198,7 @@ def _text_block(alert: Alert) -> str:
     outlets = ", ".join(alert.outlets) or alert.feed or "(unknown)"
     label = "Outlets" if len(alert.outlets) > 1 else "Outlet"
     lines = [
-        alert.title,
+        f"Update: {alert.title}" if alert.update else alert.title,
         alert.url or "(no link)",
         "",
         f"Topic: {alert.topic}",
@@ -204,6 +222,8 @@ def render_json(alert: Alert) -> dict[str, Any]:
     return {
         "topic": alert.topic,
         "story_id": alert.story_id,
+        "development_id": alert.development_id,
+        "update": alert.update,
         "title": alert.title,
         "url": alert.url,
         "feed": alert.feed,

@@ -65,6 +65,7 @@ _ALERT_KEYS = {
     "topics": list,
     "timeout": object,
     "retries": int,
+    "updates": bool,
 }
 _FEED_KEYS = {"url": str, "name": str, "interval": object, "language": str, "folder": str}
 # A contact is a web page or an e-mail address: it goes into every request's User-Agent.
@@ -431,6 +432,7 @@ def _alert(src: _Source, entry: object, index: int, warnings: list[str]) -> Aler
         topics=_strings(src, entry, "topics", index),
         timeout=duration("timeout", 10.0) or 10.0,
         retries=entry.get("retries", 3),
+        updates=entry.get("updates", False),
     )
 
 

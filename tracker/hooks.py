@@ -5,7 +5,8 @@ a plain list of callables run in order after each poll, each given a
 ``FinishedCycle`` (the cycle's ``CycleSummary``, ``now``, the store, and the config
 and topics in force). By default it holds the service's own steps::
 
-    send_alerts         new flags go to the [[alerts]] sinks
+    detect_developments new flags join their developments (or start one)
+    send_alerts         new developments go to the [[alerts]] sinks
     record_cycle        the cycle is written to service_runs (``tracker status``)
     prune_story_bands   once a day, the story bands no item needs any more go
     prune_history       once a day, what [retention] no longer keeps goes, a few
@@ -78,3 +79,11 @@ def run_after_cycle(hooks: Sequence[AfterCycleHook], cycle: FinishedCycle) -> di
             continue
         facts.update(given or {})
     return facts
+
+
+def detect_developments(cycle: FinishedCycle) -> Mapping[str, object]:
+    """Place the cycle's new flags in their developments, before alerts go out (an
+    alert is per development: its first report's, never a repeat's)."""
+    placed = cycle.store.place_new_flags()
+    new = sum(1 for ps in placed.values() for p in ps if p.role == "new")
+    return {"new_developments": new} if placed else {}

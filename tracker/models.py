@@ -125,6 +125,7 @@ class AlertSink:
     topics: tuple[str, ...] = ()  # empty: every topic
     timeout: float = 10.0  # seconds for one delivery attempt
     retries: int = 3  # attempts per message
+    updates: bool = False  # also alert on updates of developments already alerted
 
 
 @dataclass(frozen=True)
@@ -295,6 +296,9 @@ class FeedState:
         return self.name or self.title or self.url
 
 
+AlertKey = tuple[str, str, int]  # (topic, "development" or "story", its id): one alert
+
+
 @dataclass(frozen=True)
 class NewFlag:
     """A flag written by a poll or a rescore, for alerts and reports."""
@@ -310,6 +314,15 @@ class NewFlag:
     backlog: bool
     summary: str = ""  # the item's summary (plain text)
     published: str = ""  # the item's publication time, ISO-8601 UTC
+    development_id: int | None = None  # None: not placed in a development yet
+    development_role: str | None = None  # new, update or repeat
+
+    @property
+    def alert_key(self) -> AlertKey:
+        """What one alert covers: the flag's development, or its story before it has one."""
+        if self.development_id is not None:
+            return (self.topic, "development", self.development_id)
+        return (self.topic, "story", self.story_id)
 
 
 @dataclass(frozen=True)

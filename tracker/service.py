@@ -5,8 +5,9 @@ every tick: it reloads the config and topics when their files changed (or on
 SIGHUP; a topic edit that would flag too many recent items is held back, the
 last good topics kept, until ``tracker rescore --confirm``), polls the feeds whose
 ``next_poll_at`` has come, then runs the after-cycle hooks (``tracker.hooks``: by
-default it sends alerts for new flags, records the cycle in ``service_runs`` and
-prunes old story bands). Scheduling
+default it places new flags in their developments, sends alerts for new
+developments, records the cycle in ``service_runs`` and prunes old story bands and
+history). Scheduling
 state lives in the ``feeds`` table, so a restart resumes where it stopped. One
 service per database, enforced with a lock file beside it. SIGTERM/SIGINT stop
 new polls, let the running cycle finish (bounded) and exit 0.
@@ -40,7 +41,7 @@ from tracker import schedule
 from tracker.alerts import alerts_from_flags, story_pages
 from tracker.config import Config, load_config
 from tracker.errors import ServiceLocked, StoreError, TrackerError, cap_message
-from tracker.hooks import AfterCycleHook, FinishedCycle, run_after_cycle
+from tracker.hooks import AfterCycleHook, FinishedCycle, detect_developments, run_after_cycle
 from tracker.logs import once
 from tracker.models import RescoreChange
 from tracker.poll import CycleSummary, ParsePool, Poller, utcnow
@@ -135,7 +136,13 @@ class Service:
 
     def default_hooks(self) -> list[AfterCycleHook]:
         """What every cycle does after its poll, in order (see ``tracker.hooks``)."""
-        return [self.send_alerts, self.record_cycle, self.prune_story_bands, self.prune_history]
+        return [
+            detect_developments,
+            self.send_alerts,
+            self.record_cycle,
+            self.prune_story_bands,
+            self.prune_history,
+        ]
 
     # ---- live configuration ------------------------------------------------------------
 
@@ -288,14 +295,19 @@ class Service:
         flags = self.store.unnotified_flags()
         if not flags:
             return {"alerts_sent": 0}
-        fresh = [f for f in flags if not self.store.story_notified(f.story_id, f.topic)]
-        if self.sender is None or not self.config.alerts or not fresh:
+        fresh = [f for f in flags if not self.store.already_alerted(f)]
+        # Updates of developments already alerted go to the sinks with ``updates = true``
+        # (once: a failed update is not sent again); repeats never go anywhere.
+        wanted = any(sink.updates for sink in self.config.alerts)
+        updates = [f for f in flags if wanted and f not in fresh and f.development_role == "update"]
+        if self.sender is None or not self.config.alerts or not (fresh or updates):
             self.store.mark_notified(flags, cycle.now)
             return {"alerts_sent": 0}
         pages = story_pages(self.config.settings.browse_url, Path(self.store.path).stem)
-        report = self.sender.send(alerts_from_flags(fresh, pages), cycle.now)
-        delivered = {(a.topic, a.story_id) for a in report.delivered}
-        done = [f for f in flags if (f.topic, f.story_id) in delivered or f not in fresh]
+        alerts = alerts_from_flags(fresh, pages) + alerts_from_flags(updates, pages, update=True)
+        report = self.sender.send(alerts, cycle.now)
+        delivered = {a.key for a in report.delivered}
+        done = [f for f in flags if f.alert_key in delivered or f not in fresh]
         self.store.mark_notified(done, cycle.now)
         return {"alerts_sent": len(delivered)}
 

@@ -87,6 +87,8 @@ def rescore_changed_topics(
     removed = [name for name in changed if name not in versions]
     if removed:
         store.forget_topics(removed)
+    if changed:  # flags came and went: their developments are worked out again
+        store.regroup_developments(changed)
     if changed:
         store.record_topics(
             [(t.name, t.title, str(t.path), t.version) for t in topic_set.topics], now

@@ -36,7 +36,7 @@ from tracker.alerts import (
     render_json,
     render_text,
 )
-from tracker.models import AlertSink
+from tracker.models import AlertKey, AlertSink
 from tracker.sinks.registry import Attempt, Channel, Message, find_sink_type
 from tracker.urls import redact_text
 
@@ -88,9 +88,9 @@ class AlertSender:
     def send(self, alerts: Sequence[Alert], now: datetime) -> SendReport:
         """Deliver ``alerts`` to every sink that wants them; never raises."""
         reports: list[SinkReport] = []
-        missed: set[tuple[str, int]] = set()
+        missed: set[AlertKey] = set()
         for index, sink in enumerate(self._sinks):
-            wanted = for_topics(alerts, sink.topics)
+            wanted = [a for a in for_topics(alerts, sink.topics) if sink.updates or not a.update]
             report, taken = self._send_guarded(index, sink, wanted, now)
             reports.append(report)
             missed |= {alert.key for alert in wanted} - taken
@@ -99,7 +99,7 @@ class AlertSender:
 
     def _send_guarded(
         self, index: int, sink: AlertSink, alerts: list[Alert], now: datetime
-    ) -> tuple[SinkReport, set[tuple[str, int]]]:
+    ) -> tuple[SinkReport, set[AlertKey]]:
         try:
             if sink.digest is not None:
                 return self._send_digest(index, sink, alerts, now)
@@ -110,11 +110,11 @@ class AlertSender:
 
     def _send_each(
         self, sink: AlertSink, alerts: list[Alert], now: datetime
-    ) -> tuple[SinkReport, set[tuple[str, int]]]:
+    ) -> tuple[SinkReport, set[AlertKey]]:
         if not alerts:
             return SinkReport(sink_label(sink)), set()
         deadline = self._clock() + sink_budget(sink)
-        taken: set[tuple[str, int]] = set()
+        taken: set[AlertKey] = set()
         errors: list[str] = []
         with ExitStack() as stack:
             channel = open_channel(sink, stack)
@@ -134,7 +134,7 @@ class AlertSender:
 
     def _send_digest(
         self, index: int, sink: AlertSink, alerts: list[Alert], now: datetime
-    ) -> tuple[SinkReport, set[tuple[str, int]]]:
+    ) -> tuple[SinkReport, set[AlertKey]]:
         state, dropped = queue_for_digest(self._digests[index], alerts)
         if dropped:
             log.warning("digest queue full sink=%s dropped=%d", sink_label(sink), len(dropped))

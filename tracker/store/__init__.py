@@ -12,6 +12,7 @@ Its modules, one area each:
 - ``items``: a poll's snapshot read and its ``PollWrite`` applied;
 - ``bands``: story candidates, the story-band and full-text index batches;
 - ``verdicts``: matches, assessments, flags and topics, rescoring;
+- ``developments``: developments and each flag's place and role in one;
 - ``notify``: flags still to alert, marking them alerted;
 - ``reviews``: the analysts' reviews of flags and their desk marks;
 - ``runs``: the service's runs and the status counts;
@@ -36,6 +37,7 @@ import sqlite_utils
 
 from tracker.errors import StoreError
 from tracker.store.connection import configure, connect_read_only, open_connection
+from tracker.store.developments import DevelopmentTable
 from tracker.store.feeds import FeedTable
 from tracker.store.items import PollWriter
 from tracker.store.migrations import is_current, migrate, refuse_newer
@@ -48,7 +50,9 @@ from tracker.store.verdicts import Verdicts
 __all__ = ["Store", "StoreError"]
 
 
-class Store(FeedTable, PollWriter, Pruning, Verdicts, Notifications, Reviews, ServiceRuns):
+class Store(
+    FeedTable, PollWriter, Pruning, Verdicts, DevelopmentTable, Notifications, Reviews, ServiceRuns
+):
     """An open tracker database.
 
     ``read_only``: a database that exists and is at the current schema is opened

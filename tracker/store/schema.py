@@ -259,6 +259,32 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # The desk lists flags newest flagged first, whatever the topic.
         "CREATE INDEX flags_flagged_at ON flags(flagged_at, item_id)",
     ),
+    (
+        # Developments: the flagged items of one event, over days, outlets and languages
+        # (``tracker.developments``). Each flag names its development and its role in
+        # it; the developments of the flags a database already has are worked out by
+        # ``Store.migrate`` (``DEVELOPMENTS``).
+        """CREATE TABLE developments (
+            id INTEGER PRIMARY KEY,
+            topic TEXT NOT NULL,
+            title TEXT NOT NULL DEFAULT '',
+            first_item_id INTEGER REFERENCES items(id),
+            first_outlet TEXT NOT NULL DEFAULT '',
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            reports INTEGER NOT NULL DEFAULT 0,
+            updates INTEGER NOT NULL DEFAULT 0,
+            outlet_count INTEGER NOT NULL DEFAULT 0,
+            outlets TEXT NOT NULL DEFAULT '[]',
+            languages TEXT NOT NULL DEFAULT '[]',
+            keys TEXT NOT NULL DEFAULT '{}'
+        )""",
+        "CREATE INDEX developments_topic_last_seen ON developments(topic, last_seen)",
+        "CREATE INDEX developments_last_seen ON developments(last_seen)",
+        "ALTER TABLE flags ADD COLUMN development_id INTEGER REFERENCES developments(id)",
+        "ALTER TABLE flags ADD COLUMN development_role TEXT",
+        "CREATE INDEX flags_development_id ON flags(development_id, published)",
+    ),
 )
 
 FTS_TABLE = "items_fts"
@@ -303,7 +329,8 @@ VIEWS: dict[str, str] = {
                COALESCE(NULLIF(feeds.name, ''), NULLIF(feeds.title, ''), feeds.url) AS feed,
                feeds.id AS feed_id, items.published, flags.topic, flags.score,
                flags.reasons, flags.seed_terms, items.story_id, items.language,
-               flags.flagged_at, flags.backlog, items.summary
+               flags.flagged_at, flags.backlog, items.summary, flags.development_id,
+               flags.development_role
         FROM flags
         JOIN items ON items.id = flags.item_id
         JOIN item_feeds ON item_feeds.item_id = items.id
@@ -361,3 +388,9 @@ VIEWS: dict[str, str] = {
 }
 
 SCHEMA_VERSION = len(MIGRATIONS)
+# The version that adds developments (found, not written: migrations may be renumbered).
+DEVELOPMENTS = next(
+    number + 1
+    for number, statements in enumerate(MIGRATIONS)
+    if statements[0].startswith("CREATE TABLE developments")
+)

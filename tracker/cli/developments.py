@@ -1,0 +1,107 @@
+"""``tracker developments`` and ``tracker development ID``: the developments an
+analyst follows, newest first, and one development's timeline.
+
+Must not: group anything (the service's ``detect_developments`` hook and
+``tracker rescore`` do) or write to the database.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import click
+
+from tracker.cli.base import Context, cli, fail, pass_context
+from tracker.config import parse_duration
+from tracker.errors import ConfigError
+from tracker.poll import utcnow
+
+
+@cli.command(epilog="Example: tracker developments --topic us-taliban --since 7d")
+@click.option("--topic", default=None, help="Only this topic.")
+@click.option(
+    "--since",
+    default=None,
+    help="Only developments reported in this period (7d, 12h) or since this date.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--limit", default=100, show_default=True, help="At most this many developments.")
+@pass_context
+def developments(
+    ctx: Context, topic: str | None, since: str | None, as_json: bool, limit: int
+) -> None:
+    """Developments, newest first: reports, outlets, languages and first reporter."""
+    start = _since(since, utcnow())
+    with ctx.open_store() as store:
+        rows = store.developments(topic, start, limit)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for row in rows:
+        click.echo(
+            f"{row['id']:>6}  {row['last_seen'][:16]}  [{row['topic']}] {_plain(row['title'])}"
+        )
+        click.echo(
+            f"        {row['reports']} report(s), {row['updates']} update(s), "
+            f"{row['outlet_count']} outlet(s), languages: {', '.join(row['languages']) or '?'}; "
+            f"first: {_plain(row['first_outlet'])} {row['first_seen'][:16]}"
+        )
+    click.echo(f"{len(rows)} developments")
+
+
+@cli.command(epilog="Example: tracker development 12 --json")
+@click.argument("development_id", metavar="ID", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_context
+def development(ctx: Context, development_id: int, as_json: bool) -> None:
+    """One development's timeline: every report, oldest first, with its role."""
+    with ctx.open_store() as store:
+        found = store.development(development_id)
+    if found is None:
+        fail(f"no development {development_id} (see `tracker developments`)", 2)
+    if as_json:
+        click.echo(json.dumps(found, indent=2, ensure_ascii=False))
+        return
+    _show(found)
+
+
+def _show(found: dict[str, Any]) -> None:
+    click.echo(f"Development {found['id']} [{found['topic']}]: {_plain(found['title'])}")
+    click.echo(
+        f"{found['first_seen'][:16]} – {found['last_seen'][:16]}; first reported by "
+        f"{_plain(found['first_outlet'])}"
+    )
+    click.echo(f"Outlets: {_plain(', '.join(found['outlets']))}")
+    click.echo(f"Languages: {', '.join(found['languages'])}")
+    for report in found["timeline"]:
+        click.echo(
+            f"  {report['published'][:16]}  {report['role']:<7} {report['language'] or '?':<3} "
+            f"{_plain(report['outlet'])}: {_plain(report['title'] or '(untitled)')}"
+        )
+        if report["url"]:
+            click.echo(f"      {report['url']}")
+
+
+def _since(since: str | None, now: datetime) -> datetime | None:
+    """``7d`` (a period before now) or a date; a bad value is a usage error."""
+    if since is None:
+        return None
+    try:
+        return now - timedelta(seconds=parse_duration(since))
+    except ConfigError:
+        pass
+    try:
+        moment = datetime.fromisoformat(since)
+    except ValueError:
+        raise click.BadParameter(
+            f"expected a period like 7d or a date like 2025-01-31, got {since!r}",
+            param_hint="--since",
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _plain(text: str) -> str:
+    """Terminal-safe: no control characters (escape sequences) from feed text."""
+    return "".join(ch for ch in text if ch.isprintable() or ch == " ")

@@ -1,0 +1,325 @@
+"""Developments: flagged items grouped into the events an analyst follows.
+
+Owns the pure decisions of grouping: an item's development keys, which open
+development a flagged item joins (or whether it starts one), its role there
+(``new``, ``update``, ``repeat``), and the grouping of a whole topic's flags at once
+(a migration or a rescore), keeping the ids the developments already had.
+
+Keys survive rewriting and translation: every word of the title and summary is
+transliterated (``translit``) and reduced to its first consonants, so Khalilzad,
+Халилзада and خلیلزاد share ``klzd``, Corbett, Корбетта and کوربت share ``krbt``;
+numbers are keys of their own, whatever their digits. A key weighs by how few of the
+topic's recent developments have it (the words every follow-up has — the topic's
+actors, "talks" — weigh little), and an item joins the open development it shares
+the most weight with, when that is enough and the development's last report is
+recent. Placing an item compares it only with the developments sharing an uncommon
+key or a story with it.
+
+Must not: touch the database, the clock or the network.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from tracker.translit import to_latin
+
+# Tunables (the labeled stream in tests/data/developments tunes them; see README).
+WINDOW = timedelta(days=4)  # an item joins a development whose last report is this recent
+BACKGROUND = timedelta(days=30)  # developments this recent weigh the keys (how common)
+JOIN_WEIGHT = 1.25  # the shared key weight an item needs to join a development
+JOIN_SHARE = 0.1  # ... and the share of the item's own key weight that is
+PRIOR_DEVELOPMENTS = 4  # developments without any key assumed in the background
+TERM_WEIGHT = 1.0  # keys the topic's own terms matched: every flagged item has some
+KEY_SPREAD = 0.5  # how much a key only some of a development's reports have counts less
+NUMBER_WEIGHT = 1.5  # numbers (a count of prisoners, a date) are strong evidence
+SKELETON_LEN = 4  # consonants kept of a word: inflected forms keep their stem
+MIN_SKELETON = 3  # shorter skeletons ("the", "Doha") say too little
+MIN_WORD = 4  # letters a word needs to give a key
+COMMON_MIN = 20  # a key in more developments than this and ...
+COMMON_SHARE = 0.1  # ... this share of the pool's developments finds no candidates
+CLOSE_EVERY = 256  # items placed between two sweeps of developments out of the background
+ROLES = ("new", "update", "repeat")
+
+_WORD = re.compile(r"\w+")
+_DIGRAPHS = (("kh", "h"), ("zh", "j"), ("dj", "j"), ("ph", "f"), ("sh", "s"))  # Дж: dzh, dj, j
+_DROPPED = str.maketrans("", "", "aeiouyw'")
+_SOUNDS = str.maketrans({"q": "k", "c": "k", "x": "k"})
+_RUN = re.compile(r"(.)\1+")
+
+# Words too common to tell developments apart: function words of the languages
+# tracker's topics cover, and the names every Afghanistan follow-up has (the sides
+# themselves); whatever else is common weighs little by its frequency.
+_STOPWORDS = """
+about after against also among another because before being between could during
+first from have into more news other over report reports said says since some than
+that their them then there these they this those under were what when where which
+while will with would today week year years just told official officials according
+после также чтобы более этого может было были будет сообщил сообщает
+заявил заявила время году года однако против через между только словам новости
+این است برای که با از به در را تا های می شده کرد کرده گفت گفته اند خود آن
+دې په له او چې د یې سره کړې کړی ویلي وايي هم دا شوې شوی
+taliban afghanistan afghan united states america american americans washington
+талибы талибов талибами Афганистан афганский американский американцы Вашингтон
+طالبان افغانستان امریکا امریکایی امارت اسلامی اسلامي واشنگتن
+"""
+
+
+@dataclass(frozen=True)
+class DevelopmentItem:
+    """A flagged item as grouping sees it (one topic)."""
+
+    item_id: int
+    story_id: int
+    published: datetime
+    outlet: str
+    language: str
+    keys: frozenset[str]
+    term_keys: frozenset[str] = frozenset()  # keys of the topic's matched terms
+
+
+@dataclass
+class OpenDevelopment:
+    """A development an item may still join: its keys and when it last had a report.
+    The pool's working state: placing an item grows it in place."""
+
+    id: int
+    last_seen: datetime
+    keys: Counter[str] = field(default_factory=Counter)  # key -> its reports with it
+    stories: set[int] = field(default_factory=set)
+    items: int = 0
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a flagged item goes: its development and its role there."""
+
+    item_id: int
+    development_id: int  # below zero: a new development, numbered by the store
+    role: str
+    shared: tuple[str, ...] = ()  # the keys it shares with the development, heaviest first
+
+
+@dataclass
+class Pool:
+    """The topic's open developments while items are placed, with the number of them
+    that have each key (the background of the weights: a key every development has
+    says nothing, one all reports of a single development share says much) and an
+    index from keys and stories to developments, so an item is compared with few."""
+
+    developments: dict[int, OpenDevelopment] = field(default_factory=dict)
+    frequency: Counter[str] = field(default_factory=Counter)
+    by_key: dict[str, set[int]] = field(default_factory=dict)
+    by_story: dict[int, int] = field(default_factory=dict)
+
+    def add(self, development: OpenDevelopment) -> None:
+        self.developments[development.id] = development
+        self._index(development, development.keys, development.stories)
+
+    def grow(self, development: OpenDevelopment, item: DevelopmentItem) -> None:
+        """``item`` joins ``development``: its keys and story are indexed, its time kept."""
+        self._index(development, [k for k in item.keys if k not in development.keys], ())
+        development.keys.update(item.keys)
+        development.stories.add(item.story_id)
+        self.by_story[item.story_id] = development.id
+        development.last_seen = max(development.last_seen, item.published)
+        development.items += 1
+
+    def _index(
+        self, development: OpenDevelopment, keys: Iterable[str], stories: Iterable[int]
+    ) -> None:
+        for key in keys:
+            self.frequency[key] += 1
+            self.by_key.setdefault(key, set()).add(development.id)
+        for story in stories:
+            self.by_story[story] = development.id
+
+    def close(self, development_id: int) -> None:
+        """A development out of the window leaves the pool and the background."""
+        development = self.developments.pop(development_id)
+        self.frequency.subtract(development.keys.keys())
+        for key in development.keys:
+            self.by_key.get(key, set()).discard(development_id)
+
+    def candidates(self, item: DevelopmentItem) -> set[int]:
+        """The developments sharing a story or a not-too-common key with ``item``."""
+        cap = max(COMMON_MIN, len(self.developments) * COMMON_SHARE)
+        found = {self.by_story[item.story_id]} if item.story_id in self.by_story else set()
+        for key in item.keys:
+            if self.frequency[key] <= cap:
+                found |= self.by_key.get(key, set())
+        return {dev for dev in found if dev in self.developments}
+
+
+# ---- keys ------------------------------------------------------------------------------
+
+
+def skeleton(word: str) -> str:
+    """A word's first consonants in Latin letters, the same across scripts and cases."""
+    latin = to_latin(word).lower()
+    for digraph, sound in _DIGRAPHS:
+        latin = latin.replace(digraph, sound)
+    consonants = _RUN.sub(r"\1", latin.translate(_SOUNDS).translate(_DROPPED))
+    return "".join(ch for ch in consonants if ch.isalpha())[:SKELETON_LEN]
+
+
+def _number(word: str) -> str | None:
+    if not word.isdigit():
+        return None
+    digits = "".join(str(unicodedata.digit(ch, 0)) for ch in word).lstrip("0")
+    return f"#{digits}" if digits else None
+
+
+def word_keys(text: str) -> frozenset[str]:
+    """The development keys of a text: skeletons of its words, and its numbers."""
+    keys: set[str] = set()
+    for word in _WORD.findall(text):
+        number = _number(word)
+        if number:
+            keys.add(number)
+        elif len(word) >= MIN_WORD:
+            key = skeleton(word)
+            if len(key) >= MIN_SKELETON and key not in _STOP_KEYS:
+                keys.add(key)
+    return frozenset(keys)
+
+
+_STOP_KEYS = frozenset(
+    key for word in _STOPWORDS.split() if len(key := skeleton(word)) >= MIN_SKELETON
+)
+
+
+def item_keys(
+    title: str, summary: str, matched: Iterable[str]
+) -> tuple[frozenset[str], frozenset[str]]:
+    """An item's keys and, among them, those of the topic terms it matched."""
+    terms = word_keys(" ".join(matched))
+    return word_keys(f"{title}\n{summary}") | terms, terms
+
+
+# ---- placing ---------------------------------------------------------------------------
+
+
+def _weight(key: str, item: DevelopmentItem, pool: Pool) -> float:
+    """How much sharing ``key`` says, from 0 (every development has it) to 1 (none has)."""
+    size = len(pool.developments) + PRIOR_DEVELOPMENTS
+    rarity = math.log(size / (pool.frequency[key] + 1)) / math.log(size)
+    if key.startswith("#"):
+        return rarity * NUMBER_WEIGHT
+    return rarity * (TERM_WEIGHT if key in item.term_keys else 1.0)
+
+
+def _affinity(
+    item: DevelopmentItem, development: OpenDevelopment, pool: Pool
+) -> tuple[float, list[str]]:
+    """How much ``item`` shares with ``development`` (0: not enough to join). A key
+    counts by the share of the development's reports that have it: a development
+    that grew by many reports does not draw in whatever shares one of its words."""
+    weights = {key: _weight(key, item, pool) for key in item.keys}
+    reports = max(development.items, 1)
+    shared = sorted((k for k in item.keys if k in development.keys), key=lambda k: -weights[k])
+    shared_weight = sum(
+        weights[key] * min(1.0, development.keys[key] / reports) ** KEY_SPREAD for key in shared
+    )
+    total = sum(weights.values()) or 1.0
+    enough = shared_weight >= JOIN_WEIGHT and shared_weight / total >= JOIN_SHARE
+    if item.story_id in development.stories:
+        return math.inf, shared  # a copy of a story already in it
+    return (shared_weight if enough else 0.0), shared
+
+
+def _is_open(development: OpenDevelopment, published: datetime) -> bool:
+    return published - development.last_seen <= WINDOW
+
+
+def best_development(item: DevelopmentItem, pool: Pool) -> tuple[int | None, list[str]]:
+    """The open development ``item`` belongs to, with the keys it shares; None: none."""
+    best: tuple[float, int | None, list[str]] = (0.0, None, [])
+    for development_id in pool.candidates(item):
+        development = pool.developments[development_id]
+        if not _is_open(development, item.published):
+            continue
+        score, shared = _affinity(item, development, pool)
+        if score > best[0]:
+            best = (score, development.id, shared)
+    return best[1], best[2]
+
+
+def role_in(item: DevelopmentItem, development: OpenDevelopment) -> str:
+    """``update`` for a report that brings something new: a number, or an actor or
+    concept of the topic (a reaction from the other side names its spokesman) the
+    development had not named; ``repeat`` for a copy, a rewrite or a translation."""
+    if item.story_id in development.stories:
+        return "repeat"
+    new = (key for key in item.keys if key not in development.keys)
+    brings = any(key.startswith("#") or key in item.term_keys for key in new)
+    return "update" if brings else "repeat"
+
+
+def open_pool(developments: Sequence[OpenDevelopment]) -> Pool:
+    """The pool items are placed in: these developments and their keys' frequencies."""
+    pool = Pool()
+    for development in developments:
+        pool.add(development)
+    return pool
+
+
+def _sweep(pool: Pool, now: datetime) -> None:
+    for development in list(pool.developments.values()):
+        if now - development.last_seen > BACKGROUND:
+            pool.close(development.id)
+
+
+def _join(pool: Pool, item: DevelopmentItem) -> Placement:
+    chosen, shared = best_development(item, pool)
+    if chosen is None:
+        chosen = min([0, *pool.developments]) - 1
+        pool.add(OpenDevelopment(chosen, item.published))
+        placement = Placement(item.item_id, chosen, "new")
+    else:
+        role = role_in(item, pool.developments[chosen])
+        placement = Placement(item.item_id, chosen, role, tuple(shared[:5]))
+    pool.grow(pool.developments[chosen], item)
+    return placement
+
+
+def place(items: Sequence[DevelopmentItem], pool: Pool) -> list[Placement]:
+    """Place ``items`` (oldest first) one after the other. A new development gets a
+    provisional id below zero (-1, -2, ...) until the store numbers it; ``pool`` grows
+    as items are placed, and developments older than the background leave it."""
+    placements = []
+    for count, item in enumerate(items):
+        if count % CLOSE_EVERY == 0:
+            _sweep(pool, item.published)
+        placements.append(_join(pool, item))
+    return placements
+
+
+def group_all(items: Sequence[DevelopmentItem]) -> list[list[Placement]]:
+    """Every item of a topic grouped from scratch, oldest first: the placements of each
+    development, in the order the developments started."""
+    ordered = sorted(items, key=lambda item: (item.published, item.item_id))
+    groups: dict[int, list[Placement]] = {}
+    for placement in place(ordered, Pool()):
+        groups.setdefault(placement.development_id, []).append(placement)
+    return list(groups.values())
+
+
+def keep_ids(groups: Sequence[Sequence[int]], old: Mapping[int, int]) -> list[int | None]:
+    """For each group, the id the most of its items had before (``old``: item -> id),
+    each old id given once; None: the group is a new development."""
+    taken: set[int] = set()
+    kept: list[int | None] = []
+    for group in groups:
+        votes = Counter(old[item] for item in group if item in old)
+        choice = next((dev for dev, _ in votes.most_common() if dev not in taken), None)
+        if choice is not None:
+            taken.add(choice)
+        kept.append(choice)
+    return kept
