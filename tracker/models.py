@@ -241,6 +241,7 @@ class FeedState:
     gone: bool
     redirect_to: str | None
     redirect_seen: int
+    language: str = ""  # as configured: the hint for detecting its items' languages
 
     @property
     def display_name(self) -> str:
@@ -256,7 +257,7 @@ class NewFlag:
     topic: str
     title: str
     url: str | None
-    feed: str
+    feed: str  # the outlet: the item's publisher (aggregator items), else the feed's name
     score: float
     reasons: str
     backlog: bool
@@ -474,6 +475,10 @@ class ItemLink:
     key: str
     item_id: int
     content_hash: str
+    # An aggregator entry's publisher, for a stored item of the same URL that has none
+    # (the same article from the publisher's own feed): "" when there is none to give.
+    publisher: str = ""
+    publisher_url: str = ""
 
 
 class PollRow(NamedTuple):

@@ -246,7 +246,7 @@ def flagged(ctx: Context, topic: str | None, since: str | None, as_json: bool, l
             f"{_plain(row['title'])}"
         )
         click.echo(f"    {row['url'] or ''}")
-        click.echo(f"    {row['outlets']} outlet(s): {_plain(row['feeds'] or '')}")
+        click.echo(f"    {row['outlets']} outlet(s): {_plain(row['publishers'] or '')}")
         for reason in (row["reasons"] or "").splitlines():
             click.echo(f"    - {_plain(reason)}")
     click.echo(f"{len(rows)} flagged stories")

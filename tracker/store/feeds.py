@@ -153,4 +153,5 @@ def feed_state(row: sqlite3.Row) -> FeedState:
         gone=bool(row["gone"]),
         redirect_to=row["redirect_to"],
         redirect_seen=row["redirect_seen"],
+        language=row["language"] or "",
     )
