@@ -116,6 +116,19 @@ class FetchResult:
 
 
 @dataclass(frozen=True)
+class FeedCheck:
+    """One feed as ``tracker feeds check`` found it: fetched and parsed once, not stored."""
+
+    url: str  # as configured, credentials redacted
+    ok: bool  # a usable feed came back (a redirect or a stale feed is still ok)
+    status: int | None  # HTTP status of the last response, None when none came
+    title: str
+    items: int
+    newest: datetime | None  # the newest item's own date (estimated dates left out)
+    problems: tuple[str, ...]  # "kind: detail", e.g. "gone: ...", "stale: ..."
+
+
+@dataclass(frozen=True)
 class ParsedItem:
     """One entry of a feed, reduced to plain text and a stable key."""
 

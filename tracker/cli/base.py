@@ -123,3 +123,8 @@ def cli(
 
     configure_logging(verbose, log_format)
     ctx.obj = Context(config_path, db_path)
+
+
+def plain(text: str) -> str:
+    """Terminal-safe: no control characters (escape sequences) from feed text."""
+    return "".join(ch for ch in text if ch.isprintable() or ch == " ")

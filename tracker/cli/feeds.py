@@ -1,16 +1,20 @@
-"""``tracker feeds``: list, add and remove feeds in the config, OPML in and out."""
+"""``tracker feeds``: list, add and remove feeds in the config, OPML in and out, and
+check that every configured feed works (``feeds check``, nothing stored)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sys
 from pathlib import Path
 
 import click
 
-from tracker import config, opml
-from tracker.cli.base import Context, cli, pass_context, warn
+from tracker import config, feedcheck, opml
+from tracker.cli.base import Context, cli, pass_context, plain, warn
 from tracker.errors import ConfigError
-from tracker.models import FeedConfig
+from tracker.models import FeedCheck, FeedConfig
+from tracker.poll import utcnow
 from tracker.urls import is_http_url, redact_url
 
 # ---- feeds -----------------------------------------------------------------------------
@@ -103,3 +107,44 @@ def feeds_export_opml(ctx: Context, file: Path | None) -> None:
     else:
         file.write_bytes(data)
         click.echo(f"exported {len(ctx.config.feeds)} feeds to {file}")
+
+
+@feeds.command("check")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option(
+    "--stale-days",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Call a feed stale when its newest item is older than this.",
+)
+@pass_context
+def feeds_check(ctx: Context, as_json: bool, stale_days: float) -> None:
+    """Fetch and parse every configured feed once, store nothing, and report each one.
+
+    Exits 1 when any feed failed (no usable feed came back)."""
+    feeds_ = ctx.config.feeds
+    if not feeds_:
+        click.echo("no feeds configured: add one with `tracker feeds add URL`")
+        return
+    checks = asyncio.run(feedcheck.check_feeds(ctx.config.settings, feeds_, utcnow(), stale_days))
+    if as_json:
+        click.echo(json.dumps([feedcheck.check_dict(c) for c in checks], indent=2))
+    else:
+        for check in checks:
+            _echo_check(check)
+        failed = sum(not c.ok for c in checks)
+        click.echo(f"{len(checks)} feeds: {len(checks) - failed} ok, {failed} failed")
+    if any(not c.ok for c in checks):
+        sys.exit(1)
+
+
+def _echo_check(check: FeedCheck) -> None:
+    newest = check.newest.strftime("%Y-%m-%d") if check.newest else "--"
+    click.echo(
+        f"{'ok  ' if check.ok else 'FAIL'} {check.status or '---'}  {check.items:>4} items  "
+        f"newest {newest:<10}  {plain(check.title) or '(no title)'}"
+    )
+    click.echo(f"     {check.url}")
+    for problem in check.problems:
+        click.echo(f"     - {plain(problem)}")

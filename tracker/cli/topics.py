@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from tracker.cli.base import Context, cli, fail, log, pass_context
+from tracker.cli.base import Context, cli, fail, log, pass_context, plain
 from tracker.errors import SeedError, TrackerError
 from tracker.logs import USER
 from tracker.models import FetchResult, RescoreChange, TermWarning
@@ -108,7 +108,7 @@ def _preview(ctx: Context, topic_set: TopicSet) -> None:
 def _print_changes(changes: Sequence[RescoreChange], would: str = "") -> None:
     for change in changes:
         mark = "+ flagged  " if change.became_flagged else "- unflagged"
-        click.echo(f"{mark} [{change.topic}] {_plain(change.title)}")
+        click.echo(f"{mark} [{change.topic}] {plain(change.title)}")
     flagged = sum(c.became_flagged for c in changes)
     click.echo(
         f"{flagged} {would or ''}{'flagged' if would else 'became flagged'}, "
@@ -243,18 +243,13 @@ def flagged(ctx: Context, topic: str | None, since: str | None, as_json: bool, l
     for row in rows:
         click.echo(
             f"{row['last_published'][:16]}  {row['score']:.2f}  [{row['topic']}] "
-            f"{_plain(row['title'])}"
+            f"{plain(row['title'])}"
         )
         click.echo(f"    {row['url'] or ''}")
-        click.echo(f"    {row['outlets']} outlet(s): {_plain(row['publishers'] or '')}")
+        click.echo(f"    {row['outlets']} outlet(s): {plain(row['publishers'] or '')}")
         for reason in (row["reasons"] or "").splitlines():
-            click.echo(f"    - {_plain(reason)}")
+            click.echo(f"    - {plain(reason)}")
     click.echo(f"{len(rows)} flagged stories")
-
-
-def _plain(text: str) -> str:
-    """Terminal-safe: no control characters (escape sequences) from feed text."""
-    return "".join(ch for ch in text if ch.isprintable() or ch == " ")
 
 
 def _parse_since(since: str | None) -> str | None:
