@@ -44,6 +44,7 @@ _DURATION_KEYS = {
     "parse_timeout",
     "digest",
     "topic_guard_window",
+    "article_delay",
 }
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {
@@ -64,7 +65,7 @@ _ALERT_KEYS = {
     "timeout": object,
     "retries": int,
 }
-_FEED_KEYS = {"url": str, "name": str, "interval": object, "language": str}
+_FEED_KEYS = {"url": str, "name": str, "interval": object, "language": str, "article_text": bool}
 
 
 @dataclass(frozen=True)
@@ -249,7 +250,7 @@ def _setting_value(src: _Source, key: str, value: object, kind: type) -> object:
     line = src.line_of(key, "settings")
     if key in _DURATION_KEYS:
         return parse_duration(value, path=src.path, key=f"settings.{key}", line=line)
-    if key == "max_bytes":
+    if key in ("max_bytes", "article_max_bytes"):
         return parse_size(value, path=src.path, key=f"settings.{key}", line=line)
     if kind is float:
         return _share(src, key, value)
@@ -294,6 +295,8 @@ def _feed(src: _Source, entry: object, index: int, warnings: list[str]) -> FeedC
             raise _unknown(src, key, _FEED_KEYS, "feeds", index)
         if _FEED_KEYS[key] is str and not isinstance(value, str):
             raise src.error("expected a string", key, "feeds", index)
+        if _FEED_KEYS[key] is bool and not isinstance(value, bool):
+            raise src.error("expected true or false", key, "feeds", index)
     url = entry.get("url")
     if not url:
         raise src.error("every feed needs a url", "url", "feeds", index)
@@ -319,6 +322,7 @@ def _feed(src: _Source, entry: object, index: int, warnings: list[str]) -> FeedC
         name=entry.get("name", ""),
         interval=interval,
         language=entry.get("language", ""),
+        article_text=entry.get("article_text", True),
     )
 
 
@@ -439,6 +443,8 @@ def add_feed(path: Path, feed: FeedConfig) -> None:
         entry["interval"] = format_duration(feed.interval)
     if feed.language:
         entry["language"] = feed.language
+    if not feed.article_text:
+        entry["article_text"] = False
     feeds.append(entry)
     _write_checked(path, tomlkit.dumps(document))
 

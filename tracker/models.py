@@ -51,6 +51,15 @@ class Settings:
     topic_guard_share: float = 0.05
     topic_guard_min: int = 10
     topic_guard_window: float = 7 * 86400.0
+    # Article text (``articles``): for items relevant to a topic whose feed text has
+    # fewer than ``article_min_words`` words, the article page is fetched once, after
+    # the poll cycle, at most ``article_per_cycle`` pages a cycle, ``article_delay``
+    # apart on one host, each at most ``article_max_bytes``.
+    article_text: bool = False
+    article_min_words: int = 40
+    article_per_cycle: int = 10
+    article_delay: float = 2.0
+    article_max_bytes: int = 2 * MIB
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,7 @@ class FeedConfig:
     name: str = ""
     interval: float | None = None  # seconds; None: the settings' default
     language: str = ""
+    article_text: bool = True  # False: never fetch its items' article pages
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,9 @@ class FetchRequest:
     etag: str | None = None
     last_modified: str | None = None
     previous_hash: str | None = None  # sha256 hex of the last body parsed
+    # The user configured this URL (a feed): a private address is allowed at its first
+    # hop when ``allow_private`` is on. False for URLs taken from feeds (article pages).
+    configured: bool = True
 
 
 @dataclass(frozen=True)
@@ -126,6 +139,26 @@ class FeedCheck:
     items: int
     newest: datetime | None  # the newest item's own date (estimated dates left out)
     problems: tuple[str, ...]  # "kind: detail", e.g. "gone: ...", "stale: ..."
+
+
+@dataclass(frozen=True)
+class ArticleCandidate:
+    """A stored item relevant to a topic whose article page was never fetched."""
+
+    item_id: int
+    url: str
+    text: ItemText
+    feed_urls: tuple[str, ...]  # the feeds that carried it
+
+
+@dataclass(frozen=True)
+class ArticleResult:
+    """One article page fetched for an item: its main text, or why there is none."""
+
+    item_id: int
+    status: str  # "ok", "empty", "robots", or the fetch's error kind
+    text: str = ""
+    error: str = ""  # one line, "" when status is ok
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from tracker import schedule
 from tracker.alerts import alerts_from_flags
+from tracker.articles import fetch_article_text
 from tracker.config import Config, load_config
 from tracker.errors import ServiceLocked, TrackerError, cap_message
 from tracker.hooks import AfterCycleHook, FinishedCycle, run_after_cycle
@@ -123,7 +124,7 @@ class Service:
 
     def default_hooks(self) -> list[AfterCycleHook]:
         """What every cycle does after its poll, in order (see ``tracker.hooks``)."""
-        return [self.send_alerts, self.record_cycle, self.prune_story_bands]
+        return [fetch_article_text, self.send_alerts, self.record_cycle, self.prune_story_bands]
 
     # ---- live configuration ------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from pathlib import Path
 import sqlite_utils
 
 from tracker.errors import StoreError
+from tracker.store.articles import ArticleTexts
 from tracker.store.connection import connect
 from tracker.store.feeds import FeedTable
 from tracker.store.items import PollWriter
@@ -43,7 +44,7 @@ from tracker.store.verdicts import Verdicts
 __all__ = ["Store", "StoreError"]
 
 
-class Store(FeedTable, PollWriter, Verdicts, Notifications, ServiceRuns):
+class Store(FeedTable, PollWriter, Verdicts, Notifications, ServiceRuns, ArticleTexts):
     """An open tracker database."""
 
     def __init__(self, path: str | Path) -> None:

@@ -213,6 +213,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # the feed. Empty for ordinary feeds. Not searchable text (not in items_fts).
         "ALTER TABLE items ADD COLUMN publisher TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE items ADD COLUMN publisher_url TEXT NOT NULL DEFAULT ''",
+        # Article text, fetched after the poll for relevant items whose feed text is too
+        # short to decide (``articles``). Stored beside the feed's text, not in items_fts:
+        # a new column in that external-content index means rebuilding it whole, which
+        # on a database of millions of items would hold the upgrade for minutes.
+        "ALTER TABLE items ADD COLUMN article_text TEXT NOT NULL DEFAULT ''",
+        # '' not tried, 'ok', 'empty' (no article text in the page), 'robots', or an
+        # error kind of the fetch (blocked, timeout, too_large, http...).
+        "ALTER TABLE items ADD COLUMN article_status TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE items ADD COLUMN article_error TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE items ADD COLUMN article_fetched_at TEXT",
     ),
 )
 
