@@ -31,7 +31,6 @@ from tracker.errors import ErrorKind, cap_message, one_line
 from tracker.fetch import Fetcher, Resolver
 from tracker.hooks import FinishedCycle
 from tracker.models import ArticleCandidate, ArticleResult, FetchRequest, Settings
-from tracker.seedtext import main_text
 from tracker.urls import redact_url
 
 log = logging.getLogger(__name__)
@@ -118,6 +117,10 @@ async def _article(fetcher: Fetcher, robots: _Robots, candidate: ArticleCandidat
     if not result.ok:
         kind = str(result.error_kind or ErrorKind.FETCH)
         return ArticleResult(item_id, kind, error=one_line(result.error or kind))
+    # Imported here: trafilatura costs the service's start a quarter of a second, and
+    # article text is off by default.
+    from tracker.seedtext import main_text
+
     text = await asyncio.to_thread(main_text, result.body)
     if not text.strip():
         return ArticleResult(item_id, "empty", error="no article text found in the page")
