@@ -47,11 +47,16 @@ def test_publisher_is_stored_and_is_the_outlet(tmp_path: Path, run_tracker: Run)
         assert [r["publisher"] for r in rows(db, "SELECT publisher FROM items")] == [""]
         run_tracker("poll", "--once")
         flagged = json.loads(run_tracker("flagged", "--json").stdout)
+        # The own feed's entry changes: the item is refreshed, its publisher stays.
+        edited = REUTERS_FEED.replace(b"met Taliban officials", b"met senior Taliban officials")
+        server.route("/reuters.xml", static(edited))  # type: ignore[arg-type]
+        run_tracker("poll", "--once", own)
 
     items = {r["title"]: r for r in rows(db, "SELECT * FROM items")}
     reuters = items["US envoy meets Taliban in Doha"]
     # One item for the article from both feeds (URL match), its publisher filled in.
     assert reuters["url"] == REUTERS_ARTICLE
+    assert "senior Taliban officials" in reuters["summary"]  # refreshed
     assert (reuters["publisher"], reuters["publisher_url"]) == (
         "Reuters",
         "https://www.reuters.com/",
