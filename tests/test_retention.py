@@ -23,9 +23,9 @@ from httpserver import LocalServer, Reply
 from tracker import service as service_module
 from tracker.config import load_config, parse_config
 from tracker.errors import ConfigError
-from tracker.models import PrunePlan, PruneReport, Retention
+from tracker.models import Retention
 from tracker.poll import ParsePool
-from tracker.retention import prune_due, prune_plan
+from tracker.retention import PrunePlan, PruneReport, prune_due, prune_plan
 from tracker.service import Service
 from tracker.store import Store
 from tracker.store import retention as store_retention
@@ -328,7 +328,7 @@ def test_the_service_prunes_once_a_day_in_small_batches(
 PRUNER = """
 import sys
 from datetime import datetime
-from tracker.models import PrunePlan
+from tracker.retention import PrunePlan
 from tracker.store import Store
 from tracker.store import retention
 retention.POLL_BATCH = retention.ITEM_BATCH = 20  # many short batches

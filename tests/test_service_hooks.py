@@ -149,7 +149,7 @@ def test_a_failing_hook_is_logged_and_the_other_hooks_still_run(
     }
 
 
-def test_the_default_hooks_send_alerts_record_the_cycle_and_prune(
+def test_the_default_hooks_fetch_articles_send_alerts_record_the_cycle_and_prune(
     tmp_path: Path, pool: ParsePool
 ) -> None:
     service = started_service(watch_project(tmp_path, []), pool, Clock())
@@ -159,6 +159,7 @@ def test_the_default_hooks_send_alerts_record_the_cycle_and_prune(
         service.store.close()
 
     assert names == [
+        "fetch_article_text",
         "detect_developments",
         "send_alerts",
         "record_cycle",

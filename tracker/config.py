@@ -46,6 +46,7 @@ _DURATION_KEYS = {
     "digest",
     "topic_guard_window",
     "gone_after",
+    "article_delay",
 }
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {
@@ -67,7 +68,14 @@ _ALERT_KEYS = {
     "retries": int,
     "updates": bool,
 }
-_FEED_KEYS = {"url": str, "name": str, "interval": object, "language": str, "folder": str}
+_FEED_KEYS = {
+    "url": str,
+    "name": str,
+    "interval": object,
+    "language": str,
+    "folder": str,
+    "article_text": bool,
+}
 # A contact is a web page or an e-mail address: it goes into every request's User-Agent.
 _EMAIL = re.compile(r"^[^@\s()<>\\]+@[^@\s()<>\\]+\.[^@\s()<>\\]+$")
 _SECTIONS = ("settings", "retention", "feeds", "alerts")
@@ -268,7 +276,7 @@ def _setting_value(src: _Source, key: str, value: object, kind: type) -> object:
     line = src.line_of(key, "settings")
     if key in _DURATION_KEYS:
         return parse_duration(value, path=src.path, key=f"settings.{key}", line=line)
-    if key == "max_bytes":
+    if key in ("max_bytes", "article_max_bytes"):
         return parse_size(value, path=src.path, key=f"settings.{key}", line=line)
     if kind is float:
         return _share(src, key, value)
@@ -343,6 +351,8 @@ def _feed(src: _Source, entry: object, index: int, warnings: list[str]) -> FeedC
             raise _unknown(src, key, _FEED_KEYS, "feeds", index)
         if _FEED_KEYS[key] is str and not isinstance(value, str):
             raise src.error("expected a string", key, "feeds", index)
+        if _FEED_KEYS[key] is bool and not isinstance(value, bool):
+            raise src.error("expected true or false", key, "feeds", index)
     url = entry.get("url")
     if not url:
         raise src.error("every feed needs a url", "url", "feeds", index)
@@ -369,6 +379,7 @@ def _feed(src: _Source, entry: object, index: int, warnings: list[str]) -> FeedC
         interval=interval,
         language=entry.get("language", ""),
         folder=entry.get("folder", ""),
+        article_text=entry.get("article_text", True),
     )
 
 
@@ -507,6 +518,8 @@ def add_feed(path: Path, feed: FeedConfig) -> None:
         entry["language"] = feed.language
     if feed.folder:
         entry["folder"] = feed.folder
+    if not feed.article_text:
+        entry["article_text"] = False
     feeds.append(entry)
     _write_checked(path, tomlkit.dumps(document))
 

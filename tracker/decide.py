@@ -301,7 +301,9 @@ def _split_new(
     for item in fresh:
         linked = known_urls.get(item.url) if item.url else None
         if linked is not None:
-            links.append(ItemLink(item.key, linked, item.content_hash))
+            links.append(
+                ItemLink(item.key, linked, item.content_hash, item.publisher, item.publisher_url)
+            )
             continue
         new.append((next_id, item))
         if item.url:
@@ -347,20 +349,24 @@ def _new_flags(
     inserted: Sequence[NewItem],
 ) -> tuple[NewFlag, ...]:
     """The flags this write makes new, for alerts (a first poll's are backlog)."""
-    about: dict[int, tuple[int, str, str | None, bool]] = {}
+    about: dict[int, tuple[int, str, str | None, bool, str]] = {}
     for update in updated:
         stored = snapshot.changed_items[update.item_id]
-        about[update.item_id] = (stored.story_id, update.item.title, stored.url, False)
+        item = update.item
+        about[update.item_id] = (stored.story_id, item.title, stored.url, False, item.publisher)
     backlog = not snapshot.polled_before
     for new in inserted:
-        about[new.item_id] = (new.story_id, new.item.title, new.item.url, backlog)
+        item = new.item
+        about[new.item_id] = (new.story_id, item.title, item.url, backlog, item.publisher)
     fresh = set(verdicts.new_flags)
     feed = _feed_title(inputs)
     return tuple(
-        NewFlag(row.item_id, story, row.topic, title, url, feed, row.score, row.reasons, old)
+        NewFlag(
+            row.item_id, story, row.topic, title, url, outlet or feed, row.score, row.reasons, old
+        )
         for row in verdicts.flags
         if (row.item_id, row.topic) in fresh
-        for story, title, url, old in [about[row.item_id]]
+        for story, title, url, old, outlet in [about[row.item_id]]
     )
 
 

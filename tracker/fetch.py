@@ -166,7 +166,8 @@ class Fetcher:
         headers = conditional_headers(request)
         for hop in range(self._settings.max_redirects + 1):
             url = httpx.URL(trail[-1])
-            after_private = await self._guard(url, configured=hop == 0, after_private=after_private)
+            first = request.configured and hop == 0
+            after_private = await self._guard(url, configured=first, after_private=after_private)
             async with self._client.stream("GET", url, headers=headers) as response:
                 target = _redirect_target(response)
                 if target is None:

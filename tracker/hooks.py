@@ -5,6 +5,7 @@ a plain list of callables run in order after each poll, each given a
 ``FinishedCycle`` (the cycle's ``CycleSummary``, ``now``, the store, and the config
 and topics in force). By default it holds the service's own steps::
 
+    fetch_article_text  article pages of short relevant items, decided again (``articles``)
     detect_developments new flags join their developments (or start one)
     send_alerts         new developments go to the [[alerts]] sinks
     record_cycle        the cycle is written to service_runs (``tracker status``)

@@ -14,7 +14,7 @@ Must not: do I/O, decide anything or import a third-party library.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import NamedTuple, Protocol
@@ -55,6 +55,15 @@ class Settings:
     gone_after: float = 30 * 86400.0  # failing this long, a feed stops being polled
     browse_url: str = ""  # where browse is reached (https://desk.example.org): alerts link to it
     browse_token: str = ""  # lets analysts log in to the desk when browse listens beyond loopback
+    # Article text (``articles``): for items relevant to a topic whose feed text has
+    # fewer than ``article_min_words`` words, the article page is fetched once, after
+    # the poll cycle, at most ``article_per_cycle`` pages a cycle, ``article_delay``
+    # apart on one host, each at most ``article_max_bytes``.
+    article_text: bool = False
+    article_min_words: int = 40
+    article_per_cycle: int = 10
+    article_delay: float = 2.0
+    article_max_bytes: int = 2 * MIB
 
 
 @dataclass(frozen=True)
@@ -66,40 +75,6 @@ class Retention:
 
 
 @dataclass(frozen=True)
-class PrunePlan:
-    """What a prune deletes: rows from before these times (None: keep them)."""
-
-    polls_before: datetime | None
-    items_before: datetime | None
-
-
-@dataclass(frozen=True)
-class PruneReport:
-    """What a prune removed (or, in a dry run, would remove).
-
-    ``finished`` is False when it stopped at its batch budget with more to delete."""
-
-    polls: int = 0  # ``polls`` rows deleted
-    poll_days: int = 0  # feed-days those rows cover in ``poll_days`` (a whole prune only)
-    items: int = 0
-    item_feeds: int = 0
-    story_bands: int = 0
-    search_rows: int = 0  # rows of the full-text index
-    assessments: int = 0  # not-relevant assessments of the deleted items
-    pages_freed: int = 0  # pages given back to the file system (incremental vacuum)
-    batches: int = 0
-    finished: bool = True
-
-    def plus(self, other: PruneReport) -> PruneReport:
-        counts = {
-            f.name: getattr(self, f.name) + getattr(other, f.name)
-            for f in fields(self)
-            if f.name != "finished"
-        }
-        return PruneReport(**counts, finished=self.finished and other.finished)
-
-
-@dataclass(frozen=True)
 class FeedConfig:
     """One ``[[feeds]]`` entry of the config."""
 
@@ -108,6 +83,7 @@ class FeedConfig:
     interval: float | None = None  # seconds; None: the settings' default
     language: str = ""
     folder: str = ""  # a folder to file it in, as feed readers' OPML outlines do
+    article_text: bool = True  # False: never fetch its items' article pages
 
 
 @dataclass(frozen=True)
@@ -136,6 +112,9 @@ class FetchRequest:
     etag: str | None = None
     last_modified: str | None = None
     previous_hash: str | None = None  # sha256 hex of the last body parsed
+    # The user configured this URL (a feed): a private address is allowed at its first
+    # hop when ``allow_private`` is on. False for URLs taken from feeds (article pages).
+    configured: bool = True
 
 
 @dataclass(frozen=True)
@@ -161,6 +140,39 @@ class FetchResult:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+@dataclass(frozen=True)
+class FeedCheck:
+    """One feed as ``tracker feeds check`` found it: fetched and parsed once, not stored."""
+
+    url: str  # as configured, credentials redacted
+    ok: bool  # a usable feed came back (a redirect or a stale feed is still ok)
+    status: int | None  # HTTP status of the last response, None when none came
+    title: str
+    items: int
+    newest: datetime | None  # the newest item's own date (estimated dates left out)
+    problems: tuple[str, ...]  # "kind: detail", e.g. "gone: ...", "stale: ..."
+
+
+@dataclass(frozen=True)
+class ArticleCandidate:
+    """A stored item relevant to a topic whose article page was never fetched."""
+
+    item_id: int
+    url: str
+    text: ItemText
+    feed_urls: tuple[str, ...]  # the feeds that carried it
+
+
+@dataclass(frozen=True)
+class ArticleResult:
+    """One article page fetched for an item: its main text, or why there is none."""
+
+    item_id: int
+    status: str  # "ok", "empty", "robots", or the fetch's error kind
+    text: str = ""
+    error: str = ""  # one line, "" when status is ok
 
 
 @dataclass(frozen=True)
@@ -290,6 +302,7 @@ class FeedState:
     redirect_to: str | None
     redirect_seen: int
     previous_url: str | None = None  # the URL it had before a confirmed permanent redirect
+    language: str = ""  # as configured: the hint for detecting its items' languages
 
     @property
     def display_name(self) -> str:
@@ -308,7 +321,7 @@ class NewFlag:
     topic: str
     title: str
     url: str | None
-    feed: str
+    feed: str  # the outlet: the item's publisher (aggregator items), else the feed's name
     score: float
     reasons: str
     backlog: bool
@@ -538,6 +551,10 @@ class ItemLink:
     key: str
     item_id: int
     content_hash: str
+    # An aggregator entry's publisher, for a stored item of the same URL that has none
+    # (the same article from the publisher's own feed): "" when there is none to give.
+    publisher: str = ""
+    publisher_url: str = ""
 
 
 class PollRow(NamedTuple):

@@ -64,6 +64,7 @@ class _Job:
     now: datetime
     max_items: int
     known: dict[str, str]  # entry key -> content hash of items already stored unchanged
+    language: str = ""  # the feed's configured language: the hint for detection
 
 
 class ParsePool:
@@ -94,10 +95,11 @@ class ParsePool:
         *,
         assess: Assessor | None = None,
         known: Mapping[str, str] | None = None,
+        language: str = "",
     ) -> tuple[ParsedFeed, Analyses]:
         """Parse a fetched body in a worker; analyse the items not in ``known``
         (``ParseError`` when the document is no usable feed, too slow, or crashes
-        its worker)."""
+        its worker). ``language`` is the feed's configured one, the detection hint."""
         self._use_assessor(assess)
         job = _Job(
             result.body,
@@ -106,6 +108,7 @@ class ParsePool:
             now,
             settings.max_items_per_poll,
             dict(known or {}),
+            language,
         )
         payload = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
         async with self._slot():
@@ -440,7 +443,9 @@ def _outcome(job: _Job, assess: Assessor | None) -> tuple[str, Any]:
     from tracker.parse import parse_feed
 
     try:
-        parsed = parse_feed(job.body, job.headers, job.url, job.now, max_items=job.max_items)
+        parsed = parse_feed(
+            job.body, job.headers, job.url, job.now, max_items=job.max_items, language=job.language
+        )
         return "ok", (parsed, analyse(parsed, job.known, assess))
     except ParseError as exc:
         return "error", (str(exc), exc.kind)

@@ -190,7 +190,7 @@ class Poller:
         known = self.store.last_document_entries(state.id) if state.last_success_at else {}
         try:
             parsed, analyses = await self.pool.parse(
-                result, now, self.settings, assess=self.assess, known=known
+                result, now, self.settings, assess=self.assess, known=known, language=state.language
             )
         except ParseError as exc:
             return FeedPoll(state.url, started_at, result, None, exc.kind, one_line(str(exc)))

@@ -1,6 +1,7 @@
 """Retention decisions: what a prune deletes and when the service prunes.
 
-Pure functions of the ``[retention]`` config and ``now``: the times before which
+Owns the records of a prune (``PrunePlan``, ``PruneReport``). Pure functions of the
+``[retention]`` config and ``now``: the times before which
 ``polls`` rows are summarised and deleted and unneeded items deleted (a
 ``PrunePlan``), and whether the daily prune is due. Which items are "unneeded" is
 the store's rule (``tracker.store.retention``), next to the SQL it is written in.
@@ -10,11 +11,46 @@ Must not: read the clock, touch the database or the config file.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
-from tracker.models import PrunePlan, Retention
+from tracker.models import Retention
 
 PRUNE_EVERY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class PrunePlan:
+    """What a prune deletes: rows from before these times (None: keep them)."""
+
+    polls_before: datetime | None
+    items_before: datetime | None
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    """What a prune removed (or, in a dry run, would remove).
+
+    ``finished`` is False when it stopped at its batch budget with more to delete."""
+
+    polls: int = 0  # ``polls`` rows deleted
+    poll_days: int = 0  # feed-days those rows cover in ``poll_days`` (a whole prune only)
+    items: int = 0
+    item_feeds: int = 0
+    story_bands: int = 0
+    search_rows: int = 0  # rows of the full-text index
+    assessments: int = 0  # not-relevant assessments of the deleted items
+    pages_freed: int = 0  # pages given back to the file system (incremental vacuum)
+    batches: int = 0
+    finished: bool = True
+
+    def plus(self, other: PruneReport) -> PruneReport:
+        counts = {
+            f.name: getattr(self, f.name) + getattr(other, f.name)
+            for f in fields(self)
+            if f.name != "finished"
+        }
+        return PruneReport(**counts, finished=self.finished and other.finished)
 
 
 def prune_plan(retention: Retention, now: datetime) -> PrunePlan:

@@ -7,6 +7,9 @@ stripping tags (which turned a page's "Sep", "Sun" and "Gov" into names). Input 
 cannot be a seed is a ``SeedError`` saying why in one line: empty, too large, binary,
 not UTF-8, or a page without article text.
 
+``main_text`` also gives the article text of the pages ``articles`` fetches for items
+whose feed text is too short to decide: one extractor, owned here.
+
 Must not: fetch (the CLI hands in the bytes it fetched through ``tracker.fetch``),
 suggest terms (``seedsuggest`` does) or print.
 """

@@ -39,6 +39,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from tracker import schedule
 from tracker.alerts import alerts_from_flags, story_pages
+from tracker.articles import fetch_article_text
 from tracker.config import Config, load_config
 from tracker.errors import ServiceLocked, StoreError, TrackerError, cap_message
 from tracker.hooks import AfterCycleHook, FinishedCycle, detect_developments, run_after_cycle
@@ -137,6 +138,7 @@ class Service:
     def default_hooks(self) -> list[AfterCycleHook]:
         """What every cycle does after its poll, in order (see ``tracker.hooks``)."""
         return [
+            fetch_article_text,
             detect_developments,
             self.send_alerts,
             self.record_cycle,

@@ -1,20 +1,23 @@
 """``tracker feeds``: list, add and remove feeds in the config, OPML in and out, resume
-gone feeds and write confirmed redirects into the config."""
+gone feeds, write confirmed redirects into the config, and check that every configured
+feed works (``feeds check``, nothing stored)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sys
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import click
 
-from tracker import config, opml
+from tracker import config, feedsurvey, opml
 from tracker.cli.base import Context, cli, fail, pass_context, plain, warn
 from tracker.errors import ConfigError, FeedRefused, StoreError, TrackerError
 from tracker.feedcheck import CheckedFeed, check_feed, refused_address
-from tracker.models import FeedConfig, FeedState, Settings
+from tracker.models import FeedCheck, FeedConfig, FeedState, Settings
 from tracker.poll import utcnow
 from tracker.store import Store
 from tracker.urls import is_http_url, redact_url
@@ -319,3 +322,44 @@ def _known_titles(ctx: Context) -> dict[str, str]:
     return {
         f.url: titles[redact_url(f.url)] for f in ctx.config.feeds if redact_url(f.url) in titles
     }
+
+
+@feeds.command("check", epilog="Example: tracker feeds check --json")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option(
+    "--stale-days",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Call a feed stale when its newest item is older than this.",
+)
+@pass_context
+def feeds_check(ctx: Context, as_json: bool, stale_days: float) -> None:
+    """Fetch and parse every configured feed once, store nothing, and report each one.
+
+    Exits 1 when any feed failed (no usable feed came back)."""
+    feeds_ = ctx.config.feeds
+    if not feeds_:
+        click.echo("no feeds configured: add one with `tracker feeds add URL`")
+        return
+    checks = asyncio.run(feedsurvey.check_feeds(ctx.config.settings, feeds_, utcnow(), stale_days))
+    if as_json:
+        click.echo(json.dumps([feedsurvey.check_dict(c) for c in checks], indent=2))
+    else:
+        for check in checks:
+            _echo_check(check)
+        failed = sum(not c.ok for c in checks)
+        click.echo(f"{len(checks)} feeds: {len(checks) - failed} ok, {failed} failed")
+    if any(not c.ok for c in checks):
+        sys.exit(1)
+
+
+def _echo_check(check: FeedCheck) -> None:
+    newest = check.newest.strftime("%Y-%m-%d") if check.newest else "--"
+    click.echo(
+        f"{'ok  ' if check.ok else 'FAIL'} {check.status or '---'}  {check.items:>4} items  "
+        f"newest {newest:<10}  {plain(check.title) or '(no title)'}"
+    )
+    click.echo(f"     {check.url}")
+    for problem in check.problems:
+        click.echo(f"     - {plain(problem)}")

@@ -11,9 +11,9 @@ import click
 
 from tracker.cli.base import Context, cli, pass_context
 from tracker.config import format_duration
-from tracker.models import PruneReport, Retention
+from tracker.models import Retention
 from tracker.poll import utcnow
-from tracker.retention import prune_plan
+from tracker.retention import PruneReport, prune_plan
 
 
 @cli.command(epilog="Example: tracker prune --dry-run")

@@ -257,7 +257,7 @@ def flagged(ctx: Context, topic: str | None, since: str | None, as_json: bool, l
             f"{plain(row['title'])}"
         )
         click.echo(f"    {row['url'] or ''}")
-        click.echo(f"    {row['outlets']} outlet(s): {plain(row['feeds'] or '')}")
+        click.echo(f"    {row['outlets']} outlet(s): {plain(row['publishers'] or '')}")
         for reason in (row["reasons"] or "").splitlines():
             click.echo(f"    - {plain(reason)}")
     click.echo(f"{len(rows)} flagged {'story' if len(rows) == 1 else 'stories'}")

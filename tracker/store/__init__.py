@@ -36,6 +36,7 @@ from pathlib import Path
 import sqlite_utils
 
 from tracker.errors import StoreError
+from tracker.store.articles import ArticleTexts
 from tracker.store.connection import configure, connect_read_only, open_connection
 from tracker.store.developments import DevelopmentTable
 from tracker.store.feeds import FeedTable
@@ -51,7 +52,15 @@ __all__ = ["Store", "StoreError"]
 
 
 class Store(
-    FeedTable, PollWriter, Pruning, Verdicts, DevelopmentTable, Notifications, Reviews, ServiceRuns
+    FeedTable,
+    PollWriter,
+    Pruning,
+    Verdicts,
+    DevelopmentTable,
+    Notifications,
+    Reviews,
+    ServiceRuns,
+    ArticleTexts,
 ):
     """An open tracker database.
 

@@ -26,8 +26,9 @@ from tracker import developments
 from tracker.developments import DevelopmentItem, OpenDevelopment, Placement, Pool
 from tracker.models import iso
 from tracker.store.connection import StoreBase, data_version
+from tracker.store.schema import OUTLET
 
-_OUTLET = "COALESCE(NULLIF(feeds.title, ''), NULLIF(feeds.name, ''), feeds.url, '')"
+_OUTLET = f"COALESCE({OUTLET}, '')"  # the publisher, else the feed, as everywhere
 _LANGUAGE = "LOWER(COALESCE(NULLIF(items.language, ''), feeds.language, ''))"
 _FLAGS = (
     "SELECT flags.item_id, flags.published, flags.development_id, items.story_id, "

@@ -183,4 +183,5 @@ def feed_state(row: sqlite3.Row) -> FeedState:
         redirect_to=row["redirect_to"],
         redirect_seen=row["redirect_seen"],
         previous_url=row["previous_url"],
+        language=row["language"] or "",
     )

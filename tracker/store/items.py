@@ -51,8 +51,13 @@ log = logging.getLogger(__name__)
 _TOUCH = "UPDATE item_feeds SET last_seen_at = ? WHERE feed_id = ? AND entry_key = ?"
 _UPDATE_ITEM = (
     "UPDATE items SET title = ?, summary = ?, content = ?, author = ?, "
-    "content_hash = ?, truncated = ?, updated_at = ?, update_count = update_count + 1 "
-    "WHERE id = ?"
+    "content_hash = ?, truncated = ?, updated_at = ?, update_count = update_count + 1, "
+    # a publisher filled in from an aggregator's copy stays when the own feed's entry changes
+    "publisher = COALESCE(NULLIF(?, ''), publisher), "
+    "publisher_url = COALESCE(NULLIF(?, ''), publisher_url) WHERE id = ?"
+)
+_FILL_PUBLISHER = (
+    "UPDATE items SET publisher = ?, publisher_url = ? WHERE id = ? AND publisher = ''"
 )
 _UPDATE_ENTRY = (
     "UPDATE item_feeds SET last_seen_at = ?, content_hash = ? WHERE feed_id = ? AND entry_key = ?"
@@ -60,7 +65,8 @@ _UPDATE_ENTRY = (
 _INSERT_ITEM = (
     "INSERT INTO items (id, url, link, title, summary, content, author, language, "
     "published, published_raw, date_estimated, first_seen_at, content_hash, truncated, "
-    "feed_id, story_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "feed_id, story_id, publisher, publisher_url) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _LINK_ITEM = (
     "INSERT OR IGNORE INTO item_feeds (feed_id, entry_key, item_id, first_seen_at, "
@@ -182,6 +188,10 @@ def _write_items(conn: sqlite3.Connection, write: PollWrite) -> None:
         _LINK_ITEM,
         [(feed_id, link.key, link.item_id, now, now, link.content_hash) for link in write.links],
     )
+    conn.executemany(
+        _FILL_PUBLISHER,
+        [(ln.publisher, ln.publisher_url, ln.item_id) for ln in write.links if ln.publisher],
+    )
     apply_verdicts(conn, write.verdicts)
 
 
@@ -208,6 +218,8 @@ def _update_row(update: ItemUpdate, now: str) -> tuple[Any, ...]:
         item.content_hash,
         int(item.truncated),
         now,
+        item.publisher,
+        item.publisher_url,
         update.item_id,
     )
 
@@ -231,6 +243,8 @@ def _item_row(new: NewItem, feed_id: int, now: str) -> tuple[Any, ...]:
         int(item.truncated),
         feed_id,
         new.story_id,
+        item.publisher,
+        item.publisher_url,
     )
 
 

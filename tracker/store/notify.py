@@ -14,6 +14,7 @@ from datetime import datetime
 
 from tracker.models import NewFlag, iso
 from tracker.store.connection import StoreBase
+from tracker.store.schema import OUTLET
 
 
 class Notifications(StoreBase):
@@ -22,8 +23,7 @@ class Notifications(StoreBase):
     def unnotified_flags(self) -> list[NewFlag]:
         rows = self.conn.execute(
             "SELECT flags.*, items.title, items.url, items.story_id, items.summary, "
-            "items.published, "
-            "COALESCE(NULLIF(feeds.name, ''), NULLIF(feeds.title, ''), feeds.url) AS feed "
+            f"items.published, {OUTLET} AS feed "
             "FROM flags JOIN items ON items.id = flags.item_id "
             "LEFT JOIN feeds ON feeds.id = items.feed_id "
             "WHERE flags.notified_at IS NULL AND flags.backlog = 0 ORDER BY flags.flagged_at"

@@ -30,7 +30,8 @@ from pathlib import Path
 
 from tracker import stories
 from tracker.errors import StoreError
-from tracker.models import PrunePlan, PruneReport, iso
+from tracker.models import iso
+from tracker.retention import PrunePlan, PruneReport
 from tracker.store.bands import StoryIndex, titles
 
 POLL_BATCH = 500  # polls rows summarised and deleted per transaction

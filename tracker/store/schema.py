@@ -285,6 +285,30 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE flags ADD COLUMN development_role TEXT",
         "CREATE INDEX flags_development_id ON flags(development_id, published)",
     ),
+    (
+        # Items of news aggregators (Google News, Bing News) name the outlet that
+        # published the article: the item's outlet is its publisher, the feed stays
+        # the feed. Empty for ordinary feeds. Not searchable text (not in items_fts).
+        "ALTER TABLE items ADD COLUMN publisher TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE items ADD COLUMN publisher_url TEXT NOT NULL DEFAULT ''",
+        # Article text, fetched after the poll for relevant items whose feed text is too
+        # short to decide (``articles``). Stored beside the feed's text, not in items_fts:
+        # a new column in that external-content index means rebuilding it whole, which
+        # on a database of millions of items would hold the upgrade for minutes.
+        "ALTER TABLE items ADD COLUMN article_text TEXT NOT NULL DEFAULT ''",
+        # '' not tried, 'ok', 'empty' (no article text in the page), 'robots', or an
+        # error kind of the fetch (blocked, timeout, too_large, http...).
+        "ALTER TABLE items ADD COLUMN article_status TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE items ADD COLUMN article_error TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE items ADD COLUMN article_fetched_at TEXT",
+    ),
+)
+
+# An item's outlet as users see it: its publisher (aggregator items), else the feed's
+# configured name, else its title, else its URL. Used by the views below.
+OUTLET = (
+    "COALESCE(NULLIF(items.publisher, ''), NULLIF(feeds.name, ''), "
+    "NULLIF(feeds.title, ''), feeds.url)"
 )
 
 FTS_TABLE = "items_fts"
@@ -324,19 +348,19 @@ FTS_TRIGGERS: tuple[str, ...] = (
 
 VIEWS: dict[str, str] = {
     # flags.published is items.published (migration 2): the order comes from an index.
-    "flagged": """
+    "flagged": f"""
         SELECT items.id AS item_id, items.url, items.title,
                COALESCE(NULLIF(feeds.name, ''), NULLIF(feeds.title, ''), feeds.url) AS feed,
                feeds.id AS feed_id, items.published, flags.topic, flags.score,
                flags.reasons, flags.seed_terms, items.story_id, items.language,
                flags.flagged_at, flags.backlog, items.summary, flags.development_id,
-               flags.development_role
+               flags.development_role, {OUTLET} AS publisher
         FROM flags
         JOIN items ON items.id = flags.item_id
         JOIN item_feeds ON item_feeds.item_id = items.id
         JOIN feeds ON feeds.id = item_feeds.feed_id
         ORDER BY flags.published DESC, flags.item_id DESC""",
-    "flagged_stories": """
+    "flagged_stories": f"""
         SELECT items.story_id, flags.topic, MAX(flags.score) AS score,
                (SELECT title FROM items AS first WHERE first.id = items.story_id) AS title,
                (SELECT url FROM items AS first WHERE first.id = items.story_id) AS url,
@@ -344,6 +368,7 @@ VIEWS: dict[str, str] = {
                COUNT(DISTINCT items.id) AS copies,
                GROUP_CONCAT(DISTINCT COALESCE(NULLIF(feeds.name, ''), NULLIF(feeds.title, ''),
                  feeds.url)) AS feeds,
+               GROUP_CONCAT(DISTINCT {OUTLET}) AS publishers,
                MIN(items.published) AS first_published,
                MAX(items.published) AS last_published,
                MIN(flags.flagged_at) AS first_flagged_at

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from tracker import decide
+from tracker.articletext import decide_with_article
 from tracker.models import Assessor, ItemText, RescoreChange, VerdictWrite, iso
 from tracker.store.connection import StoreBase, data_version
 
@@ -54,19 +55,29 @@ class _Rescore:
     def __init__(self, conn: sqlite3.Connection, since: datetime | None = None) -> None:
         self.version = data_version(conn)
         rows = conn.execute(
-            "SELECT id, title, summary, content, language FROM items WHERE first_seen_at >= ?",
+            "SELECT id, title, summary, content, language, article_text FROM items "
+            "WHERE first_seen_at >= ?",
             (iso(since) if since else "",),
         )
-        self.items = [
-            (int(r["id"]), ItemText(r["title"], r["summary"], r["content"], r["language"]))
-            for r in rows.fetchall()
-        ]
+        self.items: list[tuple[int, ItemText]] = []
+        self.articles: dict[int, str] = {}  # item id -> its article text, when it has one
+        for r in rows.fetchall():
+            self.items.append(
+                (int(r["id"]), ItemText(r["title"], r["summary"], r["content"], r["language"]))
+            )
+            if r["article_text"]:
+                self.articles[int(r["id"])] = r["article_text"]
         flags = conn.execute("SELECT item_id, topic FROM flags").fetchall()
         self.flagged = frozenset((int(r[0]), str(r[1])) for r in flags)
 
     def verdicts(self, assess: Assessor, now: datetime) -> VerdictWrite:
         targets = (
-            decide.VerdictTarget(item_id, assess(text), fresh=False, backlog=True)
+            decide.VerdictTarget(
+                item_id,
+                decide_with_article(assess, text, self.articles.get(item_id, "")),
+                fresh=False,
+                backlog=True,
+            )
             for item_id, text in self.items
         )
         return decide.verdict_write(targets, self.flagged, now)

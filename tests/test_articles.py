@@ -1,0 +1,186 @@
+"""Article text for items whose feed text is too short to decide (#19): a loopback site
+of article pages (boilerplate, comments and related links, a paywall stub, a 5 MB page,
+a redirect to a private address, a page that never ends, a page robots.txt forbids),
+polled for real into a SQLite file, then the after-cycle hook."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from conftest import make_project
+from httpserver import LocalServer, Reply
+
+from tracker import articletext, fetch
+from tracker.articles import fetch_article_text
+from tracker.config import load_config
+from tracker.hooks import FinishedCycle
+from tracker.models import ArticleCandidate, ItemText
+from tracker.poll import ParsePool, Poller, run_poll
+from tracker.store import Store
+from tracker.topicset import load_topic_set
+
+ARTICLE = (
+    "Taliban officials spoke to reporters in Kabul on Sunday. The talks with the United "
+    "States special envoy Zalmay Khalilzad in Doha covered the release of prisoners, "
+    "humanitarian aid and the reopening of the US embassy. The State Department said the "
+    "meeting was constructive and that Washington would continue its engagement with the "
+    "Taliban government on counterterrorism."
+)
+PAGE = f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>News</title></head><body>
+<nav><a href="/">Home</a> <a href="/world">World</a> <a href="/sport">Sport</a></nav>
+<article><h1>Taliban officials speak to reporters in Kabul</h1>
+<p>{ARTICLE}</p><p>Officials gave no date for the next round of talks.</p></article>
+<section class="comments"><h2>Comments</h2><p>Great piece, thanks!</p></section>
+<aside class="related"><h2>Related</h2><ul><li><a href="/x">Football results</a></li></ul>
+</aside><footer>Copyright 2026 News Corp. All rights reserved.</footer></body></html>"""
+PAYWALL = """<!DOCTYPE html><html><head><title>Subscribe</title></head><body>
+<div class="paywall"><p>Subscribe to continue reading.</p></div></body></html>"""
+TITLES = {
+    "good": "Taliban officials speak to reporters in Kabul",
+    "paywall": "Taliban officials hold a news conference in Kandahar",
+    "huge": "Taliban officials speak to elders in Herat",
+    "private": "Taliban officials speak to traders in Mazar",
+    "endless": "Taliban officials speak to students in Jalalabad",
+    "robots": "Taliban officials speak to farmers in Ghazni",
+}
+
+
+def feed(server: LocalServer) -> bytes:
+    items = "".join(
+        f"<item><title>{title}</title><link>{server.url('/a/' + name)}</link>"
+        f"<guid>{name}</guid><pubDate>Sun, 06 Dec 2026 10:00:00 GMT</pubDate></item>"
+        for name, title in TITLES.items()
+    )
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Outlet</title>'
+        f"<link>https://outlet.example/</link>{items}</channel></rss>"
+    ).encode()
+
+
+def site(server: LocalServer) -> None:
+    html = {"Content-Type": "text/html; charset=utf-8"}
+    server.route("/a/good", Reply(body=PAGE.encode(), headers=html))
+    server.route("/a/paywall", Reply(body=PAYWALL.encode(), headers=html))
+    server.route("/a/huge", Reply(body=b"<html><body><p>" + b"x" * 5_000_000, headers=html))
+    secret = f"http://localhost:{server.port}/a/secret"
+    server.route("/a/private", Reply(status=302, headers={"Location": secret}))
+    server.route("/a/secret", Reply(body=PAGE.encode(), headers=html))
+    server.route(
+        "/a/endless",
+        Reply(
+            body=b"<html><body>" + b"<p>more</p>" * 100_000,
+            headers=html,
+            trickle=0.05,
+            content_length=-1,
+        ),
+    )
+    server.route("/a/robots", Reply(body=PAGE.encode(), headers=html))
+    server.route("/robots.txt", Reply(body=b"User-agent: *\nDisallow: /a/robots\n"))
+
+
+@pytest.fixture
+def public_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """127.0.0.1 looks public to the address guard (as a publisher's site would), and
+    ``localhost`` resolves to loopback: a private address."""
+
+    async def resolve(host: str, port: int) -> list[fetch.IPAddress]:
+        if host == "127.0.0.1":
+            return [ipaddress.ip_address("93.184.216.34")]
+        return [ipaddress.ip_address("127.0.0.1")]
+
+    monkeypatch.setattr(fetch, "_resolve_dns", resolve)
+
+
+@pytest.mark.slow  # waits for the endless page's deadline
+@pytest.mark.usefixtures("public_loopback")
+def test_article_pages_are_fetched_once_and_decide_short_items(tmp_path: Path) -> None:
+    settings = 'article_text = true\narticle_delay = "0.1s"'
+    with LocalServer() as server:
+        site(server)
+        server.route("/feed.xml", Reply(body=feed(server), headers={"Content-Type": "text/xml"}))
+        path = make_project(tmp_path, [server.url("/feed.xml")], extra_settings=settings)
+        path.write_text(path.read_text().replace('deadline = "10s"', 'deadline = "2s"'))
+        config = load_config(path)
+        topics = load_topic_set(tmp_path / "config" / "topics", tmp_path / "seeds")
+        pool = ParsePool(os.cpu_count() or 1)
+        try:
+            with Store(tmp_path / "db" / "tracker.db") as store:
+                now = datetime.now(UTC)
+                store.sync_feeds(config.feeds, now)
+                poller = Poller(store, config.settings, topics.assess, pool)
+                summary = run_poll(poller, store.feeds(configured_only=True))
+                store.end_cycle()
+                facts = fetch_article_text(FinishedCycle(summary, now, store, config, topics))
+                again = fetch_article_text(FinishedCycle(summary, now, store, config, topics))
+                # A rescore (a topic edit) decides with the article text too: the flag stays.
+                changes = store.rescore(topics.assess, topics.names, now)
+        finally:
+            pool.close()
+        requests = [urlsplit_path(r.path) for r in server.received]
+
+    with sqlite3.connect(tmp_path / "db" / "tracker.db") as conn:
+        conn.row_factory = sqlite3.Row
+        items = {r["title"]: r for r in conn.execute("SELECT * FROM items")}
+        flags = {r["title"]: r["reasons"] for r in conn.execute("SELECT * FROM flagged")}
+    status = {name: items[title]["article_status"] for name, title in TITLES.items()}
+    assert status == {
+        "good": "ok",
+        "paywall": "ok",  # the stub's line is all the text there is: it decides nothing
+        "huge": "too_large",
+        "private": "blocked",
+        "endless": "timeout",
+        "robots": "robots",
+    }
+    good = items[TITLES["good"]]
+    assert "Zalmay Khalilzad" in good["article_text"]
+    for boilerplate in ("Great piece", "Football results", "All rights reserved", "Sport"):
+        assert boilerplate not in good["article_text"]
+    # The title alone does not flag it; with the article's text it flags, and says why.
+    assert "decided with the article's text from its page" in flags[TITLES["good"]]
+    assert set(flags) == {TITLES["good"]}
+    assert items[TITLES["paywall"]]["article_text"] == "Subscribe to continue reading."
+    assert "refused" in items[TITLES["private"]]["article_error"]
+    fetched = sum(value == "ok" for value in status.values())
+    assert facts == {"articles_fetched": fetched, "articles_failed": 6 - fetched}
+    assert changes == []
+    assert again is None  # every item was tried once: none is fetched again
+    assert "/a/secret" not in requests and "/a/robots" not in requests
+    assert requests.count("/a/good") == 1 and requests.count("/robots.txt") == 1
+
+
+def urlsplit_path(path: str) -> str:
+    return path.split("?", 1)[0]
+
+
+def candidate(
+    url: str, title: str = "Taliban meet in Doha", feeds: tuple[str, ...] = ()
+) -> ArticleCandidate:
+    return ArticleCandidate(1, url, ItemText(title, ""), feeds or ("http://f.example/rss",))
+
+
+def test_only_short_fetchable_items_of_feeds_with_article_text_on_are_chosen() -> None:
+    google = "https://news.google.com/rss/articles/CBMiNEFVX3lxTE14N3JUMGQya1Z?oc=5"
+    long_title = " ".join(["Taliban"] * 45)
+    chosen, skipped = articletext.choose(
+        [
+            candidate("https://outlet.example/a"),
+            candidate(google),
+            candidate("https://outlet.example/b", long_title),
+            candidate("https://outlet.example/c", feeds=("http://off.example/rss",)),
+            candidate("https://outlet.example/d"),
+        ],
+        40,
+        frozenset({"http://off.example/rss"}),
+        limit=1,
+    )
+    assert [c.url for c in chosen] == ["https://outlet.example/a"]  # d waits: the limit
+    assert [r.error for r in skipped] == [
+        "the link leads to the article only through the aggregator's script",
+        "the feed's text is long enough to decide",
+        "article_text is off for its feeds",
+    ]
