@@ -238,30 +238,20 @@ def test_the_daily_prune_is_due_once_a_day_and_after_the_clock_went_back() -> No
 
 
 @pytest.mark.slow
-def test_a_new_database_gives_space_back_after_a_prune(tmp_path: Path) -> None:
+def test_pruned_pages_are_reused_and_vacuum_gives_them_back(tmp_path: Path) -> None:
     path = tmp_path / "tracker.db"
     big_db(path)
     when = NOW + timedelta(days=1)
     with Store(path) as store:
-        assert store.conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental
-        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        size = path.stat().st_size
+        assert store.conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 0  # none: fast writes
         done = store.prune(PrunePlan(when, when))
-        assert done.pages_freed > 0
-        assert store.conn.execute("PRAGMA freelist_count").fetchone()[0] == 0
         store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    assert path.stat().st_size <= size - done.pages_freed * 4096 // 2
-
-
-def test_vacuum_converts_an_old_database_to_incremental_auto_vacuum(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
-    with closing(sqlite3.connect(path)) as conn:
-        conn.execute("CREATE TABLE leftover (x)")  # made before tracker chose auto-vacuum
-    with Store(path) as store:
-        assert store.conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 0
+        free = store.conn.execute("PRAGMA freelist_count").fetchone()[0]
+        assert done.items and free > 0  # the pruned rows' pages wait for the next writes
+        size = path.stat().st_size
         before, after = store.vacuum()
-        assert store.conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2
-    assert before > 0 and after > 0
+        assert store.conn.execute("PRAGMA freelist_count").fetchone()[0] == 0
+    assert before == size and after <= size - free * 4096 // 2
     assert rows(path, "PRAGMA integrity_check") == [("ok",)]
 
 

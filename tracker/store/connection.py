@@ -1,7 +1,7 @@
 """The store's connection to SQLite: how it is opened and how a write is made.
 
-Owns the connection settings (WAL, busy timeout, foreign keys, checkpoint size,
-incremental auto-vacuum for a new database), the read-only connection of the commands
+Owns the connection settings (WAL, busy timeout, foreign keys, checkpoint size), the
+read-only connection of the commands
 that only read (``mode=ro``, ``immutable=1``),
 the immediate transaction every write runs in, which SQLite failures mean "the
 database cannot take a write just now" (as opposed to a bug in tracker's SQL), and
@@ -89,10 +89,6 @@ def open_connection(path: str, *, check_same_thread: bool = True) -> sqlite3.Con
 
 
 def configure(conn: sqlite3.Connection) -> None:
-    # Taken by a new database only, and only before WAL: a prune then gives the pages
-    # it freed back to the file system (``store.retention``). An older database keeps
-    # its setting until ``tracker vacuum``.
-    conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")

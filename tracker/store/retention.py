@@ -10,9 +10,11 @@ for one batch at most, and a prune killed midway leaves whole batches done or no
 done; the next one goes on where it stopped. A dry run reads the very same batches
 and counts what they would delete.
 
-Space: a database created by this tracker uses ``auto_vacuum = INCREMENTAL``
-(``migrations``), so a prune gives the freed pages back to the file system in small
-steps; an older database is converted once by ``vacuum`` (``tracker vacuum``).
+Space: the pages a prune frees are reused by the next writes, so a database under
+retention stops growing; ``vacuum`` (``tracker vacuum``) gives them back to the file
+system. Incremental auto-vacuum was measured and not kept: its pointer-map pages cost
+the all-new poll about a fifth of its speed. A database that has it (set by hand) still
+gets its free pages back after each prune.
 
 Must not: decide the cut-off times (``tracker.retention`` does), or delete an item
 ``ITEM_KEPT`` keeps.
@@ -196,9 +198,8 @@ class Pruning(StoryIndex):
         return PruneReport(pages_freed=freed, finished=not _free_pages(self.conn))
 
     def vacuum(self) -> tuple[int, int]:
-        """Rewrite the database without its free pages and switch it to incremental
-        auto-vacuum (later prunes give space back by themselves); return its size in
-        bytes before and after. Needs free disk of the database's size; writers wait
+        """Rewrite the database without its free pages; return its size in bytes before
+        and after. Needs free disk of the database's size; writers wait
         while it runs."""
         size = _size(self.path)
         free = shutil.disk_usage(Path(self.path).resolve().parent).free
@@ -208,7 +209,6 @@ class Pruning(StoryIndex):
                 f"database, there are {free // 2**20} MiB"
             )
         try:
-            self.conn.execute(f"PRAGMA auto_vacuum = {INCREMENTAL}")
             self.conn.execute("VACUUM")
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         except sqlite3.OperationalError as exc:
