@@ -16,7 +16,7 @@ from conftest import make_project
 from httpserver import LocalServer, Reply
 
 from tracker import articletext, fetch
-from tracker.articles import fetch_article_text
+from tracker.articles import fetch_article_text, page_text
 from tracker.config import load_config
 from tracker.hooks import FinishedCycle
 from tracker.models import ArticleCandidate, ItemText
@@ -93,7 +93,7 @@ def public_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
             return [ipaddress.ip_address("93.184.216.34")]
         return [ipaddress.ip_address("127.0.0.1")]
 
-    monkeypatch.setattr(fetch, "_resolve_dns", resolve)
+    monkeypatch.setattr(fetch, "resolve_host", resolve)
 
 
 @pytest.mark.slow  # waits for the endless page's deadline
@@ -184,3 +184,14 @@ def test_only_short_fetchable_items_of_feeds_with_article_text_on_are_chosen() -
         "the feed's text is long enough to decide",
         "article_text is off for its feeds",
     ]
+
+
+def test_a_page_in_another_encoding_than_declared_is_read_in_its_own() -> None:
+    sentence = "Le ministre a déclaré à Kaboul que la réunion aura lieu à Doha. "
+    page = (
+        '<html><head><meta charset="utf-8"><title>Réunion</title></head><body>'
+        f"<article><p>{sentence * 12}</p></article></body></html>"
+    )
+    text = page_text(page.encode("cp1252"), "text/html; charset=utf-8")
+    assert "déclaré à Kaboul" in text and "\ufffd" not in text
+    assert page_text(page.encode("utf-8"), "text/html") == text

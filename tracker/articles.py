@@ -117,14 +117,24 @@ async def _article(fetcher: Fetcher, robots: _Robots, candidate: ArticleCandidat
     if not result.ok:
         kind = str(result.error_kind or ErrorKind.FETCH)
         return ArticleResult(item_id, kind, error=one_line(result.error or kind))
-    # Imported here: trafilatura costs the service's start a quarter of a second, and
-    # article text is off by default.
-    from tracker.seedtext import main_text
-
-    text = await asyncio.to_thread(main_text, result.body)
+    content_type = result.headers.get("content-type", "")
+    text = await asyncio.to_thread(page_text, result.body, content_type)
     if not text.strip():
         return ArticleResult(item_id, "empty", error="no article text found in the page")
     return ArticleResult(item_id, "ok", text=cap_message(text, MAX_ARTICLE_CHARS))
+
+
+def page_text(body: bytes, content_type: str) -> str:
+    """A page's main text, read in its real encoding: the charset its headers or markup
+    declare, or, for a page that is not what it declares, as the parser reads such a
+    feed (``parse.decoding``: windows-1252 for a page "in UTF-8" that is not)."""
+    # Imported here: trafilatura costs the service's start a quarter of a second, and
+    # article text is off by default.
+    from tracker.parse.decoding import decode
+    from tracker.seedtext import main_text
+
+    text, _ = decode(body, content_type)
+    return main_text(text)
 
 
 class _Robots:

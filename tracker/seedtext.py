@@ -63,7 +63,7 @@ def is_html(body: bytes, source: str, content_type: str = "") -> bool:
     return head.startswith(b"<") and any(mark in head for mark in _HTML_MARKS)
 
 
-def main_text(page: bytes) -> str:
+def main_text(page: bytes | str) -> str:
     """The page's main text, one paragraph a line ("" when it has none)."""
     # trafilatura logs every page it finds no article in at ERROR: that is our
     # SeedError to tell, once.
