@@ -1,12 +1,14 @@
 """Language detection (#19): accuracy against declared languages, and its cost per item.
 
-    .venv/bin/python benchmarks/language_detect.py [--corpus ../shared/corpus] [--feeds 300]
+    .venv/bin/python benchmarks/language_detect.py [--corpus DIR] [--feeds 300]
 
 What ``tracker.parse.language.item_language`` gives for each item, measured three ways:
 
-- **accuracy on the captured corpus**: every feed document under ``--corpus`` (the real
-  feeds of ``shared/corpus``, with their MANIFEST; the feedparser test suite is left
-  out) that declares a language; each distinct item (snapshots repeat the same items)
+- **accuracy on the captured corpus**: every feed document under ``--corpus`` (by
+  default ``tests/data/corpus``, the real captured feeds kept in the repository with
+  their MANIFEST and provenance; any folder with a ``MANIFEST.tsv`` of the same columns
+  will do; the feedparser test suite is left out) that declares a language; each
+  distinct item (snapshots repeat the same items)
   is detected with the feed's declaration as the hint (what the parser stores) and
   without it (the detector alone), and counted right when it names the declared
   language. A declaration is a feed's claim, not a label: a feed declared ``en`` with
@@ -293,7 +295,7 @@ def _speed_lines(result: dict[str, Any]) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    parser.add_argument("--corpus", type=Path, default=ROOT / "tests" / "data" / "corpus")
     parser.add_argument("--feeds", type=int, default=300)
     args = parser.parse_args()
     result = measure(args.corpus, args.feeds)
