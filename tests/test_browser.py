@@ -36,19 +36,9 @@ ROOT = Path(__file__).resolve().parents[1]
 METADATA = ROOT / "config" / "datasette.yml"
 STARTUP_SECONDS = 20.0
 PAGE_SECONDS = 60.0
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-    "--virtual-time-budget=10000",
-    "--window-size=1400,1000",
-)
+# The protocol driver's flags (no network beyond loopback, no first-run work), plus
+# what --dump-dom needs: time for the page's scripts, a laptop-sized window.
+CHROMIUM_FLAGS = (*cdp.FLAGS, "--virtual-time-budget=10000", "--window-size=1400,1000")
 
 
 NO_CHROMIUM = (
