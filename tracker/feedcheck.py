@@ -22,7 +22,6 @@ from urllib.parse import urlsplit
 from tracker.errors import FeedRefused, ParseError
 from tracker.fetch import Fetcher, address_refusal, resolve_host
 from tracker.models import FetchRequest, FetchResult, ParsedFeed, Settings
-from tracker.parse import parse_feed
 from tracker.urls import absolute_url, is_http_url, redact_text, redact_url
 
 FEED_TYPES = frozenset(
@@ -104,6 +103,10 @@ async def _fetched(fetcher: Fetcher, url: str) -> FetchResult:
 
 
 def _checked(url: str, result: FetchResult, now: datetime, settings: Settings) -> CheckedFeed:
+    # Imported here: feedparser and lxml cost every command that loads the CLI (``poll``
+    # among them, whose main process never parses) some 10 MB and 50 ms.
+    from tracker.parse import parse_feed
+
     try:
         parsed: ParsedFeed = parse_feed(
             result.body,
