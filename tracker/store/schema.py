@@ -304,12 +304,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 
-# An item's outlet as users see it: its publisher (aggregator items), else the feed's
-# configured name, else its title, else its URL. Used by the views below.
-OUTLET = (
-    "COALESCE(NULLIF(items.publisher, ''), NULLIF(feeds.name, ''), "
-    "NULLIF(feeds.title, ''), feeds.url)"
-)
+
+def outlet_of(items: str) -> str:
+    """An item's outlet as users see it, for the items table under the name ``items``
+    joined to ``feeds``: its publisher (aggregator items), else the feed's configured
+    name, else its title, else its URL."""
+    return (
+        f"COALESCE(NULLIF({items}.publisher, ''), NULLIF(feeds.name, ''), "
+        "NULLIF(feeds.title, ''), feeds.url)"
+    )
+
+
+# The outlet of ``items``: used by the views below, the stores, the Datasette queries.
+OUTLET = outlet_of("items")
 
 FTS_TABLE = "items_fts"
 FTS_COLUMNS = ("title", "summary", "content")
@@ -378,14 +385,15 @@ VIEWS: dict[str, str] = {
         JOIN feeds ON feeds.id = item_feeds.feed_id
         GROUP BY items.story_id, flags.topic
         ORDER BY last_published DESC""",
-    "relevant": """
+    "relevant": f"""
         SELECT items.id AS item_id, items.url, items.title,
                COALESCE(NULLIF(feeds.name, ''), NULLIF(feeds.title, ''), feeds.url) AS feed,
                items.published, assessments.topic, assessments.flagged,
                assessments.score, items.story_id, items.language,
                (SELECT GROUP_CONCAT(DISTINCT group_name) FROM matches
                  WHERE matches.item_id = items.id AND matches.topic = assessments.topic)
-                 AS groups
+                 AS groups,
+               {OUTLET} AS publisher
         FROM assessments
         JOIN items ON items.id = assessments.item_id
         JOIN item_feeds ON item_feeds.item_id = items.id
