@@ -15,6 +15,10 @@ from __future__ import annotations
 NUMBERED_BANDS = 4  # the version whose story bands are numbers
 TEXT_BANDS_TABLE = "story_bands_schema_3"  # the text bands, during that migration only
 
+# The statement that names the migration unwrapping aggregator links (SQL that does
+# nothing: the work is ``store.merging``'s, as the upgrade runs).
+AGGREGATOR_URLS_MARK = "-- items under an aggregator's link get their article's URL"
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         """CREATE TABLE feeds (
@@ -302,6 +306,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE items ADD COLUMN article_error TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE items ADD COLUMN article_fetched_at TEXT",
     ),
+    (
+        # Items stored before aggregator links were unwrapped (Bing click-throughs, older
+        # Google News ids) get their article's URL, merged into the item already stored
+        # there: ``Store.migrate`` does it (``AGGREGATOR_URLS``, ``store.merging``).
+        AGGREGATOR_URLS_MARK,
+    ),
 )
 
 
@@ -427,3 +437,5 @@ DEVELOPMENTS = next(
     for number, statements in enumerate(MIGRATIONS)
     if statements[0].startswith("CREATE TABLE developments")
 )
+# The version that unwraps aggregator links of items already stored (found likewise).
+AGGREGATOR_URLS = MIGRATIONS.index((AGGREGATOR_URLS_MARK,)) + 1
