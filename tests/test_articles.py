@@ -8,6 +8,8 @@ from __future__ import annotations
 import ipaddress
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -85,6 +87,25 @@ def site(server: LocalServer) -> None:
     server.route("/robots.txt", Reply(body=b"User-agent: *\nDisallow: /a/robots\n"))
 
 
+@contextmanager
+def polled(tmp_path: Path, config_path: Path) -> Iterator[tuple[Store, FinishedCycle]]:
+    """The project's feeds polled once for real, then its store and the finished cycle
+    that after-cycle hooks get."""
+    config = load_config(config_path)
+    topics = load_topic_set(tmp_path / "config" / "topics", tmp_path / "seeds")
+    pool = ParsePool(os.cpu_count() or 1)
+    try:
+        with Store(tmp_path / "db" / "tracker.db") as store:
+            now = datetime.now(UTC)
+            store.sync_feeds(config.feeds, now)
+            poller = Poller(store, config.settings, topics.assess, pool)
+            summary = run_poll(poller, store.feeds(configured_only=True))
+            store.end_cycle()
+            yield store, FinishedCycle(summary, now, store, config, topics)
+    finally:
+        pool.close()
+
+
 @pytest.fixture
 def public_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     """127.0.0.1 looks public to the address guard (as a publisher's site would), and
@@ -107,22 +128,11 @@ def test_article_pages_are_fetched_once_and_decide_short_items(tmp_path: Path) -
         server.route("/feed.xml", Reply(body=feed(server), headers={"Content-Type": "text/xml"}))
         path = make_project(tmp_path, [server.url("/feed.xml")], extra_settings=settings)
         path.write_text(path.read_text().replace('deadline = "10s"', 'deadline = "2s"'))
-        config = load_config(path)
-        topics = load_topic_set(tmp_path / "config" / "topics", tmp_path / "seeds")
-        pool = ParsePool(os.cpu_count() or 1)
-        try:
-            with Store(tmp_path / "db" / "tracker.db") as store:
-                now = datetime.now(UTC)
-                store.sync_feeds(config.feeds, now)
-                poller = Poller(store, config.settings, topics.assess, pool)
-                summary = run_poll(poller, store.feeds(configured_only=True))
-                store.end_cycle()
-                facts = fetch_article_text(FinishedCycle(summary, now, store, config, topics))
-                again = fetch_article_text(FinishedCycle(summary, now, store, config, topics))
-                # A rescore (a topic edit) decides with the article text too: the flag stays.
-                changes = store.rescore(topics.assess, topics.names, now)
-        finally:
-            pool.close()
+        with polled(tmp_path, path) as (store, cycle):
+            facts = fetch_article_text(cycle)
+            again = fetch_article_text(cycle)
+            # A rescore (a topic edit) decides with the article text too: the flag stays.
+            changes = store.rescore(cycle.topics.assess, cycle.topics.names, cycle.now)
         requests = [urlsplit_path(r.path) for r in server.received]
 
     with sqlite3.connect(tmp_path / "db" / "tracker.db") as conn:
@@ -243,19 +253,8 @@ def test_the_page_of_an_item_near_the_seed_is_fetched_and_flags_it(tmp_path: Pat
         path = make_project(
             tmp_path, [server.url("/feed.xml")], extra_settings="article_text = true"
         )
-        config = load_config(path)
-        topics = load_topic_set(tmp_path / "config" / "topics", tmp_path / "seeds")
-        pool = ParsePool(1)
-        try:
-            with Store(tmp_path / "db" / "tracker.db") as store:
-                now = datetime.now(UTC)
-                store.sync_feeds(config.feeds, now)
-                poller = Poller(store, config.settings, topics.assess, pool)
-                summary = run_poll(poller, store.feeds(configured_only=True))
-                store.end_cycle()
-                facts = fetch_article_text(FinishedCycle(summary, now, store, config, topics))
-        finally:
-            pool.close()
+        with polled(tmp_path, path) as (_, cycle):
+            facts = fetch_article_text(cycle)
         requests = [urlsplit_path(r.path) for r in server.received]
 
     with sqlite3.connect(tmp_path / "db" / "tracker.db") as conn:

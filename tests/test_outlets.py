@@ -7,14 +7,13 @@ News copy of it would have), served by the app ``tracker browse`` serves.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 from dbfactory import TOPIC, populated_db
+from test_datasette import get, rows
 
 from tracker import browse
 from tracker.store.schema import OUTLET
@@ -33,18 +32,6 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Any:
         conn.execute("UPDATE items SET publisher = ? WHERE id = ?", (PUBLISHER, ITEM))
     conn.close()
     return browse.make_app(db_path, METADATA)
-
-
-def get(app: Any, path: str, **params: str) -> Any:
-    url = f"{path}?{urlencode(params)}" if params else path
-    response = asyncio.run(app.client.get(url))
-    assert response.status_code == 200, (url, response.text[:2000])
-    return response
-
-
-def rows(app: Any, query: str, **params: str) -> list[dict[str, Any]]:
-    data: list[dict[str, Any]] = get(app, f"/tracker/{query}.json", _shape="array", **params).json()
-    return data
 
 
 def of_item(found: list[dict[str, Any]]) -> dict[str, Any]:
