@@ -40,6 +40,11 @@ class TopicSet:
     def assess(self, text: ItemText) -> Sequence[FlagDecision]:
         return [matcher.assess(text) for matcher in self.matchers]
 
+    def decide(self, text: ItemText) -> Sequence[FlagDecision]:
+        """Every topic's full decision, seed terms included even where no group that
+        makes an item relevant matched (``assess`` stops early on such an item)."""
+        return [matcher.decide(text) for matcher in self.matchers]
+
     def only(self, name: str | None) -> TopicSet:
         if name is None:
             return self
