@@ -8,7 +8,9 @@ development a flagged item joins (or whether it starts one), its role there
 Keys survive rewriting and translation: every word of the title and summary is
 transliterated (``translit``) and reduced to its first consonants, so Khalilzad,
 Халилзада and خلیلزاد share ``klzd``, Corbett, Корбетта and کوربت share ``krbt``;
-numbers are keys of their own, whatever their digits. A key weighs by how few of the
+numbers are keys of their own, whatever their digits; an entity of the topic's
+alias sets (``tracker.entities``) is a key of its own (``@corbett``), stronger than
+a word's, whatever script names it. A key weighs by how few of the
 topic's recent developments have it (the words every follow-up has — the topic's
 actors, "talks" — weigh little), and an item joins the open development it shares
 the most weight with, when that is enough and the development's last report is
@@ -28,6 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from tracker.entities import is_entity_key
 from tracker.translit import to_latin
 
 # Tunables (the labeled stream in tests/data/developments tunes them; see README).
@@ -35,10 +38,12 @@ WINDOW = timedelta(days=4)  # an item joins a development whose last report is t
 BACKGROUND = timedelta(days=30)  # developments this recent weigh the keys (how common)
 JOIN_WEIGHT = 1.25  # the shared key weight an item needs to join a development
 JOIN_SHARE = 0.1  # ... and the share of the item's own key weight that is
+JOIN_KEYS = 2  # ... and the keys it shares (one name alone is another event about them)
 PRIOR_DEVELOPMENTS = 4  # developments without any key assumed in the background
 TERM_WEIGHT = 1.0  # keys the topic's own terms matched: every flagged item has some
 KEY_SPREAD = 0.5  # how much a key only some of a development's reports have counts less
 NUMBER_WEIGHT = 1.5  # numbers (a count of prisoners, a date) are strong evidence
+ENTITY_WEIGHT = 2.0  # an alias set of the topic named: the same entity in any script
 SKELETON_LEN = 4  # consonants kept of a word: inflected forms keep their stem
 MIN_SKELETON = 3  # shorter skeletons ("the", "Doha") say too little
 MIN_WORD = 4  # letters a word needs to give a key
@@ -196,11 +201,18 @@ _STOP_KEYS = frozenset(
 
 
 def item_keys(
-    title: str, summary: str, matched: Iterable[str]
+    title: str,
+    summary: str,
+    matched: Iterable[str],
+    entities: tuple[frozenset[str], str] = (frozenset(), ""),
 ) -> tuple[frozenset[str], frozenset[str]]:
-    """An item's keys and, among them, those of the topic terms it matched."""
-    terms = word_keys(" ".join(matched))
-    return word_keys(f"{title}\n{summary}") | terms, terms
+    """An item's keys and, among them, those of the topic terms it matched;
+    ``entities``: the keys of the topic's alias sets it names, and the words that
+    named them (an entity's key stands for their own keys)."""
+    named, naming = entities
+    said = word_keys(naming)
+    terms = word_keys(" ".join(matched)) - said
+    return (word_keys(f"{title}\n{summary}") | terms) - said | named, terms
 
 
 # ---- placing ---------------------------------------------------------------------------
@@ -212,6 +224,8 @@ def _weight(key: str, item: DevelopmentItem, pool: Pool) -> float:
     rarity = math.log(size / (pool.frequency[key] + 1)) / math.log(size)
     if key.startswith("#"):
         return rarity * NUMBER_WEIGHT
+    if is_entity_key(key):
+        return rarity * ENTITY_WEIGHT
     return rarity * (TERM_WEIGHT if key in item.term_keys else 1.0)
 
 
@@ -228,7 +242,11 @@ def _affinity(
         weights[key] * min(1.0, development.keys[key] / reports) ** KEY_SPREAD for key in shared
     )
     total = sum(weights.values()) or 1.0
-    enough = shared_weight >= JOIN_WEIGHT and shared_weight / total >= JOIN_SHARE
+    enough = (
+        shared_weight >= JOIN_WEIGHT
+        and shared_weight / total >= JOIN_SHARE
+        and sum(1 for key in shared if weights[key] > 0) >= JOIN_KEYS
+    )
     if item.story_id in development.stories:
         return math.inf, shared  # a copy of a story already in it
     return (shared_weight if enough else 0.0), shared
@@ -258,7 +276,7 @@ def role_in(item: DevelopmentItem, development: OpenDevelopment) -> str:
     if item.story_id in development.stories:
         return "repeat"
     new = (key for key in item.keys if key not in development.keys)
-    brings = any(key.startswith("#") or key in item.term_keys for key in new)
+    brings = any(key.startswith("#") or is_entity_key(key) or key in item.term_keys for key in new)
     return "update" if brings else "repeat"
 
 

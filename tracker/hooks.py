@@ -85,6 +85,6 @@ def run_after_cycle(hooks: Sequence[AfterCycleHook], cycle: FinishedCycle) -> di
 def detect_developments(cycle: FinishedCycle) -> Mapping[str, object]:
     """Place the cycle's new flags in their developments, before alerts go out (an
     alert is per development: its first report's, never a repeat's)."""
-    placed = cycle.store.place_new_flags()
+    placed = cycle.store.place_new_flags(cycle.topics.entities)
     new = sum(1 for ps in placed.values() for p in ps if p.role == "new")
     return {"new_developments": new} if placed else {}

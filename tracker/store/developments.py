@@ -24,6 +24,7 @@ from typing import Any
 
 from tracker import developments
 from tracker.developments import DevelopmentItem, OpenDevelopment, Placement, Pool
+from tracker.entities import NO_ENTITIES, EntityIndex
 from tracker.models import iso
 from tracker.store.connection import StoreBase, data_version
 from tracker.store.schema import OUTLET
@@ -76,8 +77,10 @@ class _Read:
     pool: Pool
 
 
-def _item(row: sqlite3.Row) -> DevelopmentItem:
-    keys, terms = developments.item_keys(row["title"], row["summary"], [row["matched"] or ""])
+def _item(row: sqlite3.Row, entities: EntityIndex) -> DevelopmentItem:
+    named = entities.named(row["title"] or "", row["summary"] or "")
+    matched = [row["matched"] or ""]
+    keys, terms = developments.item_keys(row["title"], row["summary"], matched, named)
     return DevelopmentItem(
         item_id=int(row["item_id"]),
         story_id=int(row["story_id"] or row["item_id"]),
@@ -109,21 +112,23 @@ def _open(conn: sqlite3.Connection, topic: str, since: datetime) -> list[OpenDev
     ]
 
 
-def read_unplaced(conn: sqlite3.Connection, topic: str) -> _Read:
+def read_unplaced(
+    conn: sqlite3.Connection, topic: str, entities: EntityIndex = NO_ENTITIES
+) -> _Read:
     """The topic's flags without a development, and the developments they may join
     or that weigh their keys."""
     rows = conn.execute(_FLAGS.format("AND flags.development_id IS NULL"), (topic,)).fetchall()
-    items = tuple(_item(row) for row in rows)
+    items = tuple(_item(row, entities) for row in rows)
     since = min((item.published for item in items), default=None)
     opened = _open(conn, topic, since - developments.BACKGROUND) if since else []
     return _Read(items, {}, developments.open_pool(opened))
 
 
-def read_all(conn: sqlite3.Connection, topic: str) -> _Read:
+def read_all(conn: sqlite3.Connection, topic: str, entities: EntityIndex = NO_ENTITIES) -> _Read:
     """Every flag of the topic, to group from scratch keeping the ids it had."""
     rows = conn.execute(_FLAGS.format(""), (topic,)).fetchall()
     old = {int(r["item_id"]): int(r["development_id"]) for r in rows if r["development_id"]}
-    return _Read(tuple(_item(row) for row in rows), old, Pool())
+    return _Read(tuple(_item(row, entities) for row in rows), old, Pool())
 
 
 def _number(
@@ -181,9 +186,9 @@ def refresh(conn: sqlite3.Connection, ids: Iterable[int]) -> None:
         conn.execute(statement, (batch,))
 
 
-def regroup(conn: sqlite3.Connection, topic: str) -> list[int]:
+def regroup(conn: sqlite3.Connection, topic: str, entities: EntityIndex = NO_ENTITIES) -> list[int]:
     """Group every flag of ``topic`` again (a migration, a rescore), keeping ids."""
-    read = read_all(conn, topic)
+    read = read_all(conn, topic, entities)
     grouped = developments.group_all(read.items)
     placements = [p for group in grouped for p in group]
     keyed = _Read(read.items, read.old, _keyed(grouped, read.items))
@@ -218,8 +223,11 @@ def regroup_all(conn: sqlite3.Connection) -> None:
 class DevelopmentTable(StoreBase):
     """The store's developments."""
 
-    def place_new_flags(self) -> dict[str, list[Placement]]:
+    def place_new_flags(
+        self, entities: Mapping[str, EntityIndex] | None = None
+    ) -> dict[str, list[Placement]]:
         """Place every flag not in a development yet; return the placements per topic.
+        ``entities``: each topic's alias sets (none: words and numbers only).
 
         Decided before the transaction; if another connection wrote meanwhile, read
         and decided again inside it."""
@@ -231,22 +239,25 @@ class DevelopmentTable(StoreBase):
         ]
         placed: dict[str, list[Placement]] = {}
         for topic in topics:
+            named = (entities or {}).get(topic, NO_ENTITIES)
             version = data_version(self.conn)
-            read = read_unplaced(self.conn, topic)
+            read = read_unplaced(self.conn, topic, named)
             placements = developments.place(read.items, read.pool)
             with self.transaction() as conn:
                 if data_version(conn) != version:
-                    read = read_unplaced(conn, topic)
+                    read = read_unplaced(conn, topic, named)
                     placements = developments.place(read.items, read.pool)
                 write_placements(conn, topic, read, placements)
             placed[topic] = placements
         return placed
 
-    def regroup_developments(self, topics: Sequence[str]) -> None:
+    def regroup_developments(
+        self, topics: Sequence[str], entities: Mapping[str, EntityIndex] | None = None
+    ) -> None:
         """Group the flags of these topics again (after a rescore changed them)."""
         with self.transaction() as conn:
             for topic in topics:
-                regroup(conn, topic)
+                regroup(conn, topic, (entities or {}).get(topic, NO_ENTITIES))
 
     def developments(
         self, topic: str | None = None, since: datetime | None = None, limit: int = 1000
