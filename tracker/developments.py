@@ -2,7 +2,9 @@
 
 Owns the pure decisions of grouping: an item's development keys, which open
 development a flagged item joins (or whether it starts one), its role there
-(``new``, ``update``, ``repeat``), and the grouping of a whole topic's flags at once
+(``new``, ``update``, ``repeat``), which report the rules did not flag clearly
+belongs to a flagged development (adaptive tracking: it joins, flagged, with a
+reason that names what it shares), and the grouping of a whole topic's flags at once
 (a migration or a rescore), keeping the ids the developments already had.
 
 Keys survive rewriting and translation: every word of the title and summary is
@@ -50,6 +52,8 @@ MIN_WORD = 4  # letters a word needs to give a key
 COMMON_MIN = 20  # a key in more developments than this and ...
 COMMON_SHARE = 0.1  # ... this share of the pool's developments finds no candidates
 CLOSE_EVERY = 256  # items placed between two sweeps of developments out of the background
+ADOPT_STRONG = 2  # an unflagged report joins: at least this many shared entities and numbers
+ADOPT_ENTITIES = 1  # ... of them entities of the topic's alias sets
 ROLES = ("new", "update", "repeat")
 
 _WORD = re.compile(r"\w+")
@@ -87,6 +91,7 @@ class DevelopmentItem:
     language: str
     keys: frozenset[str]
     term_keys: frozenset[str] = frozenset()  # keys of the topic's matched terms
+    flagged: bool = True  # False: a report the rules did not flag (adaptive tracking)
 
 
 @dataclass
@@ -109,6 +114,7 @@ class Placement:
     development_id: int  # below zero: a new development, numbered by the store
     role: str
     shared: tuple[str, ...] = ()  # the keys it shares with the development, heaviest first
+    adopted: bool = False  # not flagged by the rules: flagged for joining the development
 
 
 @dataclass
@@ -307,16 +313,58 @@ def _join(pool: Pool, item: DevelopmentItem) -> Placement:
     return placement
 
 
+def _is_strong(key: str) -> bool:
+    return key.startswith("#") or is_entity_key(key)
+
+
+def clearly_belongs(item: DevelopmentItem, shared: Sequence[str], pool: Pool, chosen: int) -> bool:
+    """Whether a report the rules did not flag clearly belongs to the development it
+    would join: a copy of one of its stories, or sharing with it entities and numbers
+    (a name alone is another event about the same person: an attack in the same
+    city, other talks with the same minister)."""
+    if item.story_id in pool.developments[chosen].stories:
+        return True
+    strong = [key for key in shared if _is_strong(key)]
+    entities = sum(1 for key in strong if is_entity_key(key))
+    return len(strong) >= ADOPT_STRONG and entities >= ADOPT_ENTITIES
+
+
+def _adopt(pool: Pool, item: DevelopmentItem) -> Placement | None:
+    """An unflagged report joins the development it clearly belongs to, or nothing.
+    The development does not grow by it: what the rules flagged stays its evidence,
+    so one adopted report never draws in the next."""
+    chosen, shared = best_development(item, pool)
+    if chosen is None or not clearly_belongs(item, shared, pool, chosen):
+        return None
+    role = role_in(item, pool.developments[chosen])
+    return Placement(item.item_id, chosen, role, tuple(shared[:5]), adopted=True)
+
+
 def place(items: Sequence[DevelopmentItem], pool: Pool) -> list[Placement]:
     """Place ``items`` (oldest first) one after the other. A new development gets a
     provisional id below zero (-1, -2, ...) until the store numbers it; ``pool`` grows
-    as items are placed, and developments older than the background leave it."""
+    as flagged items are placed, and developments older than the background leave it.
+    An unflagged item (``flagged=False``) gets a placement only when it joins."""
     placements = []
     for count, item in enumerate(items):
         if count % CLOSE_EVERY == 0:
             _sweep(pool, item.published)
-        placements.append(_join(pool, item))
+        placement = _join(pool, item) if item.flagged else _adopt(pool, item)
+        if placement is not None:
+            placements.append(placement)
     return placements
+
+
+def joins_reason(
+    development_id: int, shared: Sequence[str], text: str, titles: Mapping[str, str]
+) -> str:
+    """The reason of an adopted report: "joins development 12: Corbett, prisoner
+    exchange, 2022", naming entities by their titles and words as the report has them."""
+    words: dict[str, str] = {}
+    for word in _WORD.findall(text):
+        words.setdefault(_number(word) or skeleton(word), word)
+    named = [titles.get(key) or words.get(key) or key.lstrip("#@") for key in shared]
+    return f"joins development {development_id}: {', '.join(dict.fromkeys(named))}"
 
 
 def group_all(items: Sequence[DevelopmentItem]) -> list[list[Placement]]:

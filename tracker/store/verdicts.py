@@ -34,7 +34,7 @@ _PUT_FLAG = (
     "INSERT INTO flags (item_id, topic, score, reasons, seed_terms, rule_version, flagged_at, "
     "backlog) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (item_id, topic) DO UPDATE SET "
     "score = excluded.score, reasons = excluded.reasons, seed_terms = excluded.seed_terms, "
-    "rule_version = excluded.rule_version"
+    "rule_version = excluded.rule_version, adaptive = 0"  # the rules flag it now
 )
 
 
