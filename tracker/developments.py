@@ -243,7 +243,7 @@ def _affinity(
     that grew by many reports does not draw in whatever shares one of its words."""
     weights = {key: _weight(key, item, pool) for key in item.keys}
     reports = max(development.items, 1)
-    shared = sorted((k for k in item.keys if k in development.keys), key=lambda k: -weights[k])
+    shared = sorted((k for k in item.keys if k in development.keys), key=lambda k: (-weights[k], k))
     shared_weight = sum(
         weights[key] * min(1.0, development.keys[key] / reports) ** KEY_SPREAD for key in shared
     )
@@ -318,8 +318,9 @@ def _is_strong(key: str) -> bool:
 
 
 def clearly_belongs(item: DevelopmentItem, shared: Sequence[str], pool: Pool, chosen: int) -> bool:
-    """Whether a report the rules did not flag clearly belongs to the development it
-    would join: a copy of one of its stories, or sharing with it entities and numbers
+    """Whether a report the rules did not flag (and that names an entity of the topic)
+    clearly belongs to the development it would join: a copy of one of its stories,
+    or sharing with it entities and numbers
     (a name alone is another event about the same person: an attack in the same
     city, other talks with the same minister)."""
     if item.story_id in pool.developments[chosen].stories:

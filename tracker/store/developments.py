@@ -3,7 +3,7 @@
 
 Owns reading what grouping needs (flags not placed yet, a topic's developments
 still open, a topic's every flag for a regrouping, and the reports the rules did not
-flag that adaptive tracking weighs: a cycle's new and updated items, or for a
+flag that adaptive tracking weighs: a cycle's new items, or for a
 regrouping the items in the developments' windows), writing what
 ``tracker.developments`` decided (adopted reports flagged with their reason and
 ``flags.adaptive = 1``, new developments numbered, flags placed, each
@@ -28,7 +28,7 @@ from typing import Any
 
 from tracker import developments
 from tracker.developments import DevelopmentItem, OpenDevelopment, Placement, Pool
-from tracker.entities import NO_ENTITIES, EntityIndex, is_entity_key
+from tracker.entities import NO_ENTITIES, EntityIndex
 from tracker.models import iso
 from tracker.store.connection import StoreBase, data_version
 from tracker.store.schema import OUTLET
@@ -53,7 +53,7 @@ _UNFLAGGED = (
     "FROM items LEFT JOIN feeds ON feeds.id = items.feed_id WHERE {} AND NOT EXISTS "
     "(SELECT 1 FROM flags WHERE flags.item_id = items.id AND flags.topic = :topic)"
 )
-_SEEN_SINCE = "(items.first_seen_at >= :since OR items.updated_at >= :since)"
+_SEEN_SINCE = "items.first_seen_at >= :since"
 _PUBLISHED_IN = "items.published >= :start AND items.published <= :end"
 # A report first seen on its feed's first successful poll is backlog: never alerted.
 _BACKLOG = (
@@ -158,8 +158,10 @@ def _unflagged(
 def _merged(
     flagged: Sequence[sqlite3.Row], unflagged: Sequence[sqlite3.Row], entities: EntityIndex
 ) -> tuple[tuple[DevelopmentItem, ...], dict[int, str]]:
-    """Flags and the unflagged reports weighed beside them, oldest first; the texts
-    of the unflagged ones (an adopted report's reason quotes its words)."""
+    """Flags and the unflagged reports weighed beside them (those naming an entity of
+    the topic: no other can join), oldest first; the texts of the unflagged ones (an
+    adopted report's reason quotes its words)."""
+    unflagged = [r for r in unflagged if entities.named(r["title"], r["summary"])[0]]
     items = [_item(row, entities) for row in (*flagged, *unflagged)]
     items.sort(key=lambda item: (item.published, item.item_id))
     texts = {int(r["item_id"]): f"{r['title']}\n{r['summary']}" for r in unflagged}
@@ -173,22 +175,18 @@ def read_unplaced(
     seen_since: datetime | None = None,
 ) -> _Read:
     """The topic's flags without a development, the reports without a flag first seen
-    or updated ``seen_since`` (None: none), and the developments they may join or that
-    weigh their keys."""
+    ``seen_since`` (None: none), and the developments they may join or that weigh
+    their keys."""
     rows = conn.execute(_FLAGS.format("AND flags.development_id IS NULL"), (topic,)).fetchall()
     unflagged = (
         _unflagged(conn, topic, _SEEN_SINCE, {"since": iso(seen_since)}) if seen_since else []
     )
     items, texts = _merged(rows, unflagged, entities)
-    if not rows and not any(not item.flagged and _names_entity(item) for item in items):
+    if not items:
         return _Read((), {}, Pool(), entities)  # nothing to place, nothing can join
     since = min((item.published for item in items), default=None)
     opened = _open(conn, topic, since - developments.BACKGROUND) if since else []
     return _Read(items, {}, developments.open_pool(opened), entities, texts)
-
-
-def _names_entity(item: DevelopmentItem) -> bool:
-    return any(is_entity_key(key) for key in item.keys)
 
 
 def read_all(conn: sqlite3.Connection, topic: str, entities: EntityIndex = NO_ENTITIES) -> _Read:
@@ -358,7 +356,7 @@ class DevelopmentTable(StoreBase):
         now: datetime | None = None,
     ) -> dict[str, list[Placement]]:
         """Place every flag not in a development yet, and flag the reports first seen
-        or updated ``seen_since`` (a cycle's start) that clearly belong to a flagged
+        ``seen_since`` (a cycle's start) that clearly belong to a flagged
         development (adaptive tracking; flagged at ``now``); return the placements per
         topic. ``entities``: each topic's alias sets (none: no adaptive tracking).
 
