@@ -11,6 +11,7 @@ import pytest
 from tracker import developments as dv
 from tracker.entities import NO_ENTITIES, EntityIndex, entity_index
 from tracker.errors import TopicError
+from tracker.topiclint import lint_topic
 from tracker.topics import check_topics, load_topic
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -148,3 +149,20 @@ def test_one_shared_name_alone_does_not_join(entities: EntityIndex) -> None:
         dv.Pool(),
     )
     assert [p.development_id for p in placed] == [-1, -2]
+
+
+def test_an_alias_in_two_sets_or_that_looks_like_a_regex_is_warned_about(tmp_path: Path) -> None:
+    text = TOPIC.replace('"ګلزمن"]', '"ګلزمن", "Boehler", "Glez|Glets"]')
+    path = write(tmp_path, text)
+    warnings = lint_topic(load_topic(path), text.splitlines())
+    shown = {(w.key, w.term): (w.line, w.advice) for w in warnings}
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if "Glez|Glets" in row)
+    assert set(shown) == {
+        ("entities.glezmann.terms", "Boehler"),
+        ("entities.glezmann.terms", "Glez|Glets"),
+    }
+    assert shown["entities.glezmann.terms", "Boehler"] == (
+        line,
+        "also an alias of [entities.boehler]: a report naming it names both",
+    )
+    assert "not regular expressions" in shown["entities.glezmann.terms", "Glez|Glets"][1]
