@@ -38,7 +38,7 @@ import difflib
 import hashlib
 import re
 import tomllib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -288,23 +288,13 @@ class _Checker:
         if not isinstance(groups, dict) or not groups:
             self._error("needs at least one [groups.<name>] table", (), "groups")
             return ()
-        return tuple(
-            group
-            for name, table in groups.items()
-            if (group := self._group(name, table)) is not None
-        )
+        return self._named(groups, self._group)
 
     def _group(self, name: str, table: Any) -> TermGroup | None:
-        where = ("groups", name)
-        if not _GROUP_NAME.match(name):
-            self._error("group names are lower-case letters, digits and '_'", ("groups",), name)
-        if not isinstance(table, dict):
-            self._error("must be a table", ("groups",), name)
+        checked = self._term_table("groups", name, table, GROUP_KEYS)
+        if checked is None:
             return None
-        self._unknown_keys(table, GROUP_KEYS, where)
-        terms = self._terms(table, where)
-        if not terms:
-            self._error("needs at least one term", where, "terms")
+        where, terms = checked
         return TermGroup(
             name=name,
             title=self._string(table, "title", where, default=name),
@@ -319,25 +309,38 @@ class _Checker:
         if not isinstance(entities, dict):
             self._error("must be a table of [entities.<name>] tables", (), "entities")
             return ()
-        return tuple(
-            entity
-            for name, table in entities.items()
-            if (entity := self._entity(name, table)) is not None
-        )
+        return self._named(entities, self._entity)
 
     def _entity(self, name: str, table: Any) -> TermGroup | None:
-        where = ("entities", name)
-        if not _GROUP_NAME.match(name):
-            self._error("entity names are lower-case letters, digits and '_'", ("entities",), name)
-        if not isinstance(table, dict):
-            self._error("must be a table with title and terms", ("entities",), name)
+        checked = self._term_table("entities", name, table, ENTITY_KEYS)
+        if checked is None:
             return None
-        self._unknown_keys(table, ENTITY_KEYS, where)
+        where, terms = checked
+        return TermGroup(name, self._string(table, "title", where, default=name), terms)
+
+    @staticmethod
+    def _named(
+        tables: Mapping[str, Any], build: Callable[[str, Any], TermGroup | None]
+    ) -> tuple[TermGroup, ...]:
+        return tuple(made for name, table in tables.items() if (made := build(name, table)))
+
+    def _term_table(
+        self, section: str, name: str, table: Any, keys: Sequence[str]
+    ) -> tuple[tuple[str, ...], tuple[Term, ...]] | None:
+        """The checks every named table of terms gets (a group, an alias set): its
+        name, its keys, at least one valid term; None when it is no table at all."""
+        where = (section, name)
+        if not _GROUP_NAME.match(name):
+            kind = {"groups": "group", "entities": "entity"}[section]
+            self._error(f"{kind} names are lower-case letters, digits and '_'", (section,), name)
+        if not isinstance(table, dict):
+            self._error("must be a table", (section,), name)
+            return None
+        self._unknown_keys(table, keys, where)
         terms = self._terms(table, where)
         if not terms:
             self._error("needs at least one term", where, "terms")
-        title = self._string(table, "title", where, default=name)
-        return TermGroup(name=name, title=title, terms=terms)
+        return where, terms
 
     def _fields(self, table: Mapping[str, Any], where: tuple[str, ...]) -> tuple[str, ...]:
         if "fields" not in table:
