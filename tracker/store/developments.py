@@ -70,7 +70,6 @@ _ADOPT = (
     f"CASE WHEN :backlog THEN 1 ELSE {_BACKLOG} END, 1 FROM items WHERE items.id = :item"
 )
 _IDS = "SELECT value FROM json_each(?)"
-_NEVER = "0001-01-01T00:00:00+00:00"  # a development left with adopted reports only
 _PER_DEV = "FROM flags WHERE flags.development_id = developments.id"
 _COUNTS = f"""UPDATE developments SET
     reports = (SELECT COUNT(*) {_PER_DEV}),
@@ -128,19 +127,18 @@ def _item(row: sqlite3.Row, entities: EntityIndex) -> DevelopmentItem:
 def _open(conn: sqlite3.Connection, topic: str, since: datetime) -> list[OpenDevelopment]:
     """The developments an item may join, as the flags the rules made left them
     (adopted reports neither extend a development's window nor add to it)."""
-    ruled = f"{_PER_DEV} AND flags.adaptive = 0"
     rows = conn.execute(
-        f"SELECT id, (SELECT MAX(published) {ruled}) AS last_seen, keys, "
-        f"(SELECT COUNT(*) {ruled}) AS reports, (SELECT json_group_array(DISTINCT "
-        "items.story_id) FROM flags JOIN items ON items.id = flags.item_id "
-        "WHERE flags.development_id = developments.id AND flags.adaptive = 0) AS stories "
-        "FROM developments WHERE topic = ? AND last_seen >= ?",
+        "SELECT developments.id, developments.keys, MAX(flags.published) AS last_seen, "
+        "COUNT(*) AS reports, json_group_array(DISTINCT items.story_id) AS stories "
+        "FROM developments JOIN flags ON flags.development_id = developments.id "
+        "AND flags.adaptive = 0 JOIN items ON items.id = flags.item_id "
+        "WHERE developments.topic = ? AND developments.last_seen >= ? GROUP BY developments.id",
         (topic, iso(since)),
     ).fetchall()
     return [
         OpenDevelopment(
             id=int(row["id"]),
-            last_seen=datetime.fromisoformat(row["last_seen"] or _NEVER),
+            last_seen=datetime.fromisoformat(row["last_seen"]),
             keys=Counter(json.loads(row["keys"])),
             stories={s for s in json.loads(row["stories"]) if s is not None},
             items=int(row["reports"]),
