@@ -306,6 +306,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE items ADD COLUMN article_error TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE items ADD COLUMN article_fetched_at TEXT",
     ),
+    # Adaptive tracking: a report the rules did not flag that joins a flagged
+    # development is flagged for it (reasons: "joins development N: ..."); 1 marks
+    # those flags, which a regrouping works out again.
+    ("ALTER TABLE flags ADD COLUMN adaptive INTEGER NOT NULL DEFAULT 0",),
     (
         # Items stored before aggregator links were unwrapped (Bing click-throughs, older
         # Google News ids) get their article's URL, merged into the item already stored
