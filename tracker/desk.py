@@ -44,6 +44,7 @@ from markupsafe import Markup, escape
 from tracker.datasette_plugin import highlight, terms_pattern
 from tracker.errors import TrackerError
 from tracker.models import REVIEW_LABELS, Review
+from tracker.store.schema import OUTLET, outlet_of
 
 PAGE_SIZE = 50
 FIRST_SCAN = 500  # newest flags the desk first reads its units from; then 8 times more
@@ -82,7 +83,6 @@ LABEL_SQL = """(SELECT label FROM reviews
       AND reviews.topic IN ('', flags.topic)
     ORDER BY reviews.reviewed_at DESC, reviews.id DESC LIMIT 1)"""
 
-FEED_NAME_SQL = "COALESCE(NULLIF(feeds.name, ''), NULLIF(feeds.title, ''), feeds.url)"
 
 # The newest :scan flags that pass the filters (read newest first from an index) name
 # the units; each unit is then judged on all its flags. A unit with no flag among
@@ -117,7 +117,7 @@ units AS (
   FROM flagged GROUP BY unit_id, topic
 )
 SELECT units.*, items.title, items.url, items.link, items.summary, items.published,
-  (SELECT GROUP_CONCAT(DISTINCT {FEED_NAME_SQL}) FROM items AS copies
+  (SELECT GROUP_CONCAT(DISTINCT {outlet_of("copies")}) FROM items AS copies
     JOIN item_feeds ON item_feeds.item_id = copies.id
     JOIN feeds ON feeds.id = item_feeds.feed_id
     WHERE {UNIT.has_copy.format(unit="units.unit_id")}) AS outlets,
@@ -139,7 +139,7 @@ TERMS_SQL = "SELECT DISTINCT item_id, matched_text FROM matches WHERE item_id IN
 
 SEARCH_SQL = f"""
 SELECT items.id, items.title, items.url, items.link, items.published,
-  {FEED_NAME_SQL} AS feed,
+  {OUTLET} AS feed,
   snippet(items_fts, -1, '{_SNIPPET_OPEN}', '{_SNIPPET_CLOSE}', '…', 24) AS snippet,
   highlight(items_fts, 0, '{_SNIPPET_OPEN}', '{_SNIPPET_CLOSE}') AS marked_title
 FROM items_fts

@@ -47,7 +47,8 @@ def poll(ctx: Context, once: bool, urls: tuple[str, ...]) -> None:
             poller = Poller(store, settings, topics.assess, pool, fetch_urls=secrets)
             with _progress(len(states)) as advance:
                 summary = run_poll(poller, states, advance)
-            store.place_new_flags()  # as the service's detect_developments hook does
+            # as the service's detect_developments hook does
+            store.place_new_flags(topics.entities, summary.started_at, utcnow())
     finally:
         pool.close()
     _print_cycle(summary)
