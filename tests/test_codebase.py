@@ -145,3 +145,18 @@ def test_the_size_check_sees_a_long_function(tmp_path: Path) -> None:
     assert oversized(sample) == [f"long(): {FUNCTION_CODE_LINES + 1} lines of code"]
     sample.write_text(f"def short():\n{body.replace('    x0 = 0', '    # x0')}\n")
     assert oversized(sample) == []
+
+
+# Libraries that only the parse workers (or a command's own path) need: loading the CLI,
+# as every command's main process does, must not load them (issue 16: each costs the
+# poll's main process memory and start-up time it never uses).
+WORKER_ONLY = ("feedparser", "lxml", "pycld2", "trafilatura")
+
+
+@pytest.mark.slow
+def test_the_cli_loads_no_parser_library() -> None:
+    probe = f"import sys, tracker.cli; print(*[m for m in {WORKER_ONLY!r} if m in sys.modules])"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == []

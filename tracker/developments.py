@@ -24,6 +24,7 @@ Must not: touch the database, the clock or the network.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -54,6 +55,7 @@ COMMON_SHARE = 0.1  # ... this share of the pool's developments finds no candida
 CLOSE_EVERY = 256  # items placed between two sweeps of developments out of the background
 ADOPT_STRONG = 2  # an unflagged report joins: at least this many shared entities and numbers
 ADOPT_ENTITIES = 1  # ... of them entities of the topic's alias sets
+WORD_KEY_CACHE = 1 << 16  # words whose key is kept (a few MB at most)
 ROLES = ("new", "update", "repeat")
 
 _WORD = re.compile(r"\w+")
@@ -189,16 +191,22 @@ def _number(word: str) -> str | None:
 
 def word_keys(text: str) -> frozenset[str]:
     """The development keys of a text: skeletons of its words, and its numbers."""
-    keys: set[str] = set()
-    for word in _WORD.findall(text):
-        number = _number(word)
-        if number:
-            keys.add(number)
-        elif len(word) >= MIN_WORD:
-            key = skeleton(word)
-            if len(key) >= MIN_SKELETON and key not in _STOP_KEYS:
-                keys.add(key)
+    keys = set(map(_word_key, _WORD.findall(text)))
+    keys.discard("")
     return frozenset(keys)
+
+
+@functools.lru_cache(maxsize=WORD_KEY_CACHE)
+def _word_key(word: str) -> str:
+    """A word's key, or "" for a word that gives none. Cached: flags repeat their
+    words, and transliterating them is most of the cost of placing a flag."""
+    number = _number(word)
+    if number:
+        return number
+    if len(word) < MIN_WORD:
+        return ""
+    key = skeleton(word)
+    return key if len(key) >= MIN_SKELETON and key not in _STOP_KEYS else ""
 
 
 _STOP_KEYS = frozenset(
@@ -224,24 +232,30 @@ def item_keys(
 # ---- placing ---------------------------------------------------------------------------
 
 
-def _weight(key: str, item: DevelopmentItem, pool: Pool) -> float:
-    """How much sharing ``key`` says, from 0 (every development has it) to 1 (none has)."""
+def _weights(item: DevelopmentItem, pool: Pool) -> dict[str, float]:
+    """How much sharing each of the item's keys says, from 0 (every development has
+    it) to 1 (none has)."""
     size = len(pool.developments) + PRIOR_DEVELOPMENTS
-    rarity = math.log(size / (pool.frequency[key] + 1)) / math.log(size)
-    if key.startswith("#"):
-        return rarity * NUMBER_WEIGHT
-    if is_entity_key(key):
-        return rarity * ENTITY_WEIGHT
-    return rarity * (TERM_WEIGHT if key in item.term_keys else 1.0)
+    scale = math.log(size)
+    weights = {}
+    for key in item.keys:
+        rarity = math.log(size / (pool.frequency[key] + 1)) / scale
+        if key.startswith("#"):
+            weights[key] = rarity * NUMBER_WEIGHT
+        elif is_entity_key(key):
+            weights[key] = rarity * ENTITY_WEIGHT
+        else:
+            weights[key] = rarity * (TERM_WEIGHT if key in item.term_keys else 1.0)
+    return weights
 
 
 def _affinity(
-    item: DevelopmentItem, development: OpenDevelopment, pool: Pool
+    item: DevelopmentItem, development: OpenDevelopment, weights: Mapping[str, float]
 ) -> tuple[float, list[str]]:
-    """How much ``item`` shares with ``development`` (0: not enough to join). A key
-    counts by the share of the development's reports that have it: a development
-    that grew by many reports does not draw in whatever shares one of its words."""
-    weights = {key: _weight(key, item, pool) for key in item.keys}
+    """How much ``item`` shares with ``development`` (0: not enough to join), its keys
+    weighing ``weights``. A key counts by the share of the development's reports that
+    have it: a development that grew by many reports does not draw in whatever shares
+    one of its words."""
     reports = max(development.items, 1)
     shared = sorted((k for k in item.keys if k in development.keys), key=lambda k: (-weights[k], k))
     shared_weight = sum(
@@ -265,11 +279,13 @@ def _is_open(development: OpenDevelopment, published: datetime) -> bool:
 def best_development(item: DevelopmentItem, pool: Pool) -> tuple[int | None, list[str]]:
     """The open development ``item`` belongs to, with the keys it shares; None: none."""
     best: tuple[float, int | None, list[str]] = (0.0, None, [])
+    weights: dict[str, float] | None = None  # the pool does not change while we look
     for development_id in pool.candidates(item):
         development = pool.developments[development_id]
         if not _is_open(development, item.published):
             continue
-        score, shared = _affinity(item, development, pool)
+        weights = weights if weights is not None else _weights(item, pool)
+        score, shared = _affinity(item, development, weights)
         if score > best[0]:
             best = (score, development.id, shared)
     return best[1], best[2]

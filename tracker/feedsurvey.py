@@ -21,7 +21,6 @@ from datetime import datetime
 from tracker.errors import ErrorKind, ParseError
 from tracker.fetch import Fetcher
 from tracker.models import FeedCheck, FeedConfig, FetchRequest, FetchResult, ParsedFeed, Settings
-from tracker.parse import parse_feed
 from tracker.urls import redact_text, redact_url
 
 DAY = 86_400.0
@@ -61,6 +60,10 @@ def _parsed(
 ) -> tuple[ParsedFeed | None, ParseError | None]:
     if not result.ok:
         return None, None
+    # Imported here: feedparser and lxml cost every command that loads the CLI (``poll``
+    # among them, whose main process never parses) some 10 MB and 50 ms.
+    from tracker.parse import parse_feed
+
     try:
         parsed = parse_feed(
             result.body,

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import sqlite3
 
-from tracker.parse.aggregators import article_url
 from tracker.urls import canonical_url
 
 # Only these can be an aggregator's link; the parser's function then says whether it is.
@@ -31,6 +30,10 @@ _CANDIDATES = (
 def unwrap_aggregator_urls(conn: sqlite3.Connection) -> set[str]:
     """Every item stored under an aggregator's link moved to its article's URL, merged
     into the item stored there when there is one; the topics whose flags moved."""
+    # Imported here (a migration's need): importing the parse package loads feedparser
+    # and lxml, which every command's main process would pay for and never use.
+    from tracker.parse.aggregators import article_url
+
     touched: set[str] = set()
     for item_id, old_url in conn.execute(_CANDIDATES).fetchall():
         new_url = canonical_url(article_url(str(old_url)))
