@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,7 +42,15 @@ _INSERT = (
 class MemoryFeeds:
     """Every feed's newest ``keep`` items (serial, publication time), newest first."""
 
-    def __init__(self, urls: list[str], specs: list[feedset.FeedSpec], keep: int) -> None:
+    def __init__(
+        self,
+        urls: list[str],
+        specs: list[feedset.FeedSpec],
+        keep: int,
+        window: timedelta | None = None,
+    ) -> None:
+        self.window = window  # a document holds only the items published this recently
+        self.clock: Callable[[], datetime] | None = None
         self.specs = dict(zip(urls, specs, strict=True))
         self.items: dict[str, deque[tuple[int, datetime]]] = {u: deque(maxlen=keep) for u in urls}
         self.versions = dict.fromkeys(urls, 0)
@@ -84,10 +92,15 @@ class MemoryFeeds:
         )
 
     def document(self, url: str) -> str:
-        return feedset.document_of(self.specs[url], list(self.items[url]))
+        items = list(self.items[url])
+        if self.window is not None and self.clock is not None:
+            since = self.clock() - self.window
+            items = [item for item in items if item[1] >= since] or items[:1]
+        return feedset.document_of(self.specs[url], items)
 
-    def fetcher(self, *_: object) -> MemoryFetcher:
-        """The ``Poller.fetcher`` that answers from these feeds."""
+    def fetcher(self, _: object, clock: Callable[[], datetime]) -> MemoryFetcher:
+        """The ``Poller.fetcher`` that answers from these feeds, on the poll's clock."""
+        self.clock = clock
         return MemoryFetcher(self)
 
 

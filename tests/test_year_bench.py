@@ -26,6 +26,7 @@ sys.path.append(str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import feedset
 import year
 import yearfeeds
+from soak import SimulatedClock
 
 URLS = ["http://feeds.invalid/00000.xml", "http://feeds.invalid/00001.xml"]
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -33,14 +34,6 @@ COLUMNS = (
     "feed_id, started_at, duration_ms, status, outcome, bytes, items_seen, new_items, "
     "updated_items, new_flags, error_kind, error, warnings"
 )
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -58,7 +51,7 @@ def feeds() -> yearfeeds.MemoryFeeds:
 
 
 def poll_all(
-    store: Store, pool: ParsePool, clock: Clock, feeds: yearfeeds.MemoryFeeds
+    store: Store, pool: ParsePool, clock: SimulatedClock, feeds: yearfeeds.MemoryFeeds
 ) -> CycleSummary:
     poller = Poller(
         store,
@@ -71,14 +64,14 @@ def poll_all(
     )
     states = [store.feed(url) for url in URLS]
     summary = asyncio.run(poller.poll([s for s in states if s is not None]))
-    clock.now += timedelta(minutes=15)
+    clock.advance(900)
     return summary
 
 
 def test_a_quiet_row_is_the_row_a_real_304_poll_writes(
     store: Store, pool: ParsePool, feeds: yearfeeds.MemoryFeeds
 ) -> None:
-    clock = Clock()
+    clock = SimulatedClock(START)
     assert poll_all(store, pool, clock, feeds).new_items == 10
     assert yearfeeds.quiet_template(store.conn) is None  # no 304 yet
     again = poll_all(store, pool, clock, feeds)
@@ -95,7 +88,7 @@ def test_a_quiet_row_is_the_row_a_real_304_poll_writes(
 def test_quiet_rows_are_written_for_every_feed_and_time(
     store: Store, pool: ParsePool, feeds: yearfeeds.MemoryFeeds
 ) -> None:
-    clock = Clock()
+    clock = SimulatedClock(START)
     poll_all(store, pool, clock, feeds)
     poll_all(store, pool, clock, feeds)
     template = yearfeeds.quiet_template(store.conn)
@@ -114,7 +107,7 @@ def test_quiet_rows_are_written_for_every_feed_and_time(
 def test_a_published_feed_answers_200_with_its_newest_items_and_the_other_304(
     store: Store, pool: ParsePool, feeds: yearfeeds.MemoryFeeds
 ) -> None:
-    clock = Clock()
+    clock = SimulatedClock(START)
     poll_all(store, pool, clock, feeds)
     feeds.publish(URLS[0], 3, clock.now - timedelta(minutes=5))
     summary = poll_all(store, pool, clock, feeds)
@@ -133,3 +126,15 @@ def test_the_year_script_reads_a_month_of_its_own_database(tmp_path: Path) -> No
     assert size["pages"] > 0 and size["db_mb"] >= 0
     counts = year.row_counts(tmp_path / "tracker.db")
     assert counts == dict.fromkeys(year.COUNTED, 0)
+
+
+def test_a_windowed_document_holds_only_the_recent_items() -> None:
+    clock = SimulatedClock(START)
+    feeds = yearfeeds.MemoryFeeds(URLS, feedset.feed_specs(2), keep=10, window=timedelta(hours=2))
+    feeds.fill(START - timedelta(days=1))  # ten items, all a day old
+    feeds.publish(URLS[0], 2, START - timedelta(minutes=10))
+    feeds.fetcher(Settings(), clock)
+    recent = feeds.answer(FetchRequest(URLS[0])).body
+    assert recent.count(b"<item>") + recent.count(b"<entry>") == 2
+    quiet = feeds.answer(FetchRequest(URLS[1])).body  # nothing recent: the newest one
+    assert quiet.count(b"<item>") + quiet.count(b"<entry>") == 1
