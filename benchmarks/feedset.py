@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import os
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -83,6 +83,13 @@ def generate(directory: Path, count: int, now: datetime, seed: int = 7) -> list[
 def document(spec: FeedSpec, now: datetime) -> str:
     """The feed's text as ``generate`` writes it, without writing a file."""
     entries = [_entry(spec, serial, now) for serial in range(spec.items)]
+    return _atom(spec, entries, now) if spec.format == "atom" else _rss(spec, entries, now)
+
+
+def document_of(spec: FeedSpec, items: list[tuple[int, datetime]]) -> str:
+    """The feed's text holding exactly these items (serial, publication time), in order."""
+    entries = [replace(_entry(spec, serial, at), published=at) for serial, at in items]
+    now = max((at for _, at in items), default=datetime(2026, 1, 1, tzinfo=UTC))
     return _atom(spec, entries, now) if spec.format == "atom" else _rss(spec, entries, now)
 
 
