@@ -178,7 +178,6 @@ def test_kill_minus_nine_at_random_moments_loses_and_duplicates_nothing(tmp_path
     assert report.acknowledged > FEEDS * 20, "the kills came before anything was polled"
     assert report.hot >= 5, f"only {report.hot} kills left a write-ahead log to recover"
     assert report.mid_cycle >= KILLS // 2, f"only {report.mid_cycle} kills came mid-cycle"
-    assert report.seconds < 60, f"{KILLS} kill cycles took {report.seconds:.0f}s"
 
 
 def _wait_for_first_poll(
