@@ -7,6 +7,7 @@ and topics in force). By default it holds the service's own steps::
 
     fetch_article_text  article pages of short relevant items, decided again (``articles``)
     detect_developments new flags join their developments (or start one)
+    detect_surges       developments that spread to new outlets or languages (``surges``)
     send_alerts         new developments go to the [[alerts]] sinks
     record_cycle        the cycle is written to service_runs (``tracker status``)
     prune_story_bands   once a day, the story bands no item needs any more go
@@ -88,3 +89,10 @@ def detect_developments(cycle: FinishedCycle) -> Mapping[str, object]:
     placed = cycle.store.place_new_flags()
     new = sum(1 for ps in placed.values() for p in ps if p.role == "new")
     return {"new_developments": new} if placed else {}
+
+
+def detect_surges(cycle: FinishedCycle) -> Mapping[str, object]:
+    """Find the developments that spread (``tracker.surges``), after they took this
+    cycle's flags and before alerts go out (a surge alerts in the cycle it is found)."""
+    found = cycle.store.detect_surges(cycle.config.developments, cycle.now)
+    return {"surges": found} if found else {}

@@ -26,10 +26,10 @@ from tracker import developments
 from tracker.developments import DevelopmentItem, OpenDevelopment, Placement, Pool
 from tracker.models import iso
 from tracker.store.connection import StoreBase, data_version
-from tracker.store.schema import OUTLET
+from tracker.store.schema import LANGUAGE, OUTLET
 
 _OUTLET = f"COALESCE({OUTLET}, '')"  # the publisher, else the feed, as everywhere
-_LANGUAGE = "LOWER(COALESCE(NULLIF(items.language, ''), feeds.language, ''))"
+_LANGUAGE = LANGUAGE
 _FLAGS = (
     "SELECT flags.item_id, flags.published, flags.development_id, items.story_id, "
     f"items.title, items.summary, {_OUTLET} AS outlet, {_LANGUAGE} AS language, "
