@@ -57,7 +57,7 @@ def test_three_new_outlets_within_the_window_are_one_surge_saying_why() -> None:
     assert [(s.kind, s.outlets, s.item_id) for s in found] == [
         ("outlets", ("Daily", "Tolo", "Pajhwok"), 4)
     ]
-    assert found[0].reason == "spread to 3 new outlets in 1d: Daily, Tolo, Pajhwok"
+    assert found[0].reason == "spread to 3 new outlets in 24h: Daily, Tolo, Pajhwok"
     assert found[0].first_at == NOW + timedelta(hours=2)
 
 
@@ -117,6 +117,8 @@ def test_surges_turned_off_find_nothing() -> None:
 
 def test_a_long_run_of_outlets_is_named_by_its_first_five() -> None:
     names = [f"Outlet {n}" for n in range(7)]
+    three_days = surges.outlets_reason(names[:2], 3 * 86400)
+    assert three_days == "spread to 2 new outlets in 3d: Outlet 0, Outlet 1"
     assert surges.outlets_reason(names, 3600) == (
         "spread to 7 new outlets in 1h: Outlet 0, Outlet 1, Outlet 2, Outlet 3, Outlet 4, …"
     )
@@ -250,7 +252,7 @@ def test_a_spreading_development_surges_once_and_a_restart_keeps_it(
         assert reopened.detect_surges(RULE, later + timedelta(hours=1)) == 0
         pending = reopened.unnotified_surges()
         assert [s.reason for s in pending] == [
-            "spread to 3 new outlets in 1d: Daily, Tass, Tolo",
+            "spread to 3 new outlets in 24h: Daily, Tass, Tolo",
             "first report in Russian: Tass",
             "first report in Persian: Tolo",
         ]

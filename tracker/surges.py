@@ -191,4 +191,10 @@ def detect(coverage: Coverage, rule: DevelopmentConfig) -> list[Surge]:
 
 def outlets_reason(names: Sequence[str], window: float) -> str:
     shown = ", ".join(names[:NAMES_SHOWN]) + (", …" if len(names) > NAMES_SHOWN else "")
-    return f"spread to {len(names)} new outlets in {format_duration(window)}: {shown}"
+    return f"spread to {len(names)} new outlets in {_period(window)}: {shown}"
+
+
+def _period(seconds: float) -> str:
+    """A window as analysts say it: "24h" and "48h" rather than "1d" and "2d"."""
+    hours = seconds / 3600
+    return f"{hours:g}h" if hours.is_integer() and hours <= 48 else format_duration(seconds)
