@@ -327,3 +327,37 @@ def test_surges_survive_in_json_as_the_cli_reads_them(store: Store) -> None:
     cycle(store, NOW + timedelta(hours=1), tolo=[CORBETT[1]])
     row = store.conn.execute("SELECT outlets, language, quiet FROM development_surges").fetchone()
     assert (json.loads(row[0]), row[1], row[2]) == (["Tolo"], "fa", 0)
+
+
+# ---- the CLI -----------------------------------------------------------------------------
+
+
+def test_development_shows_its_coverage_day_by_day_and_its_surges(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+    from conftest import make_project
+
+    from tracker.cli import cli
+    from tracker.config import load_config
+
+    config_path = make_project(tmp_path, [f"http://{feed}.test/rss" for feed in FEEDS])
+    with Store(load_config(config_path).db_path) as store:
+        store.sync_feeds([FeedConfig(f"http://{f}.test/rss", f.title()) for f in FEEDS], NOW)
+        for feed in ("wire", "tass"):
+            poll(store, feed, [], NOW - timedelta(days=1))
+        cycle(store, NOW, wire=[CORBETT[0]])
+        cycle(store, NOW + timedelta(days=1), tass=[CORBETT[1]])
+        [development] = store.developments()
+
+    def tracker(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(cli, ["--config", str(config_path), *args])
+        return result.exit_code, result.output
+
+    code, out = tracker("development", str(development["id"]))
+    assert code == 0
+    assert "  2026-03-10  1 report(s); outlets +Wire (1); languages +en (1)" in out
+    assert "  2026-03-11  1 report(s); outlets +Tass (2); languages +ru (2)" in out
+    assert "Surge 2026-03-11T11:50: first report in Russian: Tass" in out
+    code, out = tracker("development", str(development["id"]), "--json")
+    shown = json.loads(out)
+    assert [day["new_outlets"] for day in shown["coverage"]] == ["Wire", "Tass"]
+    assert [s["reason"] for s in shown["surges"]] == ["first report in Russian: Tass"]
