@@ -605,12 +605,12 @@ refused (recorded as a failed poll)."""
 
 
 REVIEW_LABELS = ("right", "wrong", "important")  # what an analyst says of a flag
-REVIEW_SCOPES = ("flag", "story")  # one flagged item, or every copy of its story
+REVIEW_SCOPES = ("flag", "story", "development")  # an item, its story's copies, its development
 
 
 @dataclass(frozen=True)
 class Review:
-    """An analyst's review of a flag (or of its whole story), as the desk or the CLI
+    """An analyst's review of a flag (or of its story or development), as the desk or the CLI
     gives it: ``label`` is one of ``REVIEW_LABELS``; an empty ``topic`` is every topic."""
 
     item_id: int

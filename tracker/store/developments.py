@@ -278,7 +278,8 @@ class DevelopmentTable(StoreBase):
             return None
         timeline = self.conn.execute(
             f"SELECT flags.published, flags.development_role AS role, items.id AS item_id, "
-            f"items.title, items.url, {_OUTLET} AS outlet, {_LANGUAGE} AS language "
+            f"items.title, items.url, {_OUTLET} AS outlet, {_LANGUAGE} AS language, "
+            "COALESCE(items.story_id, items.id) AS story_id "
             "FROM flags JOIN items ON items.id = flags.item_id LEFT JOIN feeds ON "
             "feeds.id = items.feed_id WHERE flags.development_id = ? "
             "ORDER BY flags.published, flags.item_id",

@@ -326,6 +326,28 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX development_surges_development ON development_surges(development_id)",
         "CREATE INDEX development_surges_unnotified ON development_surges(notified_at) "
         "WHERE notified_at IS NULL",
+        # The desk reviews a whole development (scope 'development': every report of
+        # the development the reviewed item is in). SQLite cannot change a CHECK in
+        # place: the table is copied into its new form, rows and ids kept.
+        """CREATE TABLE reviews_new (
+            id INTEGER PRIMARY KEY,
+            item_id INTEGER NOT NULL REFERENCES items(id),
+            item_url TEXT NOT NULL,
+            story_id INTEGER,
+            scope TEXT NOT NULL CHECK (scope IN ('flag', 'story', 'development')),
+            topic TEXT NOT NULL DEFAULT '',
+            label TEXT NOT NULL CHECK (label IN ('right', 'wrong', 'important')),
+            note TEXT NOT NULL DEFAULT '',
+            reviewer TEXT NOT NULL DEFAULT '',
+            source TEXT NOT NULL DEFAULT '',
+            reviewed_at TEXT NOT NULL
+        )""",
+        "INSERT INTO reviews_new SELECT id, item_id, item_url, story_id, scope, topic, label, "
+        "note, reviewer, source, reviewed_at FROM reviews",
+        "DROP TABLE reviews",
+        "ALTER TABLE reviews_new RENAME TO reviews",
+        "CREATE INDEX reviews_item_id ON reviews(item_id, reviewed_at)",
+        "CREATE INDEX reviews_story_id ON reviews(story_id, reviewed_at)",
     ),
 )
 
