@@ -27,6 +27,7 @@ from tracker.store.developments import refresh
 
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
+    """The desk's database, as tests/test_desk.py has it."""
     path = tmp_path / "db" / "news.db"
     path.parent.mkdir()
     populated_db(path)
