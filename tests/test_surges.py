@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_developments import CORBETT, flag_us_taliban
@@ -205,7 +206,13 @@ def test_a_digest_lists_surges() -> None:
 FEEDS = {"wire": "en", "daily": "en", "tass": "ru", "tolo": "fa", "late": "ps"}
 
 
-def poll(store: Store, feed: str, titles: Sequence[str], when: datetime) -> None:
+def poll(
+    store: Store,
+    feed: str,
+    titles: Sequence[str],
+    when: datetime,
+    assess: Any = flag_us_taliban,
+) -> None:
     """A poll of ``feed`` at ``when`` carrying ``titles``, published just before."""
     items = [
         replace(
@@ -218,7 +225,7 @@ def poll(store: Store, feed: str, titles: Sequence[str], when: datetime) -> None
     found = poll_of(f"http://{feed}.test/rss", *items, title=feed.title(), when=when)
     state = store.feed(found.feed_url)
     assert state is not None
-    store.record_poll(state, found, plan(state, found, flag_us_taliban, when), when)
+    store.record_poll(state, found, plan(state, found, assess, when), when)
 
 
 def cycle(store: Store, when: datetime, **feeds: Sequence[str]) -> int:
@@ -361,3 +368,42 @@ def test_development_shows_its_coverage_day_by_day_and_its_surges(tmp_path: Path
     shown = json.loads(out)
     assert [day["new_outlets"] for day in shown["coverage"]] == ["Wire", "Tass"]
     assert [s["reason"] for s in shown["surges"]] == ["first report in Russian: Tass"]
+
+
+def test_a_rescore_keeps_what_was_alerted_and_alerts_nothing_it_finds_again(
+    tmp_path: Path,
+) -> None:
+    """Through ``rescore_changed_topics`` with the shipped topics: the surges a regrouping
+    shows are history, the ones alerted before stay alerted."""
+    from conftest import make_project
+
+    from tracker.config import load_config
+    from tracker.topicset import load_topic_set, rescore_changed_topics
+
+    config_path = make_project(tmp_path, ["http://wire.test/rss", "http://tass.test/rss"])
+    config = load_config(config_path)
+    topics = load_topic_set(config.topics_dir, config.seeds_dir)
+    title = "US envoy Khalilzad holds talks with Taliban in Doha on prisoner swap"
+    with Store(config.db_path) as store:
+        store.sync_feeds(config.feeds, NOW)
+        rescore_changed_topics(store, topics, NOW)
+        for feed in ("wire", "tass"):
+            poll(store, feed, [], NOW - timedelta(days=1), topics.assess)
+        poll(store, "wire", [title], NOW, topics.assess)
+        store.place_new_flags()
+        poll(store, "tass", [title.replace("holds", "held")], NOW + timedelta(hours=2),
+             topics.assess)  # fmt: skip
+        store.place_new_flags()
+        assert store.detect_surges(RULE, NOW + timedelta(hours=2)) == 1  # Russian
+        store.mark_surges_notified([s.id for s in store.unnotified_surges()], NOW)
+        names = [topic.name for topic in topics.topics]
+
+        rescore_changed_topics(store, topics, NOW + timedelta(hours=3), force=names)
+        kept = store.conn.execute("SELECT reason, quiet FROM development_surges").fetchall()
+        assert [tuple(row) for row in kept] == [("first report in Russian: Tass", 0)]
+        store.conn.execute("DELETE FROM development_surges")  # as a database from before
+        store.conn.commit()
+        rescore_changed_topics(store, topics, NOW + timedelta(hours=4), force=names)
+        again = store.conn.execute("SELECT reason, quiet FROM development_surges").fetchall()
+        assert [tuple(row) for row in again] == [("first report in Russian: Tass", 1)]
+        assert store.unnotified_surges() == []
