@@ -55,6 +55,7 @@ PAGE_SIZE = 50
 FIRST_SCAN = 500  # newest flags the desk first reads its units from; then 8 times more
 SEARCH_LIMIT = 50
 STORIES_SHOWN = 6  # stories of a development named on its desk entry
+TERMS_REPORTS = 50  # newest reports of a unit whose matched terms are highlighted
 QUERY_MAX_CHARS = 1000  # a longer search is cut: FTS5 phrase of 10 KB is no search
 LOCAL_ANALYST = "local"
 STATUSES = ("inbox", "important", "right", "wrong", "all")
@@ -65,15 +66,16 @@ _SNIPPET_OPEN, _SNIPPET_CLOSE = "\x02", "\x03"
 @dataclass(frozen=True)
 class DeskUnit:
     """What the desk lists one row for: SQL naming a flag's unit (over ``items`` and
-    ``flags``; NULL: not in a unit yet), SQL testing that item ``copies`` belongs to
-    the unit ``{unit}``, SQL of the unit's own columns for a row (``unit_title``,
+    ``flags``; NULL: not in a unit yet), SQL joining to each ``recent`` unit its
+    items as ``copies`` (the unit's reports, for outlets and languages), SQL of the
+    unit's own columns for a row (``unit_title``,
     ``first_reporter``, ``reports``) and the join they need (on ``units.unit_id``),
     the page that shows a
     unit (``{database}``: the database's name; the unit's id is appended) and the
     scope of a review of a whole unit."""
 
     of_flag: str
-    has_copy: str
+    copies: str
     details: str
     details_join: str
     page: str
@@ -85,8 +87,8 @@ class DeskUnit:
 
 UNIT = DeskUnit(
     of_flag="flags.development_id",  # placed by the detect_developments hook
-    has_copy="copies.id IN (SELECT item_id FROM flags AS unit_flags "
-    "WHERE unit_flags.development_id = {unit})",
+    copies="flags AS unit_flags ON unit_flags.development_id = recent.unit_id "
+    "AND unit_flags.topic = recent.topic JOIN items AS copies ON copies.id = unit_flags.item_id",
     details="unit.title AS unit_title, unit.first_outlet AS first_reporter, "
     "unit.reports AS reports",
     details_join="LEFT JOIN developments AS unit ON unit.id = units.unit_id",
@@ -95,25 +97,41 @@ UNIT = DeskUnit(
 )
 STORY_UNIT = DeskUnit(
     of_flag="COALESCE(items.story_id, items.id)",
-    has_copy="(copies.story_id = {unit} OR copies.id = {unit})",
+    copies="items AS copies ON (copies.story_id = recent.unit_id OR copies.id = recent.unit_id)",
     details="NULL AS unit_title, NULL AS first_reporter, NULL AS reports",
     details_join="",
     page="/{database}/story?story_id=",
     review_scope="story",
 )
 
+# The latest review of each whole development (for every topic, and for its own),
+# reaching the development its item is in now: read once, so a flag's label is two
+# index lookups even in a development of thousands of reports and reviews.
+DEVELOPMENT_REVIEWS_SQL = """development_reviews AS MATERIALIZED (
+  SELECT development_id, topic, label, reviewed_at, id FROM (
+    SELECT reviewed.development_id, reviews.topic, reviews.label, reviews.reviewed_at,
+      reviews.id, ROW_NUMBER() OVER (PARTITION BY reviewed.development_id, reviews.topic
+        ORDER BY reviews.reviewed_at DESC, reviews.id DESC) AS latest
+    FROM reviews JOIN flags AS reviewed ON reviewed.item_id = reviews.item_id
+      AND reviews.topic IN ('', reviewed.topic)
+    WHERE reviews.scope = 'development' AND reviewed.development_id IS NOT NULL)
+  WHERE latest = 1
+)"""
 # The latest review that reaches a flag: of the item itself, of its whole story, or
 # of its whole development.
-LABEL_SQL = """(SELECT label FROM reviews
+LABEL_SQL = """(SELECT label FROM (
+    SELECT label, reviewed_at, id FROM reviews
     WHERE (reviews.item_id = flags.item_id
-        OR (reviews.scope = 'story' AND reviews.story_id = copies.story_id)
-        OR (reviews.scope = 'development' AND flags.development_id IS NOT NULL
-            AND reviews.item_id IN (SELECT item_id FROM flags AS reviewed
-                                    WHERE reviewed.development_id = flags.development_id)))
+        OR (reviews.scope = 'story' AND reviews.story_id = members.story_id))
       AND reviews.topic IN ('', flags.topic)
-    ORDER BY reviews.reviewed_at DESC, reviews.id DESC LIMIT 1)"""
+    UNION ALL
+    SELECT label, reviewed_at, id FROM development_reviews
+    WHERE development_reviews.development_id = flags.development_id
+      AND development_reviews.topic IN ('', flags.topic))
+  ORDER BY reviewed_at DESC, id DESC LIMIT 1)"""
 
 FEED_NAME_SQL = "COALESCE(NULLIF(feeds.name, ''), NULLIF(feeds.title, ''), feeds.url)"
+_OF_UNIT = "copies.unit_id = units.unit_id AND copies.topic = units.topic"
 
 # The newest :scan flags that pass the filters (read newest first from an index) name
 # the units; each unit is then judged on all its flags. A unit with no flag among
@@ -133,12 +151,17 @@ recent AS MATERIALIZED (
   FROM newest AS flags JOIN items ON items.id = flags.item_id
   WHERE {UNIT.of_flag} IS NOT NULL
 ),
+members AS MATERIALIZED (
+  SELECT recent.unit_id, recent.topic, copies.id AS item_id, copies.story_id,
+    copies.title, copies.published, copies.language
+  FROM recent JOIN {UNIT.copies}
+),
+{DEVELOPMENT_REVIEWS_SQL},
 flagged AS MATERIALIZED (
-  SELECT recent.unit_id, flags.topic, flags.item_id, flags.flagged_at, flags.score,
+  SELECT members.unit_id, flags.topic, flags.item_id, flags.flagged_at, flags.score,
     flags.reasons, {LABEL_SQL} AS label
-  FROM recent
-  JOIN items AS copies ON {UNIT.has_copy.format(unit="recent.unit_id")}
-  JOIN flags ON flags.item_id = copies.id AND flags.topic = recent.topic
+  FROM members
+  JOIN flags ON flags.item_id = members.item_id AND flags.topic = members.topic
 ),
 units AS (
   -- SQLite takes the bare columns (item_id, reasons) from the row holding MAX(score)
@@ -149,19 +172,21 @@ units AS (
   FROM flagged GROUP BY unit_id, topic
 )
 SELECT units.*, items.title, items.url, items.link, items.summary, items.published,
-  (SELECT GROUP_CONCAT(DISTINCT {FEED_NAME_SQL}) FROM items AS copies
-    JOIN item_feeds ON item_feeds.item_id = copies.id
+  (SELECT GROUP_CONCAT(DISTINCT {FEED_NAME_SQL}) FROM members AS copies
+    JOIN item_feeds ON item_feeds.item_id = copies.item_id
     JOIN feeds ON feeds.id = item_feeds.feed_id
-    WHERE {UNIT.has_copy.format(unit="units.unit_id")}) AS outlets,
-  (SELECT GROUP_CONCAT(DISTINCT NULLIF(copies.language, '')) FROM items AS copies
-    WHERE {UNIT.has_copy.format(unit="units.unit_id")}) AS languages,
-  (SELECT json_group_array(copies.id) FROM items AS copies
-    WHERE {UNIT.has_copy.format(unit="units.unit_id")}) AS report_ids,
+    WHERE {_OF_UNIT}) AS outlets,
+  (SELECT GROUP_CONCAT(DISTINCT NULLIF(copies.language, '')) FROM members AS copies
+    WHERE {_OF_UNIT}) AS languages,
+  (SELECT json_group_array(item_id) FROM (SELECT item_id FROM flagged
+    WHERE flagged.unit_id = units.unit_id AND flagged.topic = units.topic
+    ORDER BY flagged_at DESC LIMIT {TERMS_REPORTS})) AS report_ids,
   -- each story (copies of one text) by its first report's title, oldest first
   (SELECT json_group_array(title) FROM (
     SELECT COALESCE(NULLIF(copies.title, ''), '(untitled)') AS title, MIN(copies.published)
-    FROM items AS copies WHERE {UNIT.has_copy.format(unit="units.unit_id")}
-    GROUP BY COALESCE(copies.story_id, copies.id) ORDER BY MIN(copies.published))) AS stories,
+    FROM members AS copies WHERE {_OF_UNIT}
+    GROUP BY COALESCE(copies.story_id, copies.item_id) ORDER BY MIN(copies.published)))
+    AS stories,
   (SELECT COUNT(*) FROM newest) AS flags_scanned, {UNIT.details}
 FROM units JOIN items ON items.id = units.item_id
 {UNIT.details_join}
