@@ -114,6 +114,8 @@ class SurgeTable(StoreBase):
         the transaction, and again inside it if another connection wrote meanwhile."""
         version = data_version(self.conn)
         found = self._decide(rule, now, topics)
+        if not found and topics is None:
+            return 0  # most cycles: nothing to write, no write lock taken
         with self.transaction() as conn:
             if data_version(conn) != version:
                 found = self._decide(rule, now, topics)
@@ -164,6 +166,9 @@ class SurgeTable(StoreBase):
         ]
 
     def mark_surges_notified(self, ids: Iterable[int], now: datetime) -> None:
+        ids = list(ids)
+        if not ids:
+            return
         with self.transaction() as conn:
             conn.execute(
                 f"UPDATE development_surges SET notified_at = ? WHERE id IN ({_IDS}) "
