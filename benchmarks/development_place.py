@@ -12,6 +12,12 @@ the topic's developments of the background window, placing, writing) and timed; 
 time per item is the mean over the rounds divided by the batch. Titles are made of
 random names from a pool of 5,000 and common words, so some new items join a
 development and most start one.
+
+``--unflagged N`` adds to each round N items the rules did not flag, first seen in
+the round (a cycle's other new items), a tenth of them naming an entity of the
+shipped topic's alias sets, and places with those alias sets and adaptive tracking
+(``place_new_flags(entities, seen_since, now)``, as the service's hook does): the
+time per item is still per flagged item, so the two runs compare.
 """
 
 from __future__ import annotations
@@ -27,12 +33,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tracker import developments
+from tracker.entities import EntityIndex, entity_index
 from tracker.store import Store
+from tracker.topics import load_topic
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 NAMES = [f"Name{n:04d}" for n in range(5000)]
 COMMON = ["talks", "Taliban", "envoy", "officials", "Kabul", "Doha", "deal", "said"]
 TOPIC = "us-taliban"
+SHIPPED = Path(__file__).resolve().parent.parent / "config" / "topics" / "us-taliban.toml"
+ENTITY_NAMES = ["Khalilzad", "Bagram", "Muttaqi", "Corbett", "ISIS-K", "Haqqani"]
 
 
 def title(rng: random.Random) -> str:
@@ -86,9 +96,24 @@ def _new_development(conn: object, at: str) -> int:
     return int(cursor.lastrowid)
 
 
-def place_round(store: Store, first_id: int, batch: int, at: datetime, rng: random.Random) -> float:
+def place_round(
+    store: Store,
+    first_id: int,
+    batch: int,
+    at: datetime,
+    rng: random.Random,
+    unflagged: int = 0,
+    entities: EntityIndex | None = None,
+) -> float:
     conn = store.conn
     with store.transaction():
+        for item_id in range(first_id + batch, first_id + batch + unflagged):
+            text = title(rng) + (f" {rng.choice(ENTITY_NAMES)}" if rng.random() < 0.1 else "")
+            conn.execute(
+                "INSERT INTO items (id, title, published, first_seen_at, content_hash, "
+                "feed_id, story_id) VALUES (?, ?, ?, ?, 'h', 1, ?)",
+                (item_id, text, at.isoformat(), at.isoformat(), item_id),
+            )
         for item_id in range(first_id, first_id + batch):
             published = at.isoformat()
             conn.execute(
@@ -102,7 +127,10 @@ def place_round(store: Store, first_id: int, batch: int, at: datetime, rng: rand
                 (item_id, TOPIC, published),
             )
     started = time.perf_counter()
-    store.place_new_flags()
+    if entities is None:
+        store.place_new_flags()
+    else:
+        store.place_new_flags({TOPIC: entities}, at, at)
     return time.perf_counter() - started
 
 
@@ -116,15 +144,24 @@ def measure(size: int, args: argparse.Namespace) -> dict[str, float]:
             "SELECT COUNT(*) FROM developments WHERE last_seen >= ?",
             ((last - developments.BACKGROUND).isoformat(),),
         ).fetchone()[0]
+        entities = entity_index(load_topic(SHIPPED)) if args.unflagged else None
+        step = args.batch + args.unflagged
         times = [
             place_round(
-                store, size + 1 + n * args.batch, args.batch, last + timedelta(minutes=n + 1), rng
+                store,
+                size + 1 + n * step,
+                args.batch,
+                last + timedelta(minutes=n + 1),
+                rng,
+                args.unflagged,
+                entities,
             )
             for n in range(args.rounds)
         ]
     per_item = statistics.mean(times) / args.batch
     return {
         "size": size,
+        "unflagged_per_round": args.unflagged,
         "fill_s": filled,
         "background_developments": opened,
         "per_item_ms": per_item * 1000,
@@ -139,6 +176,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--days", type=int, default=60)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--unflagged", type=int, default=0)
     args = parser.parse_args(argv)
     for size in (int(s) for s in args.sizes.split(",")):
         print(json.dumps(measure(size, args)), flush=True)

@@ -36,6 +36,7 @@ class Report:
     part: str  # dev or heldout
     title: str
     summary: str
+    joins: bool = False  # written as a report the rules miss: it must join its development
 
     @property
     def url(self) -> str:
@@ -124,6 +125,8 @@ class Score:
     f1: float
     alerts: int  # alerts about the part's developments
     false_flags: int  # near misses flagged
+    missed: int = 0  # labeled reports written so that the rules miss them
+    joined: int = 0  # ... of them flagged for joining their development
     groups: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
     @property
@@ -184,5 +187,7 @@ def score(
         false_flags=sum(
             1 for r in stream.part(part) if r.development is None and r.url in developments
         ),
+        missed=sum(1 for r in mine if r.joins),
+        joined=sum(1 for r in mine if r.joins and r.url in developments),
         groups={dev: tuple(ids) for dev, ids in groups.items()},
     )

@@ -8,6 +8,9 @@ from __future__ import annotations
 import ipaddress
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +27,7 @@ from tracker.poll import ParsePool, Poller, run_poll
 from tracker.store import Store
 from tracker.topicset import load_topic_set
 
+ROOT = Path(__file__).resolve().parents[1]
 ARTICLE = (
     "Taliban officials spoke to reporters in Kabul on Sunday. The talks with the United "
     "States special envoy Zalmay Khalilzad in Doha covered the release of prisoners, "
@@ -83,6 +87,25 @@ def site(server: LocalServer) -> None:
     server.route("/robots.txt", Reply(body=b"User-agent: *\nDisallow: /a/robots\n"))
 
 
+@contextmanager
+def polled(tmp_path: Path, config_path: Path) -> Iterator[tuple[Store, FinishedCycle]]:
+    """The project's feeds polled once for real, then its store and the finished cycle
+    that after-cycle hooks get."""
+    config = load_config(config_path)
+    topics = load_topic_set(tmp_path / "config" / "topics", tmp_path / "seeds")
+    pool = ParsePool(os.cpu_count() or 1)
+    try:
+        with Store(tmp_path / "db" / "tracker.db") as store:
+            now = datetime.now(UTC)
+            store.sync_feeds(config.feeds, now)
+            poller = Poller(store, config.settings, topics.assess, pool)
+            summary = run_poll(poller, store.feeds(configured_only=True))
+            store.end_cycle()
+            yield store, FinishedCycle(summary, now, store, config, topics)
+    finally:
+        pool.close()
+
+
 @pytest.fixture
 def public_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     """127.0.0.1 looks public to the address guard (as a publisher's site would), and
@@ -105,22 +128,11 @@ def test_article_pages_are_fetched_once_and_decide_short_items(tmp_path: Path) -
         server.route("/feed.xml", Reply(body=feed(server), headers={"Content-Type": "text/xml"}))
         path = make_project(tmp_path, [server.url("/feed.xml")], extra_settings=settings)
         path.write_text(path.read_text().replace('deadline = "10s"', 'deadline = "2s"'))
-        config = load_config(path)
-        topics = load_topic_set(tmp_path / "config" / "topics", tmp_path / "seeds")
-        pool = ParsePool(os.cpu_count() or 1)
-        try:
-            with Store(tmp_path / "db" / "tracker.db") as store:
-                now = datetime.now(UTC)
-                store.sync_feeds(config.feeds, now)
-                poller = Poller(store, config.settings, topics.assess, pool)
-                summary = run_poll(poller, store.feeds(configured_only=True))
-                store.end_cycle()
-                facts = fetch_article_text(FinishedCycle(summary, now, store, config, topics))
-                again = fetch_article_text(FinishedCycle(summary, now, store, config, topics))
-                # A rescore (a topic edit) decides with the article text too: the flag stays.
-                changes = store.rescore(topics.assess, topics.names, now)
-        finally:
-            pool.close()
+        with polled(tmp_path, path) as (store, cycle):
+            facts = fetch_article_text(cycle)
+            again = fetch_article_text(cycle)
+            # A rescore (a topic edit) decides with the article text too: the flag stays.
+            changes = store.rescore(cycle.topics.assess, cycle.topics.names, cycle.now)
         requests = [urlsplit_path(r.path) for r in server.received]
 
     with sqlite3.connect(tmp_path / "db" / "tracker.db") as conn:
@@ -195,3 +207,66 @@ def test_a_page_in_another_encoding_than_declared_is_read_in_its_own() -> None:
     text = page_text(page.encode("cp1252"), "text/html; charset=utf-8")
     assert "déclaré à Kaboul" in text and "\ufffd" not in text
     assert page_text(page.encode("utf-8"), "text/html") == text
+
+
+NEAR = "Washington weighs technical mission in Kabul, officials say"  # dev item d08's title
+FAR = "Washington weighs new rules for football stadiums"
+
+
+def test_an_item_near_a_seed_but_not_relevant_is_chosen_and_others_skipped() -> None:
+    topics = load_topic_set(ROOT / "config" / "topics", ROOT / "seeds")
+
+    def is_near(text: ItemText) -> bool:
+        return articletext.near_seed(topics.decide(text))
+
+    near = replace(candidate("https://outlet.example/near", NEAR), relevant=False)
+    far = replace(candidate("https://outlet.example/far", FAR), item_id=2, relevant=False)
+    relevant = replace(candidate("https://outlet.example/r"), item_id=3)
+
+    chosen, skipped = articletext.choose([relevant, near, far], 40, frozenset(), 5, is_near)
+
+    assert [c.url for c in chosen] == ["https://outlet.example/r", "https://outlet.example/near"]
+    assert [(r.item_id, r.error) for r in skipped] == [
+        (2, "not relevant to a topic, nor near its seed article")
+    ]
+    # Neither is relevant on its title; only the near one shares the seed's terms.
+    assert not any(d.relevant for d in topics.assess(near.text))
+    assert [len(d.seed_terms) for d in topics.decide(near.text)] == [2]
+    assert articletext.choose([near], 40, frozenset(), 5)[1][0].status == "skipped"
+
+
+@pytest.mark.slow  # a poll through the parse workers
+@pytest.mark.usefixtures("public_loopback")
+def test_the_page_of_an_item_near_the_seed_is_fetched_and_flags_it(tmp_path: Path) -> None:
+    html = {"Content-Type": "text/html; charset=utf-8"}
+    with LocalServer() as server:
+        server.route("/a/near", Reply(body=PAGE.encode(), headers=html))
+        server.route("/a/far", Reply(body=PAGE.encode(), headers=html))
+        items = "".join(
+            f"<item><title>{title}</title><link>{server.url('/a/' + name)}</link>"
+            f"<guid>{name}</guid><pubDate>Sun, 06 Dec 2026 10:00:00 GMT</pubDate></item>"
+            for name, title in (("near", NEAR), ("far", FAR))
+        )
+        body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>O</title>{items}'
+        body += "</channel></rss>"
+        server.route("/feed.xml", Reply(body=body.encode(), headers={"Content-Type": "text/xml"}))
+        path = make_project(
+            tmp_path, [server.url("/feed.xml")], extra_settings="article_text = true"
+        )
+        with polled(tmp_path, path) as (_, cycle):
+            facts = fetch_article_text(cycle)
+        requests = [urlsplit_path(r.path) for r in server.received]
+
+    with sqlite3.connect(tmp_path / "db" / "tracker.db") as conn:
+        conn.row_factory = sqlite3.Row
+        found = {r["title"]: r for r in conn.execute("SELECT * FROM items")}
+        flags = {r["title"]: r["reasons"] for r in conn.execute("SELECT * FROM flagged")}
+    assert facts == {"articles_fetched": 1, "articles_failed": 0}
+    assert "/a/near" in requests and "/a/far" not in requests
+    assert found[NEAR]["article_status"] == "ok"
+    assert (found[FAR]["article_status"], found[FAR]["article_error"]) == (
+        "skipped",
+        "not relevant to a topic, nor near its seed article",
+    )
+    assert "decided with the article's text from its page" in flags[NEAR]
+    assert set(flags) == {NEAR}

@@ -297,12 +297,20 @@ def test_a_topic_edit_that_unflags_a_development_removes_it_and_keeps_the_items(
     assert (items, flags, left) == (1, 0, [])
 
 
-def _write_with(store: Store, assess: object, titles: Sequence[str], when: datetime) -> None:
+def _write_with(
+    store: Store, assess: object, titles: Sequence[str], when: datetime, feed: str = "wire"
+) -> None:
     from test_store import item as parsed_item
     from test_store import plan, poll_of
 
-    items = [parsed_item(str(n), t, f"https://wire.test/{n}") for n, t in enumerate(titles)]
-    poll = poll_of("http://wire.test/rss", *items, title="Wire", when=when)
+    items = [
+        replace(
+            parsed_item(f"{n}-{when:%d%H}", t, f"https://{feed}.test/{n}/{when:%d%H}"),
+            published=when,
+        )
+        for n, t in enumerate(titles)
+    ]
+    poll = poll_of(f"http://{feed}.test/rss", *items, title=feed.title(), when=when)
     state = store.feed(poll.feed_url)
     assert state is not None
     store.record_poll(state, poll, plan(state, poll, assess, when), when)  # type: ignore[arg-type]

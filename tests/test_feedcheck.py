@@ -3,6 +3,7 @@ and a real fetch and parse against a server on 127.0.0.1."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -12,7 +13,8 @@ from httpserver import LocalServer, Reply
 
 from tracker.errors import FeedRefused
 from tracker.feedcheck import check_feed, feed_links, refused_address
-from tracker.models import Settings
+from tracker.feedsurvey import check_feeds, failure
+from tracker.models import FeedConfig, Settings
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 BASE = "https://outlet.example/news/"
@@ -115,3 +117,46 @@ def test_an_empty_answer_is_refused(server: LocalServer) -> None:
     server.route("/empty", Reply(body=b""))
     with pytest.raises(FeedRefused, match="empty"):
         check_feed(server.url("/empty"), Settings(), NOW)
+
+
+@pytest.mark.parametrize(
+    ("path", "reply", "kind", "words"),
+    [
+        ("/missing.xml", None, "http", "HTTP 404"),
+        ("/gone.xml", Reply(status=410), "gone", "HTTP 410 Gone: the feed is gone for good"),
+        ("/text.txt", Reply(body=b"just words", headers={"Content-Type": "text/plain"}), "", ""),
+    ],
+)
+def test_add_refuses_on_the_judgement_of_feeds_check(
+    server: LocalServer, path: str, reply: Reply | None, kind: str, words: str
+) -> None:
+    if reply is not None:
+        server.route(path, reply)
+    url = server.url(path)
+    [surveyed] = asyncio.run(check_feeds(Settings(), [FeedConfig(url=url)], NOW, 30))
+    judged = failure(surveyed)
+    assert judged is not None and judged[0].startswith(kind) and words in judged[1]
+
+    with pytest.raises(FeedRefused) as refused:
+        check_feed(url, Settings(), NOW)
+    assert str(refused.value) == f"{url}: {judged[1]}"
+
+
+def test_a_page_served_as_text_is_still_searched_for_its_feed_link(server: LocalServer) -> None:
+    link = '<link rel="alternate" type="application/atom+xml" href="/feed.xml">'
+    page = f"<!DOCTYPE html><html><head>{link}</head></html>".encode()
+    server.route("/", Reply(body=page, headers={"Content-Type": "text/plain"}))
+    server.route("/feed.xml", Reply(body=rss(news(2))))
+    [surveyed] = asyncio.run(check_feeds(Settings(), [FeedConfig(url=server.url("/"))], NOW, 30))
+    assert failure(surveyed) == (
+        "html",
+        "got a web page, not a feed (look for the site's RSS or Atom link)",
+    )
+
+    checked = check_feed(server.url("/"), Settings(), NOW)
+
+    assert (checked.url, checked.items, checked.page) == (
+        server.url("/feed.xml"),
+        2,
+        server.url("/"),
+    )

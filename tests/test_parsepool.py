@@ -162,6 +162,27 @@ def test_a_worker_does_not_run_the_main_script_again(tmp_path: Path) -> None:
     assert done.stdout.splitlines() == ["started", "items: 2"]
 
 
+@pytest.mark.slow
+def test_workers_start_under_a_temporary_folder_too_deep_for_a_socket(tmp_path: Path) -> None:
+    """A ``TMPDIR`` deeper than a Unix socket's path allows (about 107 bytes, with the
+    folder multiprocessing adds) does not stop the workers: the system's /tmp serves."""
+    deep = tmp_path / ("deep-folder-" * 8)
+    deep.mkdir()
+    script, body = tmp_path / "script.py", tmp_path / "feed.xml"
+    script.write_text(SCRIPT, encoding="utf-8")
+    body.write_bytes(DOCUMENT)
+    done = subprocess.run(
+        [sys.executable, str(script), str(body)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "TMPDIR": str(deep)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["started", "items: 2"]
+    assert "too long a path for the parse workers' socket; using /tmp" in done.stderr
+
+
 def slow_document(items: int = 6000) -> bytes:
     """RSS 0.91 goes to feedparser (no fast path), which needs seconds for 6,000 items."""
     entries = "".join(

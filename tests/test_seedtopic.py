@@ -141,3 +141,20 @@ def test_seed_suggest_of_an_unreachable_url_is_one_line(tmp_path: Path, run_trac
     assert result.returncode == 2
     assert "cannot fetch the seed" in result.stderr and "secret" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_names_become_alias_sets_with_the_translations_topics_carry(tmp_path: Path) -> None:
+    text = seed_text(PAGE.encode(), "page.html")
+    known = ["Халилзад*", "خلیلزاد", "визит* в Кабул", "переговоры"]
+    groups = alias_groups(text, suggest_terms(text, []))
+    toml = topic_toml(groups, name="t", title="T", seed="", source="page.html", known=known)
+    path = tmp_path / "t.toml"
+    path.write_text(toml, encoding="utf-8")
+    topic = load_topic(path)  # a proposal topics check accepts as it is
+    sets = {entity.title: [term.text for term in entity.terms] for entity in topic.entities}
+    khalilzad = next(terms for terms in sets.values() if "Khalilzad" in terms)
+    assert {"Zalmay Khalilzad", "Халилзад*", "خلیلزاد"} <= set(khalilzad)
+    assert "ISKP" in next(terms for terms in sets.values() if "ISKP" in terms)
+    assert not any("переговоры" in terms for terms in sets.values())  # not a name
+    assert all(entity.name != "talib" for entity in topic.entities)  # stems are no names
+    assert "Entity alias sets (a proposal" in toml

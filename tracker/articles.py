@@ -1,4 +1,5 @@
-"""Article pages for relevant items whose feed text is too short to decide (#19).
+"""Article pages for items whose feed text is too short to decide (#19): relevant to a
+topic, or near a topic's seed article.
 
 Owns the after-cycle hook ``fetch_article_text`` (off unless ``settings.article_text``;
 a feed opts out with ``article_text = false``) and fetching the pages
@@ -41,7 +42,7 @@ CANDIDATE_CHARS_PER_WORD = 30  # a cheap bound on feed text that may be under th
 
 
 def fetch_article_text(cycle: FinishedCycle) -> Mapping[str, object] | None:
-    """After-cycle hook: fetch the article pages the newest relevant items need, decide
+    """After-cycle hook: fetch the article pages the newest short items need, decide
     those items again with the text, and record every try on its item."""
     settings = cycle.config.settings
     if not settings.article_text:
@@ -51,7 +52,11 @@ def fetch_article_text(cycle: FinishedCycle) -> Mapping[str, object] | None:
     )
     off = frozenset(redact_url(f.url) for f in cycle.config.feeds if not f.article_text)
     chosen, skipped = articletext.choose(
-        candidates, settings.article_min_words, off, settings.article_per_cycle
+        candidates,
+        settings.article_min_words,
+        off,
+        settings.article_per_cycle,
+        lambda text: articletext.near_seed(cycle.topics.decide(text)),
     )
     if not chosen and not skipped:
         return None

@@ -1,7 +1,8 @@
 """Article text in decisions: which items need their article page, and deciding with it.
 
 Owns the pure rules of issue #19's article text: an item needs its page when its feed
-text is too short to decide (``needs_article``) and its URL can be fetched as it is
+text is too short to decide (``needs_article``), it is relevant to a topic or near a
+topic's seed article (``near_seed``), and its URL can be fetched as it is
 (``fetchable``: never a Google News link whose id did not decode, which only the
 aggregator's JavaScript resolves), the text the matcher then sees (``with_article``)
 and the decisions taken with it, whose reasons say when the article text decided
@@ -16,7 +17,7 @@ the clock.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -32,6 +33,9 @@ from tracker.models import (
 )
 
 _WORD = re.compile(r"\w+")
+# An item not relevant on its feed text has its page fetched when it shares this many
+# distinctive terms with a topic's seed (benchmarks/article_recall.py measures the trade).
+SEED_TERMS_FOR_PAGE = 2
 ARTICLE_REASON = "decided with the article's text from its page (the feed gave {words} words)"
 # Aggregator links that lead to the article only through the aggregator's JavaScript.
 _SCRIPT_ONLY_HOSTS = frozenset({"news.google.com"})
@@ -81,16 +85,33 @@ def decide_with_article(assess: Assessor, text: ItemText, article: str) -> Seque
     return decided
 
 
+def near_seed(decisions: Sequence[FlagDecision]) -> bool:
+    """Whether an item that is not relevant on its feed text shares enough distinctive
+    terms with a topic's seed article (``SEED_TERMS_FOR_PAGE``) for its page to be worth
+    a fetch: a headline that names no actor of the topic ("Washington weighs technical
+    mission in Kabul") but speaks of the seed's story."""
+    return any(len(decision.seed_terms) >= SEED_TERMS_FOR_PAGE for decision in decisions)
+
+
+def _nowhere_near(_text: ItemText) -> bool:
+    return False
+
+
 def choose(
-    candidates: Sequence[ArticleCandidate], min_words: int, off_feeds: frozenset[str], limit: int
+    candidates: Sequence[ArticleCandidate],
+    min_words: int,
+    off_feeds: frozenset[str],
+    limit: int,
+    is_near_seed: Callable[[ItemText], bool] = _nowhere_near,
 ) -> tuple[list[ArticleCandidate], list[ArticleResult]]:
     """The candidates to fetch (at most ``limit``), and the others' verdict on why not
     (recorded, so that they are not read again next cycle). An item carried by any feed
-    with article text on may be fetched."""
+    with article text on may be fetched; one not relevant to a topic only when
+    ``is_near_seed`` says its feed text is near a topic's seed."""
     fetch: list[ArticleCandidate] = []
     skipped: list[ArticleResult] = []
     for candidate in candidates:
-        why = _why_not(candidate, min_words, off_feeds)
+        why = _why_not(candidate, min_words, off_feeds) or _not_near(candidate, is_near_seed)
         if why:
             skipped.append(ArticleResult(candidate.item_id, "skipped", error=why))
         elif len(fetch) < limit:
@@ -106,6 +127,12 @@ def _why_not(candidate: ArticleCandidate, min_words: int, off_feeds: frozenset[s
     if candidate.feed_urls and all(url in off_feeds for url in candidate.feed_urls):
         return "article_text is off for its feeds"
     return ""
+
+
+def _not_near(candidate: ArticleCandidate, is_near_seed: Callable[[ItemText], bool]) -> str:
+    if candidate.relevant or is_near_seed(candidate.text):
+        return ""
+    return "not relevant to a topic, nor near its seed article"
 
 
 def article_verdicts(

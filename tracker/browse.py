@@ -10,10 +10,12 @@ it is served immutable (SQLite could not open it otherwise).
 
 The metadata names the database ``tracker``; ``metadata_for`` renames it (and the
 dashboard's queries) to the stem of the file served, so ``--db db/news.db`` gets the
-same descriptions, queries and dashboard. It also says who may write reviews from
-the desk: anyone when Datasette listens on loopback only, otherwise only an analyst
-logged in with ``settings.browse_token`` (read from the environment, so it never
-appears in ``/-/metadata``).
+same descriptions, queries and dashboard. The queries name an item's outlet with a
+placeholder that ``metadata_for`` fills with ``schema.OUTLET``, so the metadata is
+served through ``tracker browse``, not by ``datasette`` on the YAML file. It also
+says who may write reviews from the desk: anyone when Datasette listens on loopback
+only, otherwise only an analyst logged in with ``settings.browse_token`` (read from
+the environment, so it never appears in ``/-/metadata``).
 
 ``python -m tracker.browse ARGS`` is Datasette's own command line with tracker's
 plugin registered first; ``datasette_command`` builds that command and ``serve``
@@ -41,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from tracker import datasette_plugin
 from tracker.alerts import story_pages
 from tracker.errors import ConfigError, StoreError
+from tracker.store.schema import OUTLET
 
 if TYPE_CHECKING:
     from datasette.app import Datasette
@@ -56,6 +59,9 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 TOKEN_ENV = "TRACKER_BROWSE_TOKEN"
 # The line of the Atom query that settings.browse_url's story pages replace.
 STORY_PAGES_SQL = "SELECT '' AS story_pages"
+# Where the canned queries and charts show an item's outlet (YAML cannot import
+# ``schema.OUTLET``, so the metadata names it and ``metadata_for`` writes it in).
+OUTLET_PLACEHOLDER = "{outlet}"
 
 
 def datasette_command(
@@ -157,8 +163,9 @@ class Site:
 
 def metadata_for(metadata: dict[str, Any], site: Site) -> dict[str, Any]:
     """``metadata`` with database ``tracker`` renamed ``site.name`` everywhere it is
-    named, the story pages of ``site.browse_url`` in the Atom query, and tracker's
-    plugin settings (who may write, the token from the environment)."""
+    named, the outlet expression in the queries that show it, the story pages of
+    ``site.browse_url`` in the Atom query, and tracker's plugin settings (who may
+    write, the token from the environment)."""
     name, open_writes = site.name, site.open_writes
     renamed = copy.deepcopy(metadata)
     databases = renamed.get("databases") or {}
@@ -166,6 +173,7 @@ def metadata_for(metadata: dict[str, Any], site: Site) -> dict[str, Any]:
         databases[name] = databases.pop(DATABASE_NAME)
     plugins = renamed.setdefault("plugins", {})
     _rename_db_keys(plugins.get("datasette-dashboards"), name)
+    _put_outlet(renamed)
     _put_story_pages(databases.get(name) or {}, story_pages(site.browse_url, name))
     plugins["tracker"] = {
         "writes": "open" if open_writes else "login",
@@ -184,6 +192,20 @@ def _rename_db_keys(node: Any, name: str) -> None:
     elif isinstance(node, list):
         for value in node:
             _rename_db_keys(value, name)
+
+
+def _put_outlet(node: Any) -> None:
+    """Every query (a canned query's ``sql``, a chart's ``query``) with the outlet
+    placeholder gets ``schema.OUTLET`` in its place."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("sql", "query") and isinstance(value, str):
+                node[key] = value.replace(OUTLET_PLACEHOLDER, OUTLET)
+            else:
+                _put_outlet(value)
+    elif isinstance(node, list):
+        for value in node:
+            _put_outlet(value)
 
 
 def _put_story_pages(database: dict[str, Any], pages: str) -> None:

@@ -50,6 +50,7 @@ from markupsafe import Markup, escape
 from tracker.datasette_plugin import highlight, terms_pattern
 from tracker.errors import TrackerError
 from tracker.models import REVIEW_LABELS, Review
+from tracker.store.schema import OUTLET, outlet_of
 
 PAGE_SIZE = 50
 FIRST_SCAN = 500  # newest flags the desk first reads its units from; then 8 times more
@@ -130,7 +131,6 @@ LABEL_SQL = """(SELECT label FROM (
       AND development_reviews.topic IN ('', flags.topic))
   ORDER BY reviewed_at DESC, id DESC LIMIT 1)"""
 
-FEED_NAME_SQL = "COALESCE(NULLIF(feeds.name, ''), NULLIF(feeds.title, ''), feeds.url)"
 _OF_UNIT = "copies.unit_id = units.unit_id AND copies.topic = units.topic"
 
 # The newest :scan flags that pass the filters (read newest first from an index) name
@@ -172,10 +172,11 @@ units AS (
   FROM flagged GROUP BY unit_id, topic
 )
 SELECT units.*, items.title, items.url, items.link, items.summary, items.published,
-  (SELECT GROUP_CONCAT(DISTINCT {FEED_NAME_SQL}) FROM members AS copies
-    JOIN item_feeds ON item_feeds.item_id = copies.item_id
+  (SELECT GROUP_CONCAT(DISTINCT {outlet_of("copies")}) FROM members
+    JOIN items AS copies ON copies.id = members.item_id
+    JOIN item_feeds ON item_feeds.item_id = copies.id
     JOIN feeds ON feeds.id = item_feeds.feed_id
-    WHERE {_OF_UNIT}) AS outlets,
+    WHERE members.unit_id = units.unit_id AND members.topic = units.topic) AS outlets,
   (SELECT GROUP_CONCAT(DISTINCT NULLIF(copies.language, '')) FROM members AS copies
     WHERE {_OF_UNIT}) AS languages,
   (SELECT json_group_array(item_id) FROM (SELECT item_id FROM flagged
@@ -204,7 +205,7 @@ TERMS_SQL = "SELECT DISTINCT item_id, matched_text FROM matches WHERE item_id IN
 
 SEARCH_SQL = f"""
 SELECT items.id, items.title, items.url, items.link, items.published,
-  {FEED_NAME_SQL} AS feed,
+  {OUTLET} AS feed,
   snippet(items_fts, -1, '{_SNIPPET_OPEN}', '{_SNIPPET_CLOSE}', '…', 24) AS snippet,
   highlight(items_fts, 0, '{_SNIPPET_OPEN}', '{_SNIPPET_CLOSE}') AS marked_title,
   unit.id AS development_id, unit.title AS development_title

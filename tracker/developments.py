@@ -2,13 +2,17 @@
 
 Owns the pure decisions of grouping: an item's development keys, which open
 development a flagged item joins (or whether it starts one), its role there
-(``new``, ``update``, ``repeat``), and the grouping of a whole topic's flags at once
+(``new``, ``update``, ``repeat``), which report the rules did not flag clearly
+belongs to a flagged development (adaptive tracking: it joins, flagged, with a
+reason that names what it shares), and the grouping of a whole topic's flags at once
 (a migration or a rescore), keeping the ids the developments already had.
 
 Keys survive rewriting and translation: every word of the title and summary is
 transliterated (``translit``) and reduced to its first consonants, so Khalilzad,
 Халилзада and خلیلزاد share ``klzd``, Corbett, Корбетта and کوربت share ``krbt``;
-numbers are keys of their own, whatever their digits. A key weighs by how few of the
+numbers are keys of their own, whatever their digits; an entity of the topic's
+alias sets (``tracker.entities``) is a key of its own (``@corbett``), stronger than
+a word's, whatever script names it. A key weighs by how few of the
 topic's recent developments have it (the words every follow-up has — the topic's
 actors, "talks" — weigh little), and an item joins the open development it shares
 the most weight with, when that is enough and the development's last report is
@@ -28,6 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from tracker.entities import is_entity_key
 from tracker.translit import to_latin
 
 # Tunables (the labeled stream in tests/data/developments tunes them; see README).
@@ -35,16 +40,20 @@ WINDOW = timedelta(days=4)  # an item joins a development whose last report is t
 BACKGROUND = timedelta(days=30)  # developments this recent weigh the keys (how common)
 JOIN_WEIGHT = 1.25  # the shared key weight an item needs to join a development
 JOIN_SHARE = 0.1  # ... and the share of the item's own key weight that is
+JOIN_KEYS = 2  # ... and the keys it shares (one name alone is another event about them)
 PRIOR_DEVELOPMENTS = 4  # developments without any key assumed in the background
 TERM_WEIGHT = 1.0  # keys the topic's own terms matched: every flagged item has some
 KEY_SPREAD = 0.5  # how much a key only some of a development's reports have counts less
 NUMBER_WEIGHT = 1.5  # numbers (a count of prisoners, a date) are strong evidence
+ENTITY_WEIGHT = 2.0  # an alias set of the topic named: the same entity in any script
 SKELETON_LEN = 4  # consonants kept of a word: inflected forms keep their stem
 MIN_SKELETON = 3  # shorter skeletons ("the", "Doha") say too little
 MIN_WORD = 4  # letters a word needs to give a key
 COMMON_MIN = 20  # a key in more developments than this and ...
 COMMON_SHARE = 0.1  # ... this share of the pool's developments finds no candidates
 CLOSE_EVERY = 256  # items placed between two sweeps of developments out of the background
+ADOPT_STRONG = 2  # an unflagged report joins: at least this many shared entities and numbers
+ADOPT_ENTITIES = 1  # ... of them entities of the topic's alias sets
 ROLES = ("new", "update", "repeat")
 
 _WORD = re.compile(r"\w+")
@@ -82,6 +91,7 @@ class DevelopmentItem:
     language: str
     keys: frozenset[str]
     term_keys: frozenset[str] = frozenset()  # keys of the topic's matched terms
+    flagged: bool = True  # False: a report the rules did not flag (adaptive tracking)
 
 
 @dataclass
@@ -104,6 +114,7 @@ class Placement:
     development_id: int  # below zero: a new development, numbered by the store
     role: str
     shared: tuple[str, ...] = ()  # the keys it shares with the development, heaviest first
+    adopted: bool = False  # not flagged by the rules: flagged for joining the development
 
 
 @dataclass
@@ -196,11 +207,18 @@ _STOP_KEYS = frozenset(
 
 
 def item_keys(
-    title: str, summary: str, matched: Iterable[str]
+    title: str,
+    summary: str,
+    matched: Iterable[str],
+    entities: tuple[frozenset[str], str] = (frozenset(), ""),
 ) -> tuple[frozenset[str], frozenset[str]]:
-    """An item's keys and, among them, those of the topic terms it matched."""
-    terms = word_keys(" ".join(matched))
-    return word_keys(f"{title}\n{summary}") | terms, terms
+    """An item's keys and, among them, those of the topic terms it matched;
+    ``entities``: the keys of the topic's alias sets it names, and the words that
+    named them (an entity's key stands for their own keys)."""
+    named, naming = entities
+    said = word_keys(naming)
+    terms = word_keys(" ".join(matched)) - said
+    return (word_keys(f"{title}\n{summary}") | terms) - said | named, terms
 
 
 # ---- placing ---------------------------------------------------------------------------
@@ -212,6 +230,8 @@ def _weight(key: str, item: DevelopmentItem, pool: Pool) -> float:
     rarity = math.log(size / (pool.frequency[key] + 1)) / math.log(size)
     if key.startswith("#"):
         return rarity * NUMBER_WEIGHT
+    if is_entity_key(key):
+        return rarity * ENTITY_WEIGHT
     return rarity * (TERM_WEIGHT if key in item.term_keys else 1.0)
 
 
@@ -223,12 +243,16 @@ def _affinity(
     that grew by many reports does not draw in whatever shares one of its words."""
     weights = {key: _weight(key, item, pool) for key in item.keys}
     reports = max(development.items, 1)
-    shared = sorted((k for k in item.keys if k in development.keys), key=lambda k: -weights[k])
+    shared = sorted((k for k in item.keys if k in development.keys), key=lambda k: (-weights[k], k))
     shared_weight = sum(
         weights[key] * min(1.0, development.keys[key] / reports) ** KEY_SPREAD for key in shared
     )
     total = sum(weights.values()) or 1.0
-    enough = shared_weight >= JOIN_WEIGHT and shared_weight / total >= JOIN_SHARE
+    enough = (
+        shared_weight >= JOIN_WEIGHT
+        and shared_weight / total >= JOIN_SHARE
+        and sum(1 for key in shared if weights[key] > 0) >= JOIN_KEYS
+    )
     if item.story_id in development.stories:
         return math.inf, shared  # a copy of a story already in it
     return (shared_weight if enough else 0.0), shared
@@ -258,7 +282,7 @@ def role_in(item: DevelopmentItem, development: OpenDevelopment) -> str:
     if item.story_id in development.stories:
         return "repeat"
     new = (key for key in item.keys if key not in development.keys)
-    brings = any(key.startswith("#") or key in item.term_keys for key in new)
+    brings = any(key.startswith("#") or is_entity_key(key) or key in item.term_keys for key in new)
     return "update" if brings else "repeat"
 
 
@@ -289,16 +313,59 @@ def _join(pool: Pool, item: DevelopmentItem) -> Placement:
     return placement
 
 
+def _is_strong(key: str) -> bool:
+    return key.startswith("#") or is_entity_key(key)
+
+
+def clearly_belongs(item: DevelopmentItem, shared: Sequence[str], pool: Pool, chosen: int) -> bool:
+    """Whether a report the rules did not flag (and that names an entity of the topic)
+    clearly belongs to the development it would join: a copy of one of its stories,
+    or sharing with it entities and numbers
+    (a name alone is another event about the same person: an attack in the same
+    city, other talks with the same minister)."""
+    if item.story_id in pool.developments[chosen].stories:
+        return True
+    strong = [key for key in shared if _is_strong(key)]
+    entities = sum(1 for key in strong if is_entity_key(key))
+    return len(strong) >= ADOPT_STRONG and entities >= ADOPT_ENTITIES
+
+
+def _adopt(pool: Pool, item: DevelopmentItem) -> Placement | None:
+    """An unflagged report joins the development it clearly belongs to, or nothing.
+    The development does not grow by it: what the rules flagged stays its evidence,
+    so one adopted report never draws in the next."""
+    chosen, shared = best_development(item, pool)
+    if chosen is None or not clearly_belongs(item, shared, pool, chosen):
+        return None
+    role = role_in(item, pool.developments[chosen])
+    return Placement(item.item_id, chosen, role, tuple(shared[:5]), adopted=True)
+
+
 def place(items: Sequence[DevelopmentItem], pool: Pool) -> list[Placement]:
     """Place ``items`` (oldest first) one after the other. A new development gets a
     provisional id below zero (-1, -2, ...) until the store numbers it; ``pool`` grows
-    as items are placed, and developments older than the background leave it."""
+    as flagged items are placed, and developments older than the background leave it.
+    An unflagged item (``flagged=False``) gets a placement only when it joins."""
     placements = []
     for count, item in enumerate(items):
         if count % CLOSE_EVERY == 0:
             _sweep(pool, item.published)
-        placements.append(_join(pool, item))
+        placement = _join(pool, item) if item.flagged else _adopt(pool, item)
+        if placement is not None:
+            placements.append(placement)
     return placements
+
+
+def joins_reason(
+    development_id: int, shared: Sequence[str], text: str, titles: Mapping[str, str]
+) -> str:
+    """The reason of an adopted report: "joins development 12: Corbett, prisoner
+    exchange, 2022", naming entities by their titles and words as the report has them."""
+    words: dict[str, str] = {}
+    for word in _WORD.findall(text):
+        words.setdefault(_number(word) or skeleton(word), word)
+    named = [titles.get(key) or words.get(key) or key.lstrip("#@") for key in shared]
+    return f"joins development {development_id}: {', '.join(dict.fromkeys(named))}"
 
 
 def group_all(items: Sequence[DevelopmentItem]) -> list[list[Placement]]:

@@ -2,11 +2,13 @@
 
 Owns what makes a URL worth adding: it answers, through the same guarded ``Fetcher``
 as every poll (its address rule, ``allow_private``, its limits), with a document the
-parser reads as a feed; or it is a web page whose ``<link rel="alternate">`` names
-exactly one feed, which is then checked the same way. A 404, a 410, an unreachable
-host, a page with no feed link or with several is refused (``FeedRefused``; with the
-candidates for the last). Without a check (offline set-up), only the address rule is
-applied, on the addresses the host resolves to now.
+parser reads as a feed, as ``feedsurvey`` judges it for ``feeds check``; or it is a web
+page whose ``<link rel="alternate">`` names exactly one feed, which is then checked
+the same way. Finding a page's feed links is this module's own; the judgement is not.
+A 404, a 410, an unreachable host, anything that is not a feed, a page with no feed
+link or with several is refused (``FeedRefused``; with the candidates for the last).
+Without a check (offline set-up), only the address rule is applied, on the addresses
+the host resolves to now.
 
 Must not: write the config or the database, or print (the CLI does).
 """
@@ -19,16 +21,15 @@ from datetime import datetime
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
-from tracker.errors import FeedRefused, ParseError
+from tracker import feedsurvey
+from tracker.errors import FeedRefused
 from tracker.fetch import Fetcher, address_refusal, resolve_host
-from tracker.models import FetchRequest, FetchResult, ParsedFeed, Settings
-from tracker.parse import parse_feed
+from tracker.models import FetchResult, Settings
 from tracker.urls import absolute_url, is_http_url, redact_text, redact_url
 
 FEED_TYPES = frozenset(
     {"application/rss+xml", "application/atom+xml", "application/feed+json", "application/json"}
 )
-HTML_SNIFF_BYTES = 2048  # how much of a body is looked at to tell a web page
 
 
 @dataclass(frozen=True)
@@ -71,12 +72,6 @@ def feed_links(html: str, base: str) -> list[str]:
     return collector.links
 
 
-def looks_like_html(result: FetchResult) -> bool:
-    kind = result.headers.get("content-type", "").lower()
-    start = result.body[:HTML_SNIFF_BYTES].lstrip().lower()
-    return "html" in kind or start.startswith((b"<!doctype html", b"<html"))
-
-
 def check_feed(url: str, settings: Settings, now: datetime) -> CheckedFeed:
     """Fetch and parse ``url`` once (following a page's one feed link); ``FeedRefused``
     when it is not a feed tracker can poll."""
@@ -85,36 +80,18 @@ def check_feed(url: str, settings: Settings, now: datetime) -> CheckedFeed:
 
 async def _check(url: str, settings: Settings, now: datetime) -> CheckedFeed:
     async with Fetcher(settings) as fetcher:
-        result = await _fetched(fetcher, url)
-        try:
-            return _checked(url, result, now, settings)
-        except FeedRefused:
-            if not looks_like_html(result):
-                raise
+        check, result = await feedsurvey.check_url(fetcher, url, settings, now)
+        refusal = feedsurvey.failure(check)
+        if refusal is None:
+            return CheckedFeed(url, check.title, check.items)
+        if refusal[0] != feedsurvey.HTML:
+            raise FeedRefused(f"{redact_url(url)}: {refusal[1]}")
         feed_url = _only_link(url, result)
-        checked = _checked(feed_url, await _fetched(fetcher, feed_url), now, settings)
-        return CheckedFeed(checked.url, checked.title, checked.items, page=url)
-
-
-async def _fetched(fetcher: Fetcher, url: str) -> FetchResult:
-    result = await fetcher.fetch(FetchRequest(url))
-    if not result.ok:
-        raise FeedRefused(f"{redact_url(url)}: {result.error}")
-    return result
-
-
-def _checked(url: str, result: FetchResult, now: datetime, settings: Settings) -> CheckedFeed:
-    try:
-        parsed: ParsedFeed = parse_feed(
-            result.body,
-            result.headers,
-            result.final_url,
-            now,
-            max_items=settings.max_items_per_poll,
-        )
-    except ParseError as exc:
-        raise FeedRefused(f"{redact_url(url)}: {redact_text(str(exc))}") from None
-    return CheckedFeed(url, parsed.title, len(parsed.items))
+        linked, _ = await feedsurvey.check_url(fetcher, feed_url, settings, now)
+        refusal = feedsurvey.failure(linked)
+        if refusal is not None:
+            raise FeedRefused(f"{redact_url(feed_url)}: {refusal[1]}")
+        return CheckedFeed(feed_url, linked.title, linked.items, page=url)
 
 
 def _only_link(url: str, result: FetchResult) -> str:

@@ -2,8 +2,10 @@
 
 Owns judging one feed's fetch and parse (``judge``, pure: the time is passed in) into a
 ``FeedCheck`` with its problems (gone, redirected, HTML instead of a feed, stale,
-empty, any fetch or parse error), and running the checks (``check_feeds``: one shared
-``Fetcher`` for all feeds, with its limits and address guard, then ``parse_feed``).
+empty, any fetch or parse error), and running the checks (``check_url`` for one URL,
+``check_feeds`` for all feeds over one shared ``Fetcher``, with its limits and address
+guard, then ``parse_feed``). ``feeds add`` refuses a URL on this same judgement
+(``failure``); only its search of a web page for feed links is its own (``feedcheck``).
 
 Must not: write the database, make HTTP requests or parse documents itself (``fetch``
 and ``parse`` do), or read the clock below ``check_feeds``.
@@ -12,6 +14,7 @@ and ``parse`` do), or read the clock below ``check_feeds``.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -22,22 +25,39 @@ from tracker.parse import parse_feed
 from tracker.urls import redact_text, redact_url
 
 DAY = 86_400.0
+HTML_SNIFF_BYTES = 2048  # how much of a body is looked at to tell a web page
+# The kinds of problem (a problem is "kind: detail") that ``feeds add`` tells apart.
+GONE, HTML, REDIRECTED = "gone", "html", "redirected"
 
 
 async def check_feeds(
     settings: Settings, feeds: Sequence[FeedConfig], now: datetime, stale_days: float
 ) -> list[FeedCheck]:
-    """Fetch every feed at once through one fetcher, then parse and judge each one."""
+    """Fetch every feed at once through one fetcher, parsing and judging each one."""
     async with Fetcher(settings) as fetcher:
-        results = await asyncio.gather(*(fetcher.fetch(FetchRequest(f.url)) for f in feeds))
-    return [
-        judge(feed.url, result, *_parsed(feed, result, now, settings), now, stale_days)
-        for feed, result in zip(feeds, results, strict=True)
-    ]
+        checked = await asyncio.gather(
+            *(check_url(fetcher, f.url, settings, now, stale_days, f.language) for f in feeds)
+        )
+    return [check for check, _ in checked]
+
+
+async def check_url(
+    fetcher: Fetcher,
+    url: str,
+    settings: Settings,
+    now: datetime,
+    stale_days: float = math.inf,
+    language: str = "",
+) -> tuple[FeedCheck, FetchResult]:
+    """Fetch ``url`` once, parse and judge it; the fetch comes back too (``feeds add``
+    reads a web page's feed links from it)."""
+    result = await fetcher.fetch(FetchRequest(url))
+    parsed, error = _parsed(result, now, settings, language)
+    return judge(url, result, parsed, error, now, stale_days), result
 
 
 def _parsed(
-    feed: FeedConfig, result: FetchResult, now: datetime, settings: Settings
+    result: FetchResult, now: datetime, settings: Settings, language: str
 ) -> tuple[ParsedFeed | None, ParseError | None]:
     if not result.ok:
         return None, None
@@ -48,7 +68,7 @@ def _parsed(
             result.final_url,
             now,
             max_items=settings.max_items_per_poll,
-            language=feed.language,
+            language=language,
         )
     except ParseError as exc:
         return None, exc
@@ -81,29 +101,40 @@ def judge(
 
 def _redirect_problems(url: str, result: FetchResult) -> list[str]:
     if result.permanent_redirect and result.permanent_redirect != url:
-        return [f"redirected: moved permanently to {redact_url(result.permanent_redirect)}"]
+        return [f"{REDIRECTED}: moved permanently to {redact_url(result.permanent_redirect)}"]
     if result.final_url and result.final_url != url:
-        return [f"redirected: served from {redact_url(result.final_url)}"]
+        return [f"{REDIRECTED}: served from {redact_url(result.final_url)}"]
     return []
 
 
 def _failure_problems(result: FetchResult, parse_error: ParseError | None) -> list[str]:
     if result.error_kind == ErrorKind.GONE:
-        return ["gone: the server says the feed is gone for good (410); remove it"]
+        return [f"{GONE}: {redact_text(result.error or '')}: the feed is gone for good; remove it"]
     if not result.ok:
         return [f"{result.error_kind or ErrorKind.FETCH}: {redact_text(result.error or '')}"]
     if parse_error is None:
         return []
     if _is_html(result, parse_error):
-        return ["html: got a web page, not a feed (look for the site's RSS or Atom link)"]
+        return [f"{HTML}: got a web page, not a feed (look for the site's RSS or Atom link)"]
     return [f"{parse_error.kind}: {redact_text(str(parse_error))}"]
 
 
 def _is_html(result: FetchResult, error: ParseError) -> bool:
     content_type = result.headers.get("content-type", "").lower()
-    return error.kind == ErrorKind.NOT_A_FEED and (
-        content_type.startswith(("text/html", "application/xhtml")) or "HTML" in str(error)
+    start = result.body[:HTML_SNIFF_BYTES].lstrip().lower()
+    return start.startswith((b"<!doctype html", b"<html")) or (
+        error.kind == ErrorKind.NOT_A_FEED and ("html" in content_type or "HTML" in str(error))
     )
+
+
+def failure(check: FeedCheck) -> tuple[str, str] | None:
+    """The kind (``gone``, ``html``, ``http``, ``not_a_feed``...) and the detail of the
+    problem that makes ``check`` no usable feed; None when it is one."""
+    if check.ok:
+        return None
+    failing = [p for p in check.problems if not p.startswith(f"{REDIRECTED}: ")]
+    kind, _, detail = (failing or [f"{ErrorKind.FETCH}: no answer"])[0].partition(": ")
+    return kind, detail
 
 
 def _newest(parsed: ParsedFeed | None) -> datetime | None:

@@ -6,7 +6,9 @@ a plain list of callables run in order after each poll, each given a
 and topics in force). By default it holds the service's own steps::
 
     fetch_article_text  article pages of short relevant items, decided again (``articles``)
-    detect_developments new flags join their developments (or start one)
+    detect_developments new flags join their developments (or start one); the cycle's
+                        reports the rules missed that clearly belong to a flagged
+                        development join it, flagged (adaptive tracking)
     detect_surges       developments that spread to new outlets or languages (``surges``)
     send_alerts         new developments go to the [[alerts]] sinks
     record_cycle        the cycle is written to service_runs (``tracker status``)
@@ -84,11 +86,15 @@ def run_after_cycle(hooks: Sequence[AfterCycleHook], cycle: FinishedCycle) -> di
 
 
 def detect_developments(cycle: FinishedCycle) -> Mapping[str, object]:
-    """Place the cycle's new flags in their developments, before alerts go out (an
-    alert is per development: its first report's, never a repeat's)."""
-    placed = cycle.store.place_new_flags()
+    """Place the cycle's new flags in their developments, and flag the cycle's reports
+    that clearly belong to one, before alerts go out (an alert is per development: its
+    first report's, never a repeat's)."""
+    since = cycle.summary.started_at
+    placed = cycle.store.place_new_flags(cycle.topics.entities, since, cycle.now)
     new = sum(1 for ps in placed.values() for p in ps if p.role == "new")
-    return {"new_developments": new} if placed else {}
+    joined = sum(1 for ps in placed.values() for p in ps if p.adopted)
+    facts: dict[str, object] = {"new_developments": new} if placed else {}
+    return facts | ({"reports_joined": joined} if joined else {})
 
 
 def detect_surges(cycle: FinishedCycle) -> Mapping[str, object]:

@@ -167,12 +167,13 @@ class FeedCheck:
 
 @dataclass(frozen=True)
 class ArticleCandidate:
-    """A stored item relevant to a topic whose article page was never fetched."""
+    """A stored item with short feed text whose article page was never fetched."""
 
     item_id: int
     url: str
     text: ItemText
     feed_urls: tuple[str, ...]  # the feeds that carried it
+    relevant: bool = True  # to a topic, by its feed text; else it may be near a seed
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ import pickle
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -232,7 +233,33 @@ def _start_fork_server() -> None:
     program (the CLI, httpx, the service), so each costs a few MB, not 40.
     """
     multiprocessing.get_context("forkserver").set_forkserver_preload(_PRELOAD)
+    _fit_socket_path()
     multiprocessing.forkserver.ensure_running()
+
+
+_UNIX_PATH_MAX = 107  # bytes in a Unix socket's path (sun_path, less its NUL)
+_SOCKET_TAIL = len("/pymp-xxxxxxxx/listener-xxxxxxxx")  # what multiprocessing adds
+_SHORT_TEMP_DIRS = ("/tmp", "/var/tmp")
+
+
+def _fit_socket_path() -> None:
+    """Keep the fork server's socket path within what a Unix socket allows.
+
+    multiprocessing puts the socket under the temporary directory; a deep ``TMPDIR``
+    (a long home path, a test runner's folder) would make the bind fail and the
+    service stop at start. The system's own short temporary folder serves instead.
+    """
+    if len(os.fsencode(tempfile.gettempdir())) + _SOCKET_TAIL <= _UNIX_PATH_MAX:
+        return
+    for folder in _SHORT_TEMP_DIRS:
+        if os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK):
+            log.warning(
+                "temporary folder %s is too long a path for the parse workers' socket; using %s",
+                tempfile.gettempdir(),
+                folder,
+            )
+            tempfile.tempdir = folder
+            return
 
 
 class _Worker:

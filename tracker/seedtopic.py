@@ -14,7 +14,11 @@ under all its spellings:
   (آمریکا, آمریکایی: ``آمریکا*``) and stay whole otherwise (طالبان is not طالب).
 
 Owns ``topic_toml``: those groups as a topic file that ``tracker topics check``
-accepts as it is, with a first ``[rule]`` to tighten. Heuristic and deterministic.
+accepts as it is, with a first ``[rule]`` to tighten, and a proposal of entity alias
+sets: one per thing the seed names with a capital letter or an acronym, its
+spellings in the seed and the terms of the configured topics that are the same name
+in another script (their consonant skeletons agree, as developments compare names:
+Халилзад*, خلیلزاد for Khalilzad). Heuristic and deterministic: a proposal to edit.
 
 Must not: read files, print, or decide what a topic flags (``topics`` and
 ``matching`` do); no transliteration of Persian or Pashto to Latin is attempted.
@@ -29,6 +33,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from tracker.developments import MIN_SKELETON, skeleton
 from tracker.seedsuggest import CONNECTORS, Suggestion
 from tracker.seedterms import STOPWORDS
 from tracker.textnorm import fold, split_words
@@ -122,9 +127,17 @@ def stem_aliases(seed_text: str) -> list[Alias]:
 
 
 def topic_toml(
-    groups: Sequence[AliasGroup], *, name: str, title: str, seed: str, source: str
+    groups: Sequence[AliasGroup],
+    *,
+    name: str,
+    title: str,
+    seed: str,
+    source: str,
+    known: Sequence[str] = (),
 ) -> str:
-    """A topic file with these groups and a first rule; valid as it is."""
+    """A topic file with these groups, alias sets for the names among them (with the
+    translations ``known``, the configured topics' terms, carry) and a first rule;
+    valid as it is."""
     written = _valid_groups(groups)
     lines = [
         f"# Built by `tracker seed suggest --toml` from {source}.",
@@ -140,6 +153,7 @@ def topic_toml(
         lines.append(f"# seed = {_quoted(seed)}  # copy the article into seeds/, then uncomment")
     for slug, group in written:
         lines += ["", *_group_lines(slug, group)]
+    lines += _entity_lines(written, known)
     chosen = [slug for slug, _ in written[:2]]
     lines += [
         "",
@@ -285,10 +299,10 @@ def _valid_aliases(aliases: Sequence[Alias]) -> list[Alias]:
         if len(alias.text) > MAX_TERM_LENGTH:
             continue
         try:
-            term = parse_term(alias.text)
+            parse_term(alias.text)
         except ValueError:
             continue
-        signature = (term.words, term.prefix, alias.exact_case and alias.text)
+        signature = _signature(alias)
         if signature not in seen:
             seen.add(signature)
             kept.append(alias)
@@ -300,11 +314,11 @@ def _group_slug(title: str, number: int) -> str:
     return slug if slug[:1].isalpha() else f"group_{number}"
 
 
-def _group_lines(slug: str, group: AliasGroup) -> list[str]:
+def _group_lines(slug: str, group: AliasGroup, table: str = "groups") -> list[str]:
     covered = sorted({c for alias in group.aliases for c in alias.covered_by})
     note = f"; already in {', '.join(covered)}" if covered else ""
     lines = [
-        f"[groups.{slug}]",
+        f"[{table}.{slug}]",
         f"title = {_quoted(group.title)}  # {_mentions(group.count)}{note}",
     ]
     terms = [a.text for a in group.aliases if not a.exact_case]
@@ -314,6 +328,46 @@ def _group_lines(slug: str, group: AliasGroup) -> list[str]:
     if acronyms:
         lines.append(f"exact_case = [{', '.join(map(_quoted, acronyms))}]")
     return lines
+
+
+def _entity_lines(written: Sequence[tuple[str, AliasGroup]], known: Sequence[str]) -> list[str]:
+    lines: list[str] = []
+    taken: set[tuple[object, ...]] = set()
+    for slug, group in written:
+        names = [alias.text for alias in group.aliases if alias.text[:1].isupper()]
+        keys = {key for name in names if len(key := _name_key(name)) >= MIN_SKELETON}
+        translated = [t for t in known if _is_foreign(t) and _is_name_of(t, keys)]
+        aliases = _valid_aliases([*group.aliases, *(Alias(t, 0) for t in translated)])
+        aliases = [alias for alias in aliases if _signature(alias) not in taken]
+        if not names or not aliases:
+            continue
+        taken |= {_signature(alias) for alias in aliases}
+        lines += ["", *_group_lines(slug, AliasGroup(aliases), table="entities")]
+    if lines:
+        lines[:0] = [
+            "",
+            "# Entity alias sets (a proposal: keep the people, places and groups the",
+            "# developments are about, check each alias, add the names in the languages",
+            "# your feeds use). A report naming any alias names the entity.",
+        ]
+    return lines
+
+
+def _is_name_of(term: str, keys: set[str]) -> bool:
+    """A one-word term whose skeleton is one of ``keys`` (a phrase such as "officials
+    in Kabul" is about the name, not a name of it)."""
+    return len(term.split()) == 1 and _name_key(term) in keys
+
+
+def _name_key(text: str) -> str:
+    """The skeleton of a name's last word ("Zalmay Khalilzad", "Халилзад*": hlzd)."""
+    words = text.rstrip("*").split()
+    return skeleton(words[-1]) if words else ""
+
+
+def _signature(alias: Alias) -> tuple[object, ...]:
+    term = parse_term(alias.text)
+    return (term.words, term.prefix, alias.exact_case and alias.text)
 
 
 def _mentions(count: int) -> str:

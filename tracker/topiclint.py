@@ -6,7 +6,9 @@ A term is a literal word or phrase, with an optional ``*`` ending a word
 two-letter words and stop words match a large part of any news feed. ``lint_topic``
 says which terms look like that and what to write instead; ``stale_terms`` says which
 terms matched many older stored items and none of the recent ones (a spelling the
-feeds stopped using, or an outlet gone), from counts the caller read.
+feeds stopped using, or an outlet gone), from counts the caller read. The aliases of
+entity sets get the same advice, and a warning when one alias is in two sets (a
+report naming it would name both entities).
 
 Pure: no I/O (the caller reads the file's lines and the counts), no clock.
 
@@ -46,6 +48,24 @@ def lint_topic(topic: Topic, lines: Sequence[str]) -> list[TermWarning]:
             if advice:
                 key = f"groups.{group.name}.{'exact_case' if term.exact_case else 'terms'}"
                 line = _term_line(lines, term.text)
+                warnings.append(TermWarning(topic.path, line, key, term.text, advice))
+    return warnings + _alias_warnings(topic, lines)
+
+
+def _alias_warnings(topic: Topic, lines: Sequence[str]) -> list[TermWarning]:
+    warnings = []
+    owners: dict[tuple[tuple[str, ...], tuple[bool, ...]], str] = {}
+    for entity in topic.entities:
+        for term in entity.terms:
+            first = owners.setdefault((term.words, term.prefix), entity.name)
+            advice = term_advice(term) or (
+                f"also an alias of [entities.{first}]: a report naming it names both"
+                if first != entity.name
+                else ""
+            )
+            if advice:
+                key = f"entities.{entity.name}.{'exact_case' if term.exact_case else 'terms'}"
+                line = _term_line(lines, term.text, after=f"[entities.{entity.name}]")
                 warnings.append(TermWarning(topic.path, line, key, term.text, advice))
     return warnings
 
@@ -112,11 +132,15 @@ def stale_terms(
     return warnings
 
 
-def _term_line(lines: Sequence[str], text: str) -> int | None:
+def _term_line(lines: Sequence[str], text: str, after: str = "") -> int | None:
+    """The line of ``text`` quoted, the first one after the line ``after`` (a table's
+    header) when given."""
     # As written in TOML: a basic string doubles its backslashes, a literal one does not.
     spellings = {text, text.replace("\\", "\\\\")}
     quoted = [re.compile(rf"""["']{re.escape(spelled)}["']""") for spelled in spellings]
+    started = not after
     for number, line in enumerate(lines, start=1):
-        if any(pattern.search(line) for pattern in quoted):
+        started = started or line.strip() == after
+        if started and any(pattern.search(line) for pattern in quoted):
             return number
     return None

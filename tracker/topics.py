@@ -18,6 +18,11 @@ A clause (the main one in ``[rule]`` or a ``[[rule.alternatives]]`` table) may
 ask for its matches to be close (``within`` words), in one sentence
 (``same_sentence``), and may be switched off by other groups (``unless``).
 
+Entity alias sets (``[entities.<name>]``) name one person, place or organisation in
+every language and script it is written in (Khalilzad, Халилзад*, خلیلزاد); their
+terms take the same syntax as a group's. They do not flag anything: developments
+(:mod:`tracker.developments`) use them to tell that two reports name the same entity.
+
 Validation is strict: an unknown key, a wrong type, a bad term or a rule naming
 a missing group raises :class:`~tracker.errors.TopicError` naming the file, the
 line of the offending key and the key, with a "did you mean" suggestion for
@@ -33,7 +38,7 @@ import difflib
 import hashlib
 import re
 import tomllib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,8 +46,9 @@ from typing import Any
 from tracker.errors import TopicError
 from tracker.textnorm import fold, fold_keeping_case, split_words
 
-TOPIC_KEYS = ("name", "title", "description", "seed", "groups", "rule")
+TOPIC_KEYS = ("name", "title", "description", "seed", "groups", "entities", "rule")
 GROUP_KEYS = ("title", "terms", "exact_case", "weight", "min_terms", "masks", "fields")
+ENTITY_KEYS = ("title", "terms", "exact_case")
 CLAUSE_KEYS = ("all_of", "any_of", "min_matches", "within", "same_sentence", "unless")
 RULE_KEYS = (*CLAUSE_KEYS, "alternatives", "none_of", "relevant_if", "seed_weight", "min_score")
 ITEM_FIELDS = ("title", "summary", "content")  # the fields of an item, in reading order
@@ -124,6 +130,7 @@ class Topic:
     version: str  # first 12 hex digits of the sha256 of the file's bytes
     path: str
     description: str = ""
+    entities: tuple[TermGroup, ...] = ()  # alias sets: one per entity, its names as terms
 
     def group(self, name: str) -> TermGroup:
         """The group called ``name`` (KeyError when there is none)."""
@@ -258,6 +265,7 @@ class _Checker:
         groups = self._groups(data.get("groups", {}))
         rule = self._rule(data.get("rule", {}), {group.name for group in groups})
         self._check_masks(groups)
+        entities = self._entities(data.get("entities", {}))
         return Topic(
             name=name,
             title=self._string(data, "title", (), default=name),
@@ -267,6 +275,7 @@ class _Checker:
             version=version,
             path=self.path,
             description=self._string(data, "description", (), default=""),
+            entities=entities,
         )
 
     def _seed(self, data: Mapping[str, Any]) -> str:
@@ -279,23 +288,13 @@ class _Checker:
         if not isinstance(groups, dict) or not groups:
             self._error("needs at least one [groups.<name>] table", (), "groups")
             return ()
-        return tuple(
-            group
-            for name, table in groups.items()
-            if (group := self._group(name, table)) is not None
-        )
+        return self._named(groups, self._group)
 
     def _group(self, name: str, table: Any) -> TermGroup | None:
-        where = ("groups", name)
-        if not _GROUP_NAME.match(name):
-            self._error("group names are lower-case letters, digits and '_'", ("groups",), name)
-        if not isinstance(table, dict):
-            self._error("must be a table", ("groups",), name)
+        checked = self._term_table("groups", name, table, GROUP_KEYS)
+        if checked is None:
             return None
-        self._unknown_keys(table, GROUP_KEYS, where)
-        terms = self._terms(table, where)
-        if not terms:
-            self._error("needs at least one term", where, "terms")
+        where, terms = checked
         return TermGroup(
             name=name,
             title=self._string(table, "title", where, default=name),
@@ -305,6 +304,43 @@ class _Checker:
             masks=self._names(table, "masks", where),
             fields=self._fields(table, where),
         )
+
+    def _entities(self, entities: Any) -> tuple[TermGroup, ...]:
+        if not isinstance(entities, dict):
+            self._error("must be a table of [entities.<name>] tables", (), "entities")
+            return ()
+        return self._named(entities, self._entity)
+
+    def _entity(self, name: str, table: Any) -> TermGroup | None:
+        checked = self._term_table("entities", name, table, ENTITY_KEYS)
+        if checked is None:
+            return None
+        where, terms = checked
+        return TermGroup(name, self._string(table, "title", where, default=name), terms)
+
+    @staticmethod
+    def _named(
+        tables: Mapping[str, Any], build: Callable[[str, Any], TermGroup | None]
+    ) -> tuple[TermGroup, ...]:
+        return tuple(made for name, table in tables.items() if (made := build(name, table)))
+
+    def _term_table(
+        self, section: str, name: str, table: Any, keys: Sequence[str]
+    ) -> tuple[tuple[str, ...], tuple[Term, ...]] | None:
+        """The checks every named table of terms gets (a group, an alias set): its
+        name, its keys, at least one valid term; None when it is no table at all."""
+        where = (section, name)
+        if not _GROUP_NAME.match(name):
+            kind = {"groups": "group", "entities": "entity"}[section]
+            self._error(f"{kind} names are lower-case letters, digits and '_'", (section,), name)
+        if not isinstance(table, dict):
+            self._error("must be a table", (section,), name)
+            return None
+        self._unknown_keys(table, keys, where)
+        terms = self._terms(table, where)
+        if not terms:
+            self._error("needs at least one term", where, "terms")
+        return where, terms
 
     def _fields(self, table: Mapping[str, Any], where: tuple[str, ...]) -> tuple[str, ...]:
         if "fields" not in table:

@@ -14,11 +14,13 @@ Must not: match text itself (``matching`` does) or run SQL (it asks ``Store``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 
+from tracker.entities import EntityIndex, entity_indexes
 from tracker.errors import TopicError
 from tracker.matching import TopicMatcher
 from tracker.models import (
@@ -44,8 +46,18 @@ class TopicSet:
     def names(self) -> tuple[str, ...]:
         return tuple(topic.name for topic in self.topics)
 
+    @cached_property
+    def entities(self) -> Mapping[str, EntityIndex]:
+        """Each topic's entity alias sets, indexed (developments' keys)."""
+        return entity_indexes(self.topics)
+
     def assess(self, text: ItemText) -> Sequence[FlagDecision]:
         return [matcher.assess(text) for matcher in self.matchers]
+
+    def decide(self, text: ItemText) -> Sequence[FlagDecision]:
+        """Every topic's full decision, seed terms included even where no group that
+        makes an item relevant matched (``assess`` stops early on such an item)."""
+        return [matcher.decide(text) for matcher in self.matchers]
 
     def only(self, name: str | None) -> TopicSet:
         if name is None:
@@ -104,7 +116,7 @@ def rescore_changed_topics(
     if removed:
         store.forget_topics(removed)
     if changed:  # flags came and went: their developments are worked out again
-        store.regroup_developments(changed)
+        store.regroup_developments(changed, topic_set.entities)
         store.detect_surges(surges, now, topics=changed, quiet=True)
     if changed:
         store.record_topics(

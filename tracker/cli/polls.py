@@ -48,7 +48,7 @@ def poll(ctx: Context, once: bool, urls: tuple[str, ...]) -> None:
             with _progress(len(states)) as advance:
                 summary = run_poll(poller, states, advance)
             # as the service's detect_developments and detect_surges hooks do
-            store.place_new_flags()
+            store.place_new_flags(topics.entities, summary.started_at, utcnow())
             store.detect_surges(ctx.config.developments, utcnow())
     finally:
         pool.close()

@@ -144,10 +144,15 @@ def seed_suggest(ctx: Context, source: str, as_toml: bool, name: str | None) -> 
     if not as_toml:
         click.echo(format_suggestions(suggestions) or "nothing to suggest: no names or phrases")
         return
-    click.echo(_seed_topic(text, suggestions, source, name), nl=False)
+    known = [
+        t.text for topic in topics_found for g in (*topic.groups, *topic.entities) for t in g.terms
+    ]
+    click.echo(_seed_topic(text, suggestions, source, name, known), nl=False)
 
 
-def _seed_topic(text: str, suggestions: list[Suggestion], source: str, name: str | None) -> str:
+def _seed_topic(
+    text: str, suggestions: list[Suggestion], source: str, name: str | None, known: list[str]
+) -> str:
     from tracker.seedtopic import alias_groups, topic_name, topic_toml
 
     shown = redact_url(source)
@@ -157,7 +162,9 @@ def _seed_topic(text: str, suggestions: list[Suggestion], source: str, name: str
     stem = Path(source.split("?")[0].rstrip("/")).stem
     seed = "" if is_http_url(source) else Path(source).name
     title = name or groups[0].title
-    return topic_toml(groups, name=topic_name(name or stem), title=title, seed=seed, source=shown)
+    return topic_toml(
+        groups, name=topic_name(name or stem), title=title, seed=seed, source=shown, known=known
+    )
 
 
 def _read_seed(ctx: Context, source: str) -> tuple[bytes, str]:

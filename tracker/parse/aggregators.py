@@ -129,6 +129,12 @@ def bing_article_url(link: str) -> str:
     return values[0].strip() if values and is_public_http_url(values[0].strip()) else ""
 
 
+def article_url(link: str) -> str:
+    """The article's own URL behind an aggregator's link (a Bing click-through or an
+    older Google News id), as ``publisher_of`` finds it; "" when the link gives none."""
+    return bing_article_url(link) or google_article_url(link)
+
+
 def is_public_http_url(url: str) -> bool:
     """An absolute http(s) URL whose host is a public name or address, never a local one."""
     if absolute_url(url) != url:

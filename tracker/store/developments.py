@@ -2,14 +2,18 @@
 ``development_role``.
 
 Owns reading what grouping needs (flags not placed yet, a topic's developments
-still open, a topic's every flag for a regrouping), writing what
-``tracker.developments`` decided (new developments numbered, flags placed, each
+still open, a topic's every flag for a regrouping, and the reports the rules did not
+flag that adaptive tracking weighs: a cycle's new items, or for a
+regrouping the items in the developments' windows), writing what
+``tracker.developments`` decided (adopted reports flagged with their reason and
+``flags.adaptive = 1``, new developments numbered, flags placed, each
 touched development's counts, outlets and languages worked out again from its
 flags, developments left without a flag removed), and the developments as the CLI
 reads them.
 
 Must not: decide which development an item joins (``tracker.developments`` does) or
-write anything but developments and the two development columns of ``flags``.
+write anything but developments, the development columns of ``flags`` and the
+adaptive flags.
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ import json
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from tracker import developments
 from tracker.developments import DevelopmentItem, OpenDevelopment, Placement, Pool
+from tracker.entities import NO_ENTITIES, EntityIndex
 from tracker.models import iso
 from tracker.store.connection import StoreBase, data_version
 from tracker.store.schema import LANGUAGE, OUTLET
@@ -34,10 +39,35 @@ _FLAGS = (
     "SELECT flags.item_id, flags.published, flags.development_id, items.story_id, "
     f"items.title, items.summary, {_OUTLET} AS outlet, {_LANGUAGE} AS language, "
     "(SELECT GROUP_CONCAT(matched_text, ' ') FROM matches WHERE matches.item_id = "
-    "flags.item_id AND matches.topic = flags.topic) AS matched "
+    "flags.item_id AND matches.topic = flags.topic) AS matched, 1 AS flagged "
     "FROM flags JOIN items ON items.id = flags.item_id "
     "LEFT JOIN feeds ON feeds.id = items.feed_id WHERE flags.topic = ? {} "
     "ORDER BY flags.published, flags.item_id"
+)
+# Reports adaptive tracking weighs: the topic's items without a flag, in a range
+_UNFLAGGED = (
+    "SELECT items.id AS item_id, items.published, NULL AS development_id, items.story_id, "
+    f"items.title, items.summary, {_OUTLET} AS outlet, {_LANGUAGE} AS language, "
+    "(SELECT GROUP_CONCAT(matched_text, ' ') FROM matches WHERE matches.item_id = "
+    "items.id AND matches.topic = :topic) AS matched, 0 AS flagged "
+    "FROM items LEFT JOIN feeds ON feeds.id = items.feed_id WHERE {} AND NOT EXISTS "
+    "(SELECT 1 FROM flags WHERE flags.item_id = items.id AND flags.topic = :topic)"
+)
+_SEEN_SINCE = "items.first_seen_at >= :since"
+_PUBLISHED_IN = "items.published >= :start AND items.published <= :end"
+# A report first seen on its feed's first successful poll is backlog: never alerted.
+_BACKLOG = (
+    "NOT EXISTS (SELECT 1 FROM polls WHERE polls.feed_id = items.feed_id AND "
+    "polls.outcome != 'error' AND polls.started_at < items.first_seen_at) AND NOT EXISTS "
+    "(SELECT 1 FROM poll_days WHERE poll_days.feed_id = items.feed_id AND "
+    "poll_days.polls > poll_days.errors AND poll_days.day < SUBSTR(items.first_seen_at, 1, 10))"
+)
+_ADOPT = (
+    "INSERT INTO flags (item_id, topic, score, reasons, seed_terms, rule_version, "
+    "flagged_at, backlog, adaptive) SELECT items.id, :topic, COALESCE((SELECT score FROM "
+    "assessments WHERE item_id = items.id AND topic = :topic), 0), :reasons, '', "
+    "COALESCE((SELECT rule_version FROM topics WHERE name = :topic), ''), :now, "
+    f"CASE WHEN :backlog THEN 1 ELSE {_BACKLOG} END, 1 FROM items WHERE items.id = :item"
 )
 _IDS = "SELECT value FROM json_each(?)"
 _PER_DEV = "FROM flags WHERE flags.development_id = developments.id"
@@ -74,10 +104,14 @@ class _Read:
     items: tuple[DevelopmentItem, ...]
     old: Mapping[int, int]  # item -> development it had (a regrouping keeps ids)
     pool: Pool
+    entities: EntityIndex = NO_ENTITIES
+    texts: Mapping[int, str] = field(default_factory=dict)  # unflagged item -> its text
 
 
-def _item(row: sqlite3.Row) -> DevelopmentItem:
-    keys, terms = developments.item_keys(row["title"], row["summary"], [row["matched"] or ""])
+def _item(row: sqlite3.Row, entities: EntityIndex) -> DevelopmentItem:
+    named = entities.named(row["title"] or "", row["summary"] or "")
+    matched = [row["matched"] or ""]
+    keys, terms = developments.item_keys(row["title"], row["summary"], matched, named)
     return DevelopmentItem(
         item_id=int(row["item_id"]),
         story_id=int(row["story_id"] or row["item_id"]),
@@ -86,15 +120,19 @@ def _item(row: sqlite3.Row) -> DevelopmentItem:
         language=str(row["language"] or ""),
         keys=keys,
         term_keys=terms,
+        flagged=bool(row["flagged"]),
     )
 
 
 def _open(conn: sqlite3.Connection, topic: str, since: datetime) -> list[OpenDevelopment]:
+    """The developments an item may join, as the flags the rules made left them
+    (adopted reports neither extend a development's window nor add to it)."""
     rows = conn.execute(
-        "SELECT id, last_seen, keys, reports, (SELECT json_group_array(DISTINCT "
-        "items.story_id) FROM flags JOIN items ON items.id = flags.item_id "
-        "WHERE flags.development_id = developments.id) AS stories "
-        "FROM developments WHERE topic = ? AND last_seen >= ?",
+        "SELECT developments.id, developments.keys, MAX(flags.published) AS last_seen, "
+        "COUNT(*) AS reports, json_group_array(DISTINCT items.story_id) AS stories "
+        "FROM developments JOIN flags ON flags.development_id = developments.id "
+        "AND flags.adaptive = 0 JOIN items ON items.id = flags.item_id "
+        "WHERE developments.topic = ? AND developments.last_seen >= ? GROUP BY developments.id",
         (topic, iso(since)),
     ).fetchall()
     return [
@@ -109,21 +147,77 @@ def _open(conn: sqlite3.Connection, topic: str, since: datetime) -> list[OpenDev
     ]
 
 
-def read_unplaced(conn: sqlite3.Connection, topic: str) -> _Read:
-    """The topic's flags without a development, and the developments they may join
-    or that weigh their keys."""
+def _unflagged(
+    conn: sqlite3.Connection, topic: str, where: str, params: Mapping[str, str]
+) -> list[sqlite3.Row]:
+    return conn.execute(_UNFLAGGED.format(where), {"topic": topic, **params}).fetchall()
+
+
+def _merged(
+    flagged: Sequence[sqlite3.Row], unflagged: Sequence[sqlite3.Row], entities: EntityIndex
+) -> tuple[tuple[DevelopmentItem, ...], dict[int, str]]:
+    """Flags and the unflagged reports weighed beside them (those naming an entity of
+    the topic: no other can join), oldest first; the texts of the unflagged ones (an
+    adopted report's reason quotes its words)."""
+    unflagged = [r for r in unflagged if entities.named(r["title"], r["summary"])[0]]
+    items = [_item(row, entities) for row in (*flagged, *unflagged)]
+    items.sort(key=lambda item: (item.published, item.item_id))
+    texts = {int(r["item_id"]): f"{r['title']}\n{r['summary']}" for r in unflagged}
+    return tuple(items), texts
+
+
+def read_unplaced(
+    conn: sqlite3.Connection,
+    topic: str,
+    entities: EntityIndex = NO_ENTITIES,
+    seen_since: datetime | None = None,
+) -> _Read:
+    """The topic's flags without a development, the reports without a flag first seen
+    ``seen_since`` (None: none), and the developments they may join or that weigh
+    their keys."""
     rows = conn.execute(_FLAGS.format("AND flags.development_id IS NULL"), (topic,)).fetchall()
-    items = tuple(_item(row) for row in rows)
+    unflagged = (
+        _unflagged(conn, topic, _SEEN_SINCE, {"since": iso(seen_since)}) if seen_since else []
+    )
+    items, texts = _merged(rows, unflagged, entities)
+    if not items:
+        return _Read((), {}, Pool(), entities)  # nothing to place, nothing can join
     since = min((item.published for item in items), default=None)
     opened = _open(conn, topic, since - developments.BACKGROUND) if since else []
-    return _Read(items, {}, developments.open_pool(opened))
+    return _Read(items, {}, developments.open_pool(opened), entities, texts)
 
 
-def read_all(conn: sqlite3.Connection, topic: str) -> _Read:
-    """Every flag of the topic, to group from scratch keeping the ids it had."""
-    rows = conn.execute(_FLAGS.format(""), (topic,)).fetchall()
+def read_all(conn: sqlite3.Connection, topic: str, entities: EntityIndex = NO_ENTITIES) -> _Read:
+    """Every flag of the topic the rules made, to group from scratch keeping the ids it
+    had, with the unflagged reports published in the developments' windows."""
+    rows = conn.execute(_FLAGS.format("AND flags.adaptive = 0"), (topic,)).fetchall()
     old = {int(r["item_id"]): int(r["development_id"]) for r in rows if r["development_id"]}
-    return _Read(tuple(_item(row) for row in rows), old, Pool())
+    flagged = [_item(row, entities) for row in rows]
+    unflagged: list[sqlite3.Row] = []
+    if entities.terms is not None:  # without alias sets no report can join
+        for start, end in _windows(developments.group_all(flagged), flagged):
+            unflagged += _unflagged(conn, topic, _PUBLISHED_IN, {"start": start, "end": end})
+    items, texts = _merged(rows, unflagged, entities)
+    return _Read(items, old, Pool(), entities, texts)
+
+
+def _windows(
+    grouped: Sequence[Sequence[Placement]], items: Sequence[DevelopmentItem]
+) -> list[tuple[str, str]]:
+    """The time ranges a report may join a development in: from its first report to
+    the window after its last, overlapping ranges merged."""
+    published = {item.item_id: item.published for item in items}
+    spans = sorted(
+        (min(published[p.item_id] for p in group), max(published[p.item_id] for p in group))
+        for group in grouped
+    )
+    merged: list[list[datetime]] = []
+    for first, last in spans:
+        if merged and first <= merged[-1][1] + developments.WINDOW:
+            merged[-1][1] = max(merged[-1][1], last)
+        else:
+            merged.append([first, last])
+    return [(iso(first), iso(last + developments.WINDOW)) for first, last in merged]
 
 
 def _number(
@@ -153,10 +247,17 @@ def _number(
 
 
 def write_placements(
-    conn: sqlite3.Connection, topic: str, read: _Read, placements: Sequence[Placement]
+    conn: sqlite3.Connection,
+    topic: str,
+    read: _Read,
+    placements: Sequence[Placement],
+    adopted_at: datetime | None = None,
 ) -> list[int]:
-    """Write the placements; return the ids of the developments they touched."""
+    """Write the placements, flagging the adopted reports first (at ``adopted_at``, a
+    cycle's time, alerted like its other flags; None: a regrouping's, as backlog at
+    the time they were first seen); return the ids of the developments touched."""
     ids = _number(conn, topic, placements, read.old, read.pool)
+    _flag_adopted(conn, topic, read, [p for p in placements if p.adopted], ids, adopted_at)
     conn.executemany(
         "UPDATE flags SET development_id = ?, development_role = ? WHERE item_id = ? AND topic = ?",
         [(ids[p.development_id], p.role, p.item_id, topic) for p in placements],
@@ -174,6 +275,32 @@ def write_placements(
     return touched
 
 
+def _flag_adopted(
+    conn: sqlite3.Connection,
+    topic: str,
+    read: _Read,
+    adopted: Sequence[Placement],
+    ids: Mapping[int, int],
+    at: datetime | None,
+) -> None:
+    titles = read.entities.titles
+    conn.executemany(
+        _ADOPT.replace(":now", "COALESCE(:now, items.first_seen_at)"),
+        [
+            {
+                "item": p.item_id,
+                "topic": topic,
+                "now": iso(at) if at else None,
+                "backlog": at is None,
+                "reasons": developments.joins_reason(
+                    ids[p.development_id], p.shared, read.texts.get(p.item_id, ""), titles
+                ),
+            }
+            for p in adopted
+        ],
+    )
+
+
 def refresh(conn: sqlite3.Connection, ids: Iterable[int]) -> None:
     """Work the developments' counts, outlets and languages out again from their flags."""
     batch = json.dumps(list(ids))
@@ -181,12 +308,14 @@ def refresh(conn: sqlite3.Connection, ids: Iterable[int]) -> None:
         conn.execute(statement, (batch,))
 
 
-def regroup(conn: sqlite3.Connection, topic: str) -> list[int]:
-    """Group every flag of ``topic`` again (a migration, a rescore), keeping ids."""
-    read = read_all(conn, topic)
+def regroup(conn: sqlite3.Connection, topic: str, entities: EntityIndex = NO_ENTITIES) -> list[int]:
+    """Group every flag of ``topic`` again (a migration, a rescore), keeping ids; the
+    adaptive flags are worked out again with them."""
+    conn.execute("DELETE FROM flags WHERE topic = ? AND adaptive = 1", (topic,))
+    read = read_all(conn, topic, entities)
     grouped = developments.group_all(read.items)
     placements = [p for group in grouped for p in group]
-    keyed = _Read(read.items, read.old, _keyed(grouped, read.items))
+    keyed = _Read(read.items, read.old, _keyed(grouped, read.items), entities, read.texts)
     touched = write_placements(conn, topic, keyed, placements)
     conn.execute(
         "DELETE FROM developments WHERE topic = ? AND id NOT IN (SELECT development_id "
@@ -201,7 +330,7 @@ def _keyed(grouped: Sequence[Sequence[Placement]], items: Sequence[DevelopmentIt
     by_id = {item.item_id: item for item in items}
     pool = Pool()
     for group in grouped:
-        mine = [by_id[placement.item_id] for placement in group]
+        mine = [by_id[placement.item_id] for placement in group if not placement.adopted]
         development = OpenDevelopment(group[0].development_id, min(i.published for i in mine))
         for item in mine:
             development.keys.update(item.keys)
@@ -218,35 +347,51 @@ def regroup_all(conn: sqlite3.Connection) -> None:
 class DevelopmentTable(StoreBase):
     """The store's developments."""
 
-    def place_new_flags(self) -> dict[str, list[Placement]]:
-        """Place every flag not in a development yet; return the placements per topic.
+    def place_new_flags(
+        self,
+        entities: Mapping[str, EntityIndex] | None = None,
+        seen_since: datetime | None = None,
+        now: datetime | None = None,
+    ) -> dict[str, list[Placement]]:
+        """Place every flag not in a development yet, and flag the reports first seen
+        ``seen_since`` (a cycle's start) that clearly belong to a flagged
+        development (adaptive tracking; flagged at ``now``); return the placements per
+        topic. ``entities``: each topic's alias sets (none: no adaptive tracking).
 
         Decided before the transaction; if another connection wrote meanwhile, read
         and decided again inside it."""
-        topics = [
-            str(r[0])
-            for r in self.conn.execute(
-                "SELECT DISTINCT topic FROM flags WHERE development_id IS NULL"
-            )
-        ]
+        named = {name: index for name, index in (entities or {}).items() if index.terms}
+        unplaced = self.conn.execute(
+            "SELECT DISTINCT topic FROM flags WHERE development_id IS NULL"
+        ).fetchall()
+        topics = sorted({str(r[0]) for r in unplaced} | (set(named) if seen_since else set()))
         placed: dict[str, list[Placement]] = {}
         for topic in topics:
-            version = data_version(self.conn)
-            read = read_unplaced(self.conn, topic)
-            placements = developments.place(read.items, read.pool)
-            with self.transaction() as conn:
-                if data_version(conn) != version:
-                    read = read_unplaced(conn, topic)
-                    placements = developments.place(read.items, read.pool)
-                write_placements(conn, topic, read, placements)
-            placed[topic] = placements
+            placements = self._place(topic, named.get(topic, NO_ENTITIES), seen_since, now)
+            if placements:
+                placed[topic] = placements
         return placed
 
-    def regroup_developments(self, topics: Sequence[str]) -> None:
+    def _place(
+        self, topic: str, entities: EntityIndex, seen_since: datetime | None, now: datetime | None
+    ) -> list[Placement]:
+        version = data_version(self.conn)
+        read = read_unplaced(self.conn, topic, entities, seen_since)
+        placements = developments.place(read.items, read.pool)
+        with self.transaction() as conn:
+            if data_version(conn) != version:
+                read = read_unplaced(conn, topic, entities, seen_since)
+                placements = developments.place(read.items, read.pool)
+            write_placements(conn, topic, read, placements, now or seen_since)
+        return placements
+
+    def regroup_developments(
+        self, topics: Sequence[str], entities: Mapping[str, EntityIndex] | None = None
+    ) -> None:
         """Group the flags of these topics again (after a rescore changed them)."""
         with self.transaction() as conn:
             for topic in topics:
-                regroup(conn, topic)
+                regroup(conn, topic, (entities or {}).get(topic, NO_ENTITIES))
 
     def developments(
         self, topic: str | None = None, since: datetime | None = None, limit: int = 1000

@@ -3,7 +3,8 @@ in one immediate transaction, the full-text index and its triggers, the views.
 
 Owns the order of an upgrade and the data work a migration needs beyond its SQL
 (migration 4 works the story bands out again from the titles; the one adding
-developments groups the flags already there).
+developments groups the flags already there; the one unwrapping aggregator links
+gives old items their article's URL, merging copies, and regroups what it merged).
 
 Must not: change the schema itself (``schema`` holds every statement) or touch a
 database newer than this tracker.
@@ -21,7 +22,8 @@ from tracker.errors import StoreError
 from tracker.store import schema
 from tracker.store.bands import INSERT_BANDS, titles
 from tracker.store.connection import transaction
-from tracker.store.developments import regroup_all
+from tracker.store.developments import regroup, regroup_all
+from tracker.store.merging import unwrap_aggregator_urls
 
 UPGRADE_BATCH = 5_000  # items whose story bands an upgrade works out again at a time
 
@@ -58,8 +60,12 @@ def _upgrade(conn: sqlite3.Connection, db: sqlite_utils.Database) -> None:
             conn.execute(statement)
     if version < schema.NUMBERED_BANDS:
         _band_again(conn)
+    merged_topics = unwrap_aggregator_urls(conn) if version < schema.AGGREGATOR_URLS else set()
     if version < schema.DEVELOPMENTS:
         regroup_all(conn)
+    else:
+        for topic in sorted(merged_topics):
+            regroup(conn, topic)
     if not db.table(schema.FTS_TABLE).exists():
         db.table("items").enable_fts(list(schema.FTS_COLUMNS), create_triggers=False)
     for trigger in schema.FTS_TRIGGERS:

@@ -15,6 +15,10 @@ from __future__ import annotations
 NUMBERED_BANDS = 4  # the version whose story bands are numbers
 TEXT_BANDS_TABLE = "story_bands_schema_3"  # the text bands, during that migration only
 
+# The statement that names the migration unwrapping aggregator links (SQL that does
+# nothing: the work is ``store.merging``'s, as the upgrade runs).
+AGGREGATOR_URLS_MARK = "-- items under an aggregator's link get their article's URL"
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         """CREATE TABLE feeds (
@@ -302,6 +306,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE items ADD COLUMN article_error TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE items ADD COLUMN article_fetched_at TEXT",
     ),
+    # Adaptive tracking: a report the rules did not flag that joins a flagged
+    # development is flagged for it (reasons: "joins development N: ..."); 1 marks
+    # those flags, which a regrouping works out again.
+    ("ALTER TABLE flags ADD COLUMN adaptive INTEGER NOT NULL DEFAULT 0",),
+    (
+        # Items stored before aggregator links were unwrapped (Bing click-throughs, older
+        # Google News ids) get their article's URL, merged into the item already stored
+        # there: ``Store.migrate`` does it (``AGGREGATOR_URLS``, ``store.merging``).
+        AGGREGATOR_URLS_MARK,
+    ),
     (
         # Surges: a development spread to several new outlets within a window, or
         # reached a new language (``tracker.surges``). A surge alerts once; one found
@@ -351,12 +365,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 
-# An item's outlet as users see it: its publisher (aggregator items), else the feed's
-# configured name, else its title, else its URL. Used by the views below.
-OUTLET = (
-    "COALESCE(NULLIF(items.publisher, ''), NULLIF(feeds.name, ''), "
-    "NULLIF(feeds.title, ''), feeds.url)"
-)
+
+def outlet_of(items: str) -> str:
+    """An item's outlet as users see it, for the items table under the name ``items``
+    joined to ``feeds``: its publisher (aggregator items), else the feed's configured
+    name, else its title, else its URL."""
+    return (
+        f"COALESCE(NULLIF({items}.publisher, ''), NULLIF(feeds.name, ''), "
+        "NULLIF(feeds.title, ''), feeds.url)"
+    )
+
+
+# The outlet of ``items``: used by the views below, the stores, the Datasette queries.
+OUTLET = outlet_of("items")
 # An item's language: the detected one, else its feed's configured one, lower case.
 LANGUAGE = "LOWER(COALESCE(NULLIF(items.language, ''), feeds.language, ''))"
 
@@ -460,14 +481,15 @@ VIEWS: dict[str, str] = {
         JOIN feeds ON feeds.id = item_feeds.feed_id
         GROUP BY items.story_id, flags.topic
         ORDER BY last_published DESC""",
-    "relevant": """
+    "relevant": f"""
         SELECT items.id AS item_id, items.url, items.title,
                COALESCE(NULLIF(feeds.name, ''), NULLIF(feeds.title, ''), feeds.url) AS feed,
                items.published, assessments.topic, assessments.flagged,
                assessments.score, items.story_id, items.language,
                (SELECT GROUP_CONCAT(DISTINCT group_name) FROM matches
                  WHERE matches.item_id = items.id AND matches.topic = assessments.topic)
-                 AS groups
+                 AS groups,
+               {OUTLET} AS publisher
         FROM assessments
         JOIN items ON items.id = assessments.item_id
         JOIN item_feeds ON item_feeds.item_id = items.id
@@ -501,3 +523,5 @@ DEVELOPMENTS = next(
     for number, statements in enumerate(MIGRATIONS)
     if statements[0].startswith("CREATE TABLE developments")
 )
+# The version that unwraps aggregator links of items already stored (found likewise).
+AGGREGATOR_URLS = MIGRATIONS.index((AGGREGATOR_URLS_MARK,)) + 1

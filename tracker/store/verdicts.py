@@ -22,6 +22,8 @@ from tracker.models import Assessor, ItemText, RescoreChange, VerdictWrite, iso
 from tracker.store.connection import StoreBase, data_version
 
 _FORGET = "DELETE FROM {} WHERE item_id = ? AND topic = ?"
+# An adaptive flag is not the rules' to take back: developments work it out again.
+_FORGET_FLAG = _FORGET.format("flags") + " AND adaptive = 0"
 _INSERT_MATCH = (
     "INSERT INTO matches (item_id, topic, group_name, term, matched_text, field, char_offset) "
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -34,16 +36,16 @@ _PUT_FLAG = (
     "INSERT INTO flags (item_id, topic, score, reasons, seed_terms, rule_version, flagged_at, "
     "backlog) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (item_id, topic) DO UPDATE SET "
     "score = excluded.score, reasons = excluded.reasons, seed_terms = excluded.seed_terms, "
-    "rule_version = excluded.rule_version"
+    "rule_version = excluded.rule_version, adaptive = 0"  # the rules flag it now
 )
 
 
 def apply_verdicts(conn: sqlite3.Connection, verdicts: VerdictWrite) -> None:
     """Write verdict rows, old ones deleted first (one batch per statement)."""
     conn.executemany(_FORGET.format("matches"), verdicts.forget_matches)
-    for table in ("assessments", "flags"):
-        conn.executemany(_FORGET.format(table), verdicts.forget_verdicts)
-    conn.executemany(_FORGET.format("flags"), verdicts.forget_flags)
+    conn.executemany(_FORGET.format("assessments"), verdicts.forget_verdicts)
+    conn.executemany(_FORGET_FLAG, verdicts.forget_verdicts)
+    conn.executemany(_FORGET_FLAG, verdicts.forget_flags)
     conn.executemany(_INSERT_MATCH, verdicts.matches)
     conn.executemany(_PUT_ASSESSMENT, verdicts.assessments)
     conn.executemany(_PUT_FLAG, verdicts.flags)
