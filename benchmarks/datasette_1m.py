@@ -4,7 +4,8 @@
 
 Builds a tracker database with tracker's own schema (``tracker.store.Store``
 creates it) holding a million generated items from 1,000 feeds, the polls of a
-few weeks, 1% of items flagged (with their assessments and matches), then bulk
+few weeks, 1% of items flagged (with their assessments and matches, placed in their
+developments as the service does), then bulk
 inserts with executemany in large transactions and rebuilds the full-text index
 once. A rare word is planted in a handful of items and a common one in about a
 third of them. Then it times pages through Datasette as ``tracker browse`` serves
@@ -110,6 +111,10 @@ def build(db: Path, items: int, flagged_share: float) -> None:
     conn.execute("ANALYZE")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
+    placing = time.perf_counter()
+    with Store(db) as store:  # the flags' developments, as the service's hook places them
+        store.place_new_flags()
+    print(f"placed the flags in developments in {time.perf_counter() - placing:.0f}s")
     print(f"built {db} in {time.perf_counter() - started:.0f}s", flush=True)
 
 
@@ -195,11 +200,14 @@ def decide(
 
 
 def insert_reviews(conn: sqlite3.Connection, now: datetime) -> None:
-    """A review of every tenth flag, a third of them wrong, as analysts leave them."""
+    """A review of every tenth flag, a third of them wrong, as analysts leave them; half
+    of them of the item's story (as the CLI's --story), half of its whole development
+    (as the desk does)."""
     conn.execute("BEGIN")
     conn.execute(
         "INSERT INTO reviews (item_id, item_url, story_id, scope, topic, label, reviewed_at) "
-        "SELECT items.id, items.url, items.story_id, 'story', flags.topic, "
+        "SELECT items.id, items.url, items.story_id, "
+        "CASE WHEN flags.rowid % 20 = 0 THEN 'story' ELSE 'development' END, flags.topic, "
         "CASE items.id % 3 WHEN 0 THEN 'wrong' WHEN 1 THEN 'right' ELSE 'important' END, ? "
         "FROM flags JOIN items ON items.id = flags.item_id WHERE flags.rowid % 10 = 0",
         (iso(now),),

@@ -223,6 +223,7 @@ def test_json_rendering() -> None:
         "story_id": 7,
         "development_id": None,
         "update": False,
+        "surge": None,
         "title": "Aftershock hits coastal town",
         "url": "https://news.example/aftershock",
         "feed": "Daily News",

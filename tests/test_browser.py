@@ -244,8 +244,8 @@ def test_the_desk_takes_a_wrong_flag_off_the_inbox_and_into_eval(
 
 def test_the_desk_fits_a_laptop_and_a_phone(chromium: str, desk_url: str, tmp_path: Path) -> None:
     """Screenshots the desk at laptop and phone widths and checks that the phone-width
-    desk needs no sideways scrolling. With UPDATE_SCREENSHOTS=1 the screenshots
-    replace the README's (tests/data/screenshots/)."""
+    desk and development page need no sideways scrolling. With UPDATE_SCREENSHOTS=1
+    the screenshots replace the README's (tests/data/screenshots/)."""
     shots = SCREENSHOTS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
     with cdp.Page(chromium, tmp_path / "profile") as page:
         page.goto(f"{desk_url}/?status=all")
@@ -253,9 +253,17 @@ def test_the_desk_fits_a_laptop_and_a_phone(chromium: str, desk_url: str, tmp_pa
         page.screenshot(shots / "desk-phone.png", 390, 844, mobile=True)
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"the phone-width desk scrolls sideways by {overflow} px"
+        development = re.search(r'href="(/-/desk/development\?id=\d+)"', page.html())
+        assert development, "the desk links no development page"
+        page.goto(f"{desk_url}{development.group(1)}")
+        page.screenshot(shots / "desk-development.png", 1366, 800)
+        page.screenshot(tmp_path / "development-phone.png", 390, 844, mobile=True)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the phone-width development page scrolls sideways by {overflow} px"
+        assert "Coverage over time" in page.html()
         page.goto(f"{desk_url}/-/desk/search?q=Taliban")
         first = "document.querySelector('article.desk-entry').getBoundingClientRect().top"
         top = page.evaluate(first)
         assert top < 844, f"the first search result is {top} px down"
-    for name in ("desk-laptop.png", "desk-phone.png"):
+    for name in ("desk-laptop.png", "desk-phone.png", "desk-development.png"):
         assert (shots / name).read_bytes().startswith(b"\x89PNG")

@@ -28,7 +28,7 @@ OWNERS = {
     "tomlkit": {"config"},
     "yaml": {"evaluate"},
     "apprise": {"sinks.apprise"},
-    "datasette": {"browse", "datasette_plugin", "desk"},
+    "datasette": {"browse", "datasette_plugin", "desk", "desk_development"},
     "markupsafe": {"datasette_plugin", "desk"},
     "trafilatura": {"seedtext"},
     "anyascii": {"translit"},

@@ -40,6 +40,7 @@ TESTED_QUERIES = {
     "latest_matches",
     "story",
     "development",
+    "coverage",
     "feed_health",
     "flags_per_day",
     "flags_per_outlet",
@@ -126,6 +127,20 @@ def test_development_shows_its_timeline_with_outlets_languages_and_roles(app: An
     assert {row["role"] for row in found[1:]} <= {"update", "repeat"}
     assert {row["outlet"] for row in found} == set(json.loads(first["outlets"]))
     assert rows(app, "development", id="") == []
+
+
+def test_coverage_gives_each_day_the_outlets_and_languages_first_reached(app: Any) -> None:
+    [first] = rows(app, "developments", _sort_desc="reports", _size="1")
+    days = rows(app, "coverage", id=str(first["id"]))
+
+    assert [d["day"] for d in days] == sorted({d["day"] for d in days})
+    reached = [o for d in days for o in (d["new_outlets"] or "").split(", ") if o]
+    assert reached == json.loads(first["outlets"])  # each once, in the order they came
+    assert reached[0] == first["first_outlet"]
+    assert days[-1]["outlets_by_then"] == first["outlet_count"]
+    assert sum(d["reports"] for d in days) == first["reports"]
+    assert rows(app, "coverage", id="") == []
+    assert "Coverage over time" in html(app, "/tracker/development_coverage")
 
 
 def test_developments_table_page_and_flagged_view_name_developments(app: Any) -> None:
@@ -227,37 +242,46 @@ def test_search_items_searches_every_item_stored_last_first(
 # ---- the Atom feed -----------------------------------------------------------------
 
 
-def test_atom_feed_has_one_entry_per_flagged_story_linking_to_the_article(app: Any) -> None:
+def development_of(app: Any, item_id: int) -> int:
+    [flag] = get(app, "/tracker/flags.json", item_id=str(item_id), _shape="array").json()
+    return int(flag["development_id"])
+
+
+def test_atom_feed_has_one_entry_per_development_linking_to_its_first_report(app: Any) -> None:
     response = get(app, "/tracker/flagged_atom.atom")
     feed = feedparser.parse(response.content)
     assert not feed.bozo, feed.get("bozo_exception")
     assert feed.version == "atom10"
     assert feed.feed.title == "tracker flagged follow-ups"
     entries = {entry.id: entry for entry in feed.entries}
-    assert set(entries) == {f"urn:tracker:story:{TOPIC}:{story}" for story in (1, 2, 4, 9, 16)}
-    story = entries[f"urn:tracker:story:{TOPIC}:1"]
-    assert story.title == f"{STORY_TITLE} - Kabul Wire"
-    assert story.link == "https://news.example.org/2026/03/envoy-doha"
-    assert "Carried by: Kabul Wire,Daily Herald,Radio Asia" in story.content[0].value
-    assert story.content[0].type == "text/plain"
+    developments = get(app, "/tracker/developments.json", _shape="array").json()
+    assert set(entries) == {f"urn:tracker:development:{TOPIC}:{d['id']}" for d in developments}
+    story = development_of(app, STORY_ITEM_IDS[0])
+    entry = entries[f"urn:tracker:development:{TOPIC}:{story}"]
+    [listed] = [d for d in developments if d["id"] == story]
+    assert entry.title == listed["title"]  # its first report's
+    assert entry.link.startswith("https://")
+    assert "Carried by: Radio Asia, Kabul Wire, Daily Herald" in entry.content[0].value
+    assert f"Reports: {listed['reports']}" in entry.content[0].value
+    assert entry.content[0].type == "text/plain"
 
 
 def test_atom_feed_keeps_text_plain_and_links_only_to_web_urls(app: Any) -> None:
     body = get(app, "/tracker/flagged_atom.atom").text
     assert "javascript:" not in body
     assert "<b>live</b>" not in body  # the title's markup is escaped text
-    entry = next(
-        e for e in feedparser.parse(body.encode()).entries if e.id.endswith(f":{XSS_ITEM_ID}")
-    )
-    assert entry.link == f"story?story_id={XSS_ITEM_ID}"  # relative: this story's page
+    xss = development_of(app, XSS_ITEM_ID)
+    entry = next(e for e in feedparser.parse(body.encode()).entries if e.id.endswith(f":{xss}"))
+    assert entry.link == f"development?id={xss}"  # relative: this development's page
     for link in (e.link for e in feedparser.parse(body.encode()).entries):
-        assert link.startswith(("https://", "story?"))
+        assert link.startswith(("https://", "development?"))
 
 
 def test_atom_feed_filters_by_topic(app: Any) -> None:
     feed = feedparser.parse(get(app, "/tracker/flagged_atom.atom", topic=TOPIC).content)
-    assert len(feed.entries) == 5
-    assert {entry.title for entry in feed.entries} >= {f"{STORY_TITLE} - Kabul Wire"}
+    developments = get(app, "/tracker/developments.json", _shape="array").json()
+    assert len(feed.entries) == len(developments) == 4
+    assert {entry.title for entry in feed.entries} == {d["title"] for d in developments}
 
 
 def test_atom_feed_with_nothing_flagged_is_a_feed_that_says_so(app: Any) -> None:

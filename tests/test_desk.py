@@ -66,7 +66,7 @@ def review_form(token: str, label: str, item_id: int = STORY_ITEM_IDS[0]) -> dic
         "csrftoken": token,
         "item_id": str(item_id),
         "topic": TOPIC,
-        "scope": "story",
+        "scope": "development",  # as the desk's form says
         "label": label,
         "note": "old news",
         "back": "/",
@@ -95,7 +95,7 @@ def test_the_metadata_follows_the_database_name(app: Any) -> None:
     assert "Follow-ups, with the reasons" in get(app, "/news/flags").text
 
 
-def test_marking_a_story_wrong_takes_it_off_the_inbox(app: Any, db_path: Path) -> None:
+def test_marking_a_development_wrong_takes_it_off_the_inbox(app: Any, db_path: Path) -> None:
     token, cookies = csrf(app)
     response = post(app, "/-/desk/review", review_form(token, "wrong"), cookies=cookies)
     assert response.status_code == 302
@@ -107,6 +107,30 @@ def test_marking_a_story_wrong_takes_it_off_the_inbox(app: Any, db_path: Path) -
             "https://news.example.org/2026/03/envoy-doha"
         }
         assert reviewed
+        in_development = store.conn.execute(
+            "SELECT COUNT(*) FROM flags WHERE development_id = "
+            "(SELECT development_id FROM flags WHERE item_id = ?)",
+            (STORY_ITEM_IDS[0],),
+        ).fetchone()[0]
+        # every report of the development is reviewed, for eval --reviews too
+        assert len([r for r in store.reviewed_items() if r.label == "wrong"]) == in_development
+
+
+def test_a_story_reviewed_wrong_leaves_its_development_on_the_desk_with_its_others(
+    app: Any, db_path: Path
+) -> None:
+    token, cookies = csrf(app)
+    form = {**review_form(token, "wrong"), "scope": "story"}  # as `tracker review --story`
+    post(app, "/-/desk/review", form, cookies=cookies)
+    page = get(app, "/").text.replace("<mark>", "").replace("</mark>", "")
+    with Store(db_path) as store:
+        found = store.development(_development_of(store, STORY_ITEM_IDS[0]))
+    assert found is not None and found["title"] in page  # its other stories are still open
+
+
+def _development_of(store: Store, item_id: int) -> int:
+    row = store.conn.execute("SELECT development_id FROM flags WHERE item_id = ?", (item_id,))
+    return int(row.fetchone()[0])
 
 
 def test_a_forged_post_without_the_csrf_token_writes_nothing(app: Any, db_path: Path) -> None:
@@ -212,18 +236,23 @@ def test_a_broken_review_form_is_refused(app: Any, db_path: Path) -> None:
     assert reviews(db_path) == 0
 
 
-def test_a_wrong_story_leaves_the_atom_feed_which_carries_summary_and_page(
+def test_a_wrong_development_leaves_the_atom_feed_which_carries_summary_and_page(
     db_path: Path,
 ) -> None:
     app = browse.make_app(db_path, METADATA, browse_url="https://desk.example.org/")
+    with Store(db_path) as store:
+        development = _development_of(store, STORY_ITEM_IDS[0])
+        others = len(store.developments()) - 1
+    entry = f"urn:tracker:development:{TOPIC}:{development}<"
     feed = get(app, "/news/flagged_atom.atom").text
-    assert f"urn:tracker:story:{TOPIC}:1<" in feed
-    assert "Talks in Doha focused on detained Americans" in feed  # the summary
-    assert "Published: 2026-03-09" in feed
-    assert "Every copy: https://desk.example.org/news/story?story_id=1" in feed
+    assert entry in feed and feed.count("<entry>") == others + 1  # one per development
+    assert "Officials met in Doha to discuss a mechanism" in feed  # a summary
+    assert "Published: 2026-03-08" in feed and "Languages: en" in feed
+    assert f"Every report: https://desk.example.org/news/development?id={development}" in feed
     token, cookies = csrf(app)
     post(app, "/-/desk/review", review_form(token, "wrong"), cookies=cookies)
-    assert f"urn:tracker:story:{TOPIC}:1<" not in get(app, "/news/flagged_atom.atom").text
+    left = get(app, "/news/flagged_atom.atom").text
+    assert entry not in left and left.count("<entry>") == others
 
 
 def test_the_desk_names_feeds_as_the_config_does(db_path: Path, app: Any) -> None:
@@ -286,7 +315,9 @@ def test_units_beyond_the_first_window_of_flags_still_reach_the_desk(
 ) -> None:
     monkeypatch.setattr(desk, "FIRST_SCAN", 1)
     app = browse.make_app(db_path, METADATA)
-    assert get(app, "/").text.count('class="desk-entry"') == 5  # every flagged story
+    with Store(db_path) as store:
+        developments = len(store.developments())
+    assert get(app, "/").text.count('class="desk-entry"') == developments == 4
 
 
 def test_the_metadata_is_renamed_for_the_file_and_keeps_the_token_out(

@@ -1,6 +1,7 @@
 """The labeled development stream, end to end: eight outlets served day by day from
 a loopback server, a real service (real topics, a real SQLite file, a webhook sink on
-the loopback server) polling once a day by its injected clock, then scored.
+the loopback server taking surges too) polling once a day by its injected clock, then
+scored; and the surges it alerted, as the stream's outlets and languages say.
 
 The numbers it prints are the ones in README ("Developments").
 """
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import make_project
@@ -39,7 +41,9 @@ class Clock:
 class Outcome:
     developments: dict[str, int]  # url -> development id
     roles: dict[str, str]  # url -> role
-    alerted: list[str]  # url of each alert's report
+    alerted: list[str]  # url of each alert's report (surges aside)
+    surges: list[dict[str, Any]]  # the surge alerts' payloads, in the order received
+    surges_stored: int  # rows of development_surges, every one alerted
     coverage: dict[str, tuple[str, list[str]]]  # first report's url -> first outlet, languages
     adaptive: dict[str, str]  # url of each adopted report -> its reason
 
@@ -52,7 +56,10 @@ def run_stream(root: Path, pool: ParsePool) -> Outcome:
         server.route("/hook", Reply(status=204))
         config_path = make_project(root, served.urls())
         with config_path.open("a", encoding="utf-8") as config:
-            config.write(f'[[alerts]]\ntype = "webhook"\nurl = "{server.url("/hook")}"\n')
+            config.write(
+                f'[[alerts]]\ntype = "webhook"\nurl = "{server.url("/hook")}"\nsurges = true\n'
+                '\n[developments]\nsurge_outlets = 2\nsurge_window = "24h"\n'
+            )
         clock = Clock(START - timedelta(hours=1))  # the day before: every feed still empty
         config = load_config(config_path)
         topics = load_topic_set(config.topics_dir, config.seeds_dir)
@@ -79,13 +86,18 @@ def run_stream(root: Path, pool: ParsePool) -> Outcome:
                 "SELECT items.url, first_outlet, languages FROM developments "
                 "JOIN items ON items.id = developments.first_item_id"
             ).fetchall()
+            stored = service.store.conn.execute(
+                "SELECT COUNT(*) FROM development_surges WHERE notified_at IS NOT NULL"
+            ).fetchone()[0]
         finally:
             service.store.close()
         posts = [json.loads(r.body) for r in server.received_on("/hook")]
     return Outcome(
         {r[0]: int(r[1]) for r in rows if r[1] is not None},
         {r[0]: str(r[2]) for r in rows},
-        [post["url"] for post in posts],
+        [post["url"] for post in posts if post["surge"] is None],
+        [post for post in posts if post["surge"] is not None],
+        stored,
         {r[0]: (r[1], json.loads(r[2])) for r in table},
         {r[0]: str(r[1]) for r in adaptive},
     )
@@ -162,3 +174,30 @@ def test_a_development_knows_its_first_reporter_and_its_languages(outcome: Outco
     first = "https://stream.example/wire/a1"  # Corbett freed: en, then ru, fa, ps
 
     assert outcome.coverage[first] == ("Global Wire", ["en", "ru", "fa", "ps"])
+
+
+def _surges_of(outcome: Outcome, development: str) -> list[str]:
+    """The reasons of the surge alerts of a labeled development, as received."""
+    urls = [r.url for r in load_stream().reports if r.development == development]
+    ids = {outcome.developments[url] for url in urls}
+    return [post["surge"]["why"] for post in outcome.surges if post["development_id"] in ids]
+
+
+@pytest.mark.slow
+def test_a_development_spreading_alerts_its_surges_once_saying_why(outcome: Outcome) -> None:
+    # Bagram: Capital Daily and Novosti Vostoka on day 2 (its first cycle: no news),
+    # Hasht Sobh (Dari) and Shamshad (Pashto) on day 3 within 24h, Global Wire on day 4.
+    assert _surges_of(outcome, "bagram") == [
+        "first report in Persian: Hasht Sobh",
+        "spread to 2 new outlets in 24h: Hasht Sobh, Shamshad",
+        "first report in Pashto: Shamshad",
+    ]
+    # Corbett: four outlets in English, Russian and Dari in its first cycle; on day 2
+    # Pajhwok (Pashto) at 9h and Novosti Vostoka at 17h.
+    assert _surges_of(outcome, "corbett") == [
+        "first report in Pashto: Pajhwok Pashto",
+        "spread to 2 new outlets in 24h: Pajhwok Pashto, Novosti Vostoka",
+    ]
+    ids = [post["surge"]["id"] for post in outcome.surges]
+    assert len(ids) == len(set(ids)) == outcome.surges_stored  # each alerted once
+    assert all(post["title"] and post["development_id"] for post in outcome.surges)

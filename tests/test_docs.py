@@ -15,7 +15,7 @@ import pytest
 
 from tracker import config
 from tracker.cli import cli
-from tracker.models import Retention, Settings
+from tracker.models import DevelopmentConfig, Retention, Settings
 from tracker.sinks import sink_types
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +49,11 @@ def test_every_setting_is_in_the_readme(key: str) -> None:
 @pytest.mark.parametrize("key", [f.name for f in fields(Retention)])
 def test_every_retention_key_is_in_the_readme(key: str) -> None:
     assert f"| `{key}` |" in README.split("### `[retention]`")[1]
+
+
+@pytest.mark.parametrize("key", [f.name for f in fields(DevelopmentConfig)])
+def test_every_developments_key_is_in_the_readme(key: str) -> None:
+    assert f"| `{key}` |" in README.split("### `[developments]`")[1]
 
 
 @pytest.mark.parametrize("key", sorted(config._FEED_KEYS))

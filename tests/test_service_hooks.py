@@ -161,6 +161,7 @@ def test_the_default_hooks_fetch_articles_send_alerts_record_the_cycle_and_prune
     assert names == [
         "fetch_article_text",
         "detect_developments",
+        "detect_surges",
         "send_alerts",
         "record_cycle",
         "prune_story_bands",

@@ -242,6 +242,7 @@ def test_webhook_receives_the_alert_as_json(hook_server: HookServer) -> None:
         "story_id": 7,
         "development_id": None,
         "update": False,
+        "surge": None,
         "title": "Aftershock 7 hits coastal town",
         "url": "https://news.example/7",
         "feed": "Daily News",

@@ -1,7 +1,8 @@
 """What an alert says: new flags turned into plain-text and JSON messages.
 
 Owns the ``Alert`` record (one per topic and development — or story, for a flag
-not placed in a development —, however many outlets carried it), its renderings
+not placed in a development —, however many outlets carried it; or one per surge,
+a development spreading to new outlets or a new language), its renderings
 for e-mail, chat and webhooks, digests of several alerts, and
 the decision of when a digest sink is due. Everything here is a pure function of
 its inputs, stdlib only.
@@ -27,6 +28,7 @@ from tracker.urls import is_http_url
 
 if TYPE_CHECKING:
     from tracker.models import AlertKey, NewFlag
+    from tracker.surges import SurgeAlertRow
 
 # Tunables for rendering and digests.
 TITLE_MAX = 300  # characters of a title kept in a subject or a body
@@ -57,11 +59,15 @@ class Alert:
     page_url: str | None = None  # the story's page in Datasette, with browse_url set
     development_id: int | None = None  # the development it opens (None: a story's alert)
     update: bool = False  # an update of a development already alerted (sinks opt in)
+    surge_id: int | None = None  # the development spread (sinks opt in): why in ``surge``
+    surge: str = ""
 
     @property
     def key(self) -> AlertKey:
-        """What makes two alerts the same alert: one development (or its update), or one
-        story."""
+        """What makes two alerts the same alert: one development (or its update, or one
+        of its surges), or one story."""
+        if self.surge_id is not None:
+            return (self.topic, "surge", self.surge_id)
         if self.development_id is not None:
             return (self.topic, "update" if self.update else "development", self.development_id)
         return (self.topic, "story", self.story_id)
@@ -93,6 +99,29 @@ def alerts_from_flags(
     if not pages:
         return alerts
     return [replace(a, page_url=safe_link(_page_of(pages, a))) for a in alerts]
+
+
+def alerts_from_surges(surges: Sequence[SurgeAlertRow], pages: str = "") -> list[Alert]:
+    """One alert per surge, linking to its development's page with ``pages``."""
+    alerts = [
+        Alert(
+            topic=surge.topic,
+            story_id=surge.story_id,
+            title=clean_line(surge.title, TITLE_MAX) or "(untitled)",
+            url=safe_link(surge.url),
+            feed=clean_line(surge.outlets[0]) if surge.outlets else "",
+            score=0.0,
+            reasons=clean_text(surge.reason),
+            outlets=_unique(clean_line(outlet) for outlet in surge.outlets),
+            summary=clean_line(surge.summary, SUMMARY_MAX),
+            published=surge.published,
+            development_id=surge.development_id,
+            surge_id=surge.id,
+            surge=clean_line(surge.reason, TITLE_MAX),
+        )
+        for surge in surges
+    ]
+    return [replace(a, page_url=safe_link(_page_of(pages, a))) if pages else a for a in alerts]
 
 
 def _page_of(pages: str, alert: Alert) -> str:
@@ -189,7 +218,7 @@ def _finite(score: float) -> float:
 
 def render_text(alert: Alert) -> tuple[str, str]:
     """The subject and plain-text body of one alert."""
-    kind = "update: " if alert.update else ""
+    kind = "update: " if alert.update else "spreads: " if alert.surge else ""
     subject = clean_line(f"{SUBJECT_PREFIX} {alert.topic}: {kind}{alert.title}")
     return subject, _text_block(alert)
 
@@ -199,6 +228,7 @@ def _text_block(alert: Alert) -> str:
     label = "Outlets" if len(alert.outlets) > 1 else "Outlet"
     lines = [
         f"Update: {alert.title}" if alert.update else alert.title,
+        *([f"Spreads: {alert.surge}"] if alert.surge else []),
         alert.url or "(no link)",
         "",
         f"Topic: {alert.topic}",
@@ -224,6 +254,7 @@ def render_json(alert: Alert) -> dict[str, Any]:
         "story_id": alert.story_id,
         "development_id": alert.development_id,
         "update": alert.update,
+        "surge": {"id": alert.surge_id, "why": alert.surge} if alert.surge_id else None,
         "title": alert.title,
         "url": alert.url,
         "feed": alert.feed,

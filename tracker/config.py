@@ -1,6 +1,7 @@
 """Load, validate and edit ``config/tracker.toml``.
 
-Owns the config file format: the ``[settings]`` and ``[retention]`` tables, the
+Owns the config file format: the ``[settings]``, ``[retention]`` and
+``[developments]`` tables, the
 ``[[feeds]]`` list and the ``[[alerts]]`` sinks (the keys every sink shares here, each
 type's own keys as its module registered them in ``tracker.sinks``). Validation is
 strict: an unknown key, a wrong type or a bad value raises ``ConfigError`` naming the
@@ -26,7 +27,7 @@ import tomlkit
 
 from tracker import shipped
 from tracker.errors import ConfigError
-from tracker.models import AlertSink, FeedConfig, Retention, Settings
+from tracker.models import AlertSink, DevelopmentConfig, FeedConfig, Retention, Settings
 from tracker.sinks import SinkType, sink_types
 from tracker.urls import is_http_url, redact_url
 
@@ -67,6 +68,7 @@ _ALERT_KEYS = {
     "timeout": object,
     "retries": int,
     "updates": bool,
+    "surges": bool,
 }
 _FEED_KEYS = {
     "url": str,
@@ -78,7 +80,7 @@ _FEED_KEYS = {
 }
 # A contact is a web page or an e-mail address: it goes into every request's User-Agent.
 _EMAIL = re.compile(r"^[^@\s()<>\\]+@[^@\s()<>\\]+\.[^@\s()<>\\]+$")
-_SECTIONS = ("settings", "retention", "feeds", "alerts")
+_SECTIONS = ("settings", "retention", "developments", "feeds", "alerts")
 KEEP_FOREVER = "forever"
 # The shortest retention of each: polls of under a day would go before the daily prune
 # summarised their day; items within the story window (a week) are still compared
@@ -96,6 +98,7 @@ class Config:
     alerts: tuple[AlertSink, ...] = ()
     warnings: tuple[str, ...] = ()
     retention: Retention = field(default_factory=Retention)
+    developments: DevelopmentConfig = field(default_factory=DevelopmentConfig)
 
     @property
     def directory(self) -> Path:
@@ -249,7 +252,8 @@ def parse_config(raw: bytes, config_path: Path) -> Config:
     feeds = _feeds(src, data.get("feeds", []), warnings)
     alerts = _alerts(src, data.get("alerts", []), warnings)
     retention = _retention(src, data.get("retention", {}))
-    return Config(config_path, settings, feeds, alerts, tuple(warnings), retention)
+    developments = _developments(src, data.get("developments", {}))
+    return Config(config_path, settings, feeds, alerts, tuple(warnings), retention, developments)
 
 
 def _decode_error(exc: tomllib.TOMLDecodeError, config_path: Path) -> ConfigError:
@@ -310,6 +314,31 @@ def _retention(src: _Source, table: object) -> Retention:
             raise _unknown(src, key, known, "retention")
         values[key] = _kept_for(src, key, value)
     return Retention(**values)
+
+
+def _developments(src: _Source, table: object) -> DevelopmentConfig:
+    if not isinstance(table, dict):
+        raise src.error("expected a table", "developments")
+    known = {f.name for f in fields(DevelopmentConfig)}
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in known:
+            raise _unknown(src, key, known, "developments")
+        values[key] = _development_value(src, key, value)
+    return DevelopmentConfig(**values)
+
+
+def _development_value(src: _Source, key: str, value: object) -> object:
+    if key == "surge_window":
+        line = src.line_of(key, "developments")
+        return parse_duration(value, path=src.path, key=f"developments.{key}", line=line)
+    if key == "surge_languages" and not isinstance(value, bool):
+        raise src.error("expected true or false", key, "developments")
+    if key == "surge_outlets" and (
+        isinstance(value, bool) or not isinstance(value, int) or value < 0
+    ):
+        raise src.error("expected a whole number of outlets, 0 to turn off", key, "developments")
+    return value
 
 
 def _kept_for(src: _Source, key: str, value: object) -> float | None:
@@ -444,6 +473,7 @@ def _alert(src: _Source, entry: object, index: int, warnings: list[str]) -> Aler
         timeout=duration("timeout", 10.0) or 10.0,
         retries=entry.get("retries", 3),
         updates=entry.get("updates", False),
+        surges=entry.get("surges", False),
     )
 
 

@@ -143,9 +143,9 @@ def reason_line_html(line: str, pattern: re.Pattern[str] | None) -> Markup:
 
 @hookimpl  # type: ignore[untyped-decorator]
 def register_routes() -> list[tuple[str, Any]]:
-    from tracker import desk  # desk imports this module's rendering
+    from tracker import desk, desk_development  # they import this module's rendering
 
-    return list(desk.ROUTES)
+    return [*desk.ROUTES, *desk_development.ROUTES]
 
 
 @hookimpl  # type: ignore[untyped-decorator]

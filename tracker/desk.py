@@ -2,22 +2,27 @@
 
 Owns the Datasette routes of the desk (registered by ``datasette_plugin``):
 
-- ``/``: the inbox, flagged stories newest *flagged* first, each with its title
-  linked, the matched terms in ``<mark>`` in title and summary, a short reason,
-  outlets and languages, and a "new" mark for what came after the analyst's last
-  "seen" (kept in ``desk_marks``). Filters: topic, flagged since/until, review
-  status; a search box (full-text, within the desk);
+- ``/``: the inbox, flagged developments newest *flagged* first, each with its
+  title, its best report linked, the matched terms in ``<mark>`` in title and
+  summary, a short reason, its reports, outlets, languages and first reporter, and
+  a "new" mark for what came after the analyst's last "seen" (kept in
+  ``desk_marks``). Filters: topic, flagged since/until, review status; a search box
+  (full-text, within the desk);
+- ``/-/desk/development?id=N``: a development's page (``desk_development``): its
+  timeline with the stories (copies of one text) inside it, outlets, languages,
+  coverage over time, surges and first reporter, with the triage form;
 - ``/-/desk/search``: full-text search over every item with FTS5 ``snippet()``
-  highlights, newest first; a query FTS5 cannot parse is searched as a phrase;
-- ``/-/desk/review`` and ``/-/desk/seen`` (POST): a review of a story, the analyst's
-  "seen" mark. Datasette's CSRF protection covers them; beyond loopback only a
-  logged-in analyst may write (``/-/desk/login`` takes the configured token).
+  highlights, newest first, each flagged result naming its development; a query
+  FTS5 cannot parse is searched as a phrase;
+- ``/-/desk/review`` and ``/-/desk/seen`` (POST): a review of a development, the
+  analyst's "seen" mark. Datasette's CSRF protection covers them; beyond loopback
+  only a logged-in analyst may write (``/-/desk/login`` takes the configured token).
 
-The desk's unit is a flagged *story*, and ``UNIT`` says so in one place: which unit
-a flag belongs to (``items.story_id``), which items are the unit's copies (for
-outlets and languages), and the page that lists them (the ``story`` query). Moving
-the desk to developments is one change: a ``DeskUnit`` for developments in
-``UNIT`` (a flag's development id, its items, its page).
+The desk's unit is a flagged *development*, and ``UNIT`` says so in one place: which
+unit a flag belongs to (``flags.development_id``), which items are the unit's
+reports (for outlets and languages), what else a row shows of it, the page that
+shows one, and the scope of a review from the desk. ``STORY_UNIT`` is the unit the
+desk had before developments (a flag's story).
 
 Writes go through ``tracker.store.Store`` (a reviews row, a desk mark), on a worker
 thread, never by SQL of this module's own. Every text from a feed is escaped.
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -49,6 +55,8 @@ from tracker.store.schema import OUTLET, outlet_of
 PAGE_SIZE = 50
 FIRST_SCAN = 500  # newest flags the desk first reads its units from; then 8 times more
 SEARCH_LIMIT = 50
+STORIES_SHOWN = 6  # stories of a development named on its desk entry
+TERMS_REPORTS = 50  # newest reports of a unit whose matched terms are highlighted
 QUERY_MAX_CHARS = 1000  # a longer search is cut: FTS5 phrase of 10 KB is no search
 LOCAL_ANALYST = "local"
 STATUSES = ("inbox", "important", "right", "wrong", "all")
@@ -59,30 +67,71 @@ _SNIPPET_OPEN, _SNIPPET_CLOSE = "\x02", "\x03"
 @dataclass(frozen=True)
 class DeskUnit:
     """What the desk lists one row for: SQL naming a flag's unit (over ``items`` and
-    ``flags``), SQL testing that item ``copies`` belongs to the unit ``{unit}``, and
-    the canned query that shows a unit (``?{page_parameter}=ID``)."""
+    ``flags``; NULL: not in a unit yet), SQL joining to each ``recent`` unit its
+    items as ``copies`` (the unit's reports, for outlets and languages), SQL of the
+    unit's own columns for a row (``unit_title``,
+    ``first_reporter``, ``reports``) and the join they need (on ``units.unit_id``),
+    the page that shows a
+    unit (``{database}``: the database's name; the unit's id is appended) and the
+    scope of a review of a whole unit."""
 
     of_flag: str
-    has_copy: str
-    page_query: str
-    page_parameter: str
+    copies: str
+    details: str
+    details_join: str
+    page: str
+    review_scope: str
+
+    def page_of(self, database: str) -> str:
+        return self.page.format(database=database)
 
 
-# Today a story; with developments, a flag's development instead.
 UNIT = DeskUnit(
+    of_flag="flags.development_id",  # placed by the detect_developments hook
+    copies="flags AS unit_flags ON unit_flags.development_id = recent.unit_id "
+    "AND unit_flags.topic = recent.topic JOIN items AS copies ON copies.id = unit_flags.item_id",
+    details="unit.title AS unit_title, unit.first_outlet AS first_reporter, "
+    "unit.reports AS reports",
+    details_join="LEFT JOIN developments AS unit ON unit.id = units.unit_id",
+    page="/-/desk/development?id=",
+    review_scope="development",
+)
+STORY_UNIT = DeskUnit(
     of_flag="COALESCE(items.story_id, items.id)",
-    has_copy="(copies.story_id = {unit} OR copies.id = {unit})",
-    page_query="story",
-    page_parameter="story_id",
+    copies="items AS copies ON (copies.story_id = recent.unit_id OR copies.id = recent.unit_id)",
+    details="NULL AS unit_title, NULL AS first_reporter, NULL AS reports",
+    details_join="",
+    page="/{database}/story?story_id=",
+    review_scope="story",
 )
 
-# The latest review that reaches a flag: of the item itself, or of its whole story.
-LABEL_SQL = """(SELECT label FROM reviews
+# The latest review of each whole development (for every topic, and for its own),
+# reaching the development its item is in now: read once, so a flag's label is two
+# index lookups even in a development of thousands of reports and reviews.
+DEVELOPMENT_REVIEWS_SQL = """development_reviews AS MATERIALIZED (
+  SELECT development_id, topic, label, reviewed_at, id FROM (
+    SELECT reviewed.development_id, reviews.topic, reviews.label, reviews.reviewed_at,
+      reviews.id, ROW_NUMBER() OVER (PARTITION BY reviewed.development_id, reviews.topic
+        ORDER BY reviews.reviewed_at DESC, reviews.id DESC) AS latest
+    FROM reviews JOIN flags AS reviewed ON reviewed.item_id = reviews.item_id
+      AND reviews.topic IN ('', reviewed.topic)
+    WHERE reviews.scope = 'development' AND reviewed.development_id IS NOT NULL)
+  WHERE latest = 1
+)"""
+# The latest review that reaches a flag: of the item itself, of its whole story, or
+# of its whole development.
+LABEL_SQL = """(SELECT label FROM (
+    SELECT label, reviewed_at, id FROM reviews
     WHERE (reviews.item_id = flags.item_id
-        OR (reviews.scope = 'story' AND reviews.story_id = copies.story_id))
+        OR (reviews.scope = 'story' AND reviews.story_id = members.story_id))
       AND reviews.topic IN ('', flags.topic)
-    ORDER BY reviews.reviewed_at DESC, reviews.id DESC LIMIT 1)"""
+    UNION ALL
+    SELECT label, reviewed_at, id FROM development_reviews
+    WHERE development_reviews.development_id = flags.development_id
+      AND development_reviews.topic IN ('', flags.topic))
+  ORDER BY reviewed_at DESC, id DESC LIMIT 1)"""
 
+_OF_UNIT = "copies.unit_id = units.unit_id AND copies.topic = units.topic"
 
 # The newest :scan flags that pass the filters (read newest first from an index) name
 # the units; each unit is then judged on all its flags. A unit with no flag among
@@ -90,7 +139,7 @@ LABEL_SQL = """(SELECT label FROM reviews
 # units found are fewer than a page, the desk scans further (``desk_rows``).
 DESK_SQL = f"""
 WITH newest AS MATERIALIZED (
-  SELECT item_id, topic FROM flags
+  SELECT item_id, topic, development_id FROM flags
   WHERE (:topic = '' OR flags.topic = :topic)
     AND (:since = '' OR flags.flagged_at >= :since)
     AND (:until = '' OR flags.flagged_at < :until)
@@ -100,13 +149,19 @@ WITH newest AS MATERIALIZED (
 recent AS MATERIALIZED (
   SELECT DISTINCT {UNIT.of_flag} AS unit_id, flags.topic
   FROM newest AS flags JOIN items ON items.id = flags.item_id
+  WHERE {UNIT.of_flag} IS NOT NULL
 ),
+members AS MATERIALIZED (
+  SELECT recent.unit_id, recent.topic, copies.id AS item_id, copies.story_id,
+    copies.title, copies.published, copies.language
+  FROM recent JOIN {UNIT.copies}
+),
+{DEVELOPMENT_REVIEWS_SQL},
 flagged AS MATERIALIZED (
-  SELECT recent.unit_id, flags.topic, flags.item_id, flags.flagged_at, flags.score,
+  SELECT members.unit_id, flags.topic, flags.item_id, flags.flagged_at, flags.score,
     flags.reasons, {LABEL_SQL} AS label
-  FROM recent
-  JOIN items AS copies ON {UNIT.has_copy.format(unit="recent.unit_id")}
-  JOIN flags ON flags.item_id = copies.id AND flags.topic = recent.topic
+  FROM members
+  JOIN flags ON flags.item_id = members.item_id AND flags.topic = members.topic
 ),
 units AS (
   -- SQLite takes the bare columns (item_id, reasons) from the row holding MAX(score)
@@ -117,14 +172,25 @@ units AS (
   FROM flagged GROUP BY unit_id, topic
 )
 SELECT units.*, items.title, items.url, items.link, items.summary, items.published,
-  (SELECT GROUP_CONCAT(DISTINCT {outlet_of("copies")}) FROM items AS copies
+  (SELECT GROUP_CONCAT(DISTINCT {outlet_of("copies")}) FROM members
+    JOIN items AS copies ON copies.id = members.item_id
     JOIN item_feeds ON item_feeds.item_id = copies.id
     JOIN feeds ON feeds.id = item_feeds.feed_id
-    WHERE {UNIT.has_copy.format(unit="units.unit_id")}) AS outlets,
-  (SELECT GROUP_CONCAT(DISTINCT NULLIF(copies.language, '')) FROM items AS copies
-    WHERE {UNIT.has_copy.format(unit="units.unit_id")}) AS languages,
-  (SELECT COUNT(*) FROM newest) AS flags_scanned
+    WHERE members.unit_id = units.unit_id AND members.topic = units.topic) AS outlets,
+  (SELECT GROUP_CONCAT(DISTINCT NULLIF(copies.language, '')) FROM members AS copies
+    WHERE {_OF_UNIT}) AS languages,
+  (SELECT json_group_array(item_id) FROM (SELECT item_id FROM flagged
+    WHERE flagged.unit_id = units.unit_id AND flagged.topic = units.topic
+    ORDER BY flagged_at DESC LIMIT {TERMS_REPORTS})) AS report_ids,
+  -- each story (copies of one text) by its first report's title, oldest first
+  (SELECT json_group_array(title) FROM (
+    SELECT COALESCE(NULLIF(copies.title, ''), '(untitled)') AS title, MIN(copies.published)
+    FROM members AS copies WHERE {_OF_UNIT}
+    GROUP BY COALESCE(copies.story_id, copies.item_id) ORDER BY MIN(copies.published)))
+    AS stories,
+  (SELECT COUNT(*) FROM newest) AS flags_scanned, {UNIT.details}
 FROM units JOIN items ON items.id = units.item_id
+{UNIT.details_join}
 WHERE CASE :status
   WHEN 'inbox' THEN open_flags > 0
   WHEN 'wrong' THEN open_flags = 0
@@ -141,10 +207,13 @@ SEARCH_SQL = f"""
 SELECT items.id, items.title, items.url, items.link, items.published,
   {OUTLET} AS feed,
   snippet(items_fts, -1, '{_SNIPPET_OPEN}', '{_SNIPPET_CLOSE}', '…', 24) AS snippet,
-  highlight(items_fts, 0, '{_SNIPPET_OPEN}', '{_SNIPPET_CLOSE}') AS marked_title
+  highlight(items_fts, 0, '{_SNIPPET_OPEN}', '{_SNIPPET_CLOSE}') AS marked_title,
+  unit.id AS development_id, unit.title AS development_title
 FROM items_fts
 JOIN items ON items.id = items_fts.rowid
 LEFT JOIN feeds ON feeds.id = items.feed_id
+LEFT JOIN developments AS unit ON unit.id = (SELECT development_id FROM flags
+  WHERE flags.item_id = items.id AND development_id IS NOT NULL LIMIT 1)
 WHERE items_fts MATCH :q
 ORDER BY items_fts.rowid DESC
 LIMIT {SEARCH_LIMIT}
@@ -247,11 +316,19 @@ def desk_row(row: Mapping[str, Any], terms: Iterable[str], seen: str | None) -> 
     """One desk entry as the template shows it, every feed text escaped."""
     pattern = terms_pattern(terms)
     url = row["url"] or row["link"] or ""
+    headline = row["unit_title"] or row["title"] or url
     return {
         "unit_id": row["unit_id"],
         "item_id": row["item_id"],
         "topic": row["topic"],
-        "title": highlight(row["title"] or url, pattern),
+        "title": highlight(headline, pattern),
+        "reports": row["reports"] or 0,
+        "stories": [
+            highlight(title, pattern)
+            for title in json.loads(row["stories"] or "[]")[:STORIES_SHOWN]
+            if title != headline
+        ],
+        "first_reporter": row["first_reporter"] or "",
         "summary": highlight(row["summary"] or "", pattern),
         "url": url if url.startswith(("http://", "https://")) else "",
         "reason": short_reason(row["reasons"]),
@@ -314,8 +391,8 @@ async def desk_page(datasette: Any, request: Any) -> Response:
     filters = desk_filters(request.args)
     seen = await _seen_through(db, analyst(request))
     rows = await desk_rows(db, filters)
-    terms = await _terms_by_item(db, rows)
-    entries = [desk_row(row, terms.get((row["item_id"], row["topic"]), ()), seen) for row in rows]
+    terms = await _terms_by_unit(db, rows)
+    entries = [desk_row(row, terms.get((row["unit_id"], row["topic"]), ()), seen) for row in rows]
     topics = await db.execute("SELECT DISTINCT topic FROM flags ORDER BY topic")
     context = {
         "entries": entries,
@@ -324,7 +401,8 @@ async def desk_page(datasette: Any, request: Any) -> Response:
         "statuses": STATUSES,
         "labels": REVIEW_LABELS,
         "database": db.name,
-        "unit_page": f"/{db.name}/{UNIT.page_query}?{UNIT.page_parameter}=",
+        "unit_page": UNIT.page_of(db.name),
+        "review_scope": UNIT.review_scope,
         "may_write": may_write(datasette, request),
         "seen_through": seen,
         "newest": max((row["flagged_at"] for row in rows), default=""),
@@ -353,13 +431,14 @@ async def _seen_through(db: Any, who: str) -> str | None:
     return str(rows[0][0]) if rows else None
 
 
-async def _terms_by_item(db: Any, rows: list[Any]) -> dict[tuple[int, str], list[str]]:
+async def _terms_by_unit(db: Any, rows: list[Any]) -> dict[tuple[int, str], list[str]]:
+    """The texts that matched in any report of each row's unit, for its topic."""
     terms: dict[tuple[int, str], list[str]] = {}
-    for topic in {row["topic"] for row in rows}:
-        ids = [row["item_id"] for row in rows if row["topic"] == topic]
+    for row in rows:
+        ids = json.loads(row["report_ids"] or "[]")
         sql = TERMS_SQL.format(", ".join("?" * len(ids)))
-        for found in (await db.execute(sql, [*ids, topic])).rows:
-            terms.setdefault((found[0], topic), []).append(found[1])
+        found = (await db.execute(sql, [*ids, row["topic"]])).rows if ids else []
+        terms[(row["unit_id"], row["topic"])] = list(dict.fromkeys(f[1] for f in found))
     return terms
 
 
@@ -370,7 +449,13 @@ async def search_page(datasette: Any, request: Any) -> Response:
     if q:
         rows = (await fts_rows(db, SEARCH_SQL, {"q": q})).rows
         results = [_search_result(row) for row in rows]
-    context = {"q": q, "results": results, "database": db.name, "limit": SEARCH_LIMIT}
+    context = {
+        "q": q,
+        "results": results,
+        "database": db.name,
+        "limit": SEARCH_LIMIT,
+        "unit_page": UNIT.page_of(db.name),
+    }
     html = await datasette.render_template("desk_search.html", context, request=request)
     return Response.html(html)
 
@@ -384,6 +469,8 @@ def _search_result(row: Mapping[str, Any]) -> dict[str, Any]:
         "url": url if url.startswith(("http://", "https://")) else "",
         "feed": row["feed"] or "",
         "published": row["published"],
+        "development_id": row["development_id"],
+        "development": row["development_title"] or "",
     }
 
 

@@ -9,6 +9,7 @@ and topics in force). By default it holds the service's own steps::
     detect_developments new flags join their developments (or start one); the cycle's
                         reports the rules missed that clearly belong to a flagged
                         development join it, flagged (adaptive tracking)
+    detect_surges       developments that spread to new outlets or languages (``surges``)
     send_alerts         new developments go to the [[alerts]] sinks
     record_cycle        the cycle is written to service_runs (``tracker status``)
     prune_story_bands   once a day, the story bands no item needs any more go
@@ -94,3 +95,10 @@ def detect_developments(cycle: FinishedCycle) -> Mapping[str, object]:
     joined = sum(1 for ps in placed.values() for p in ps if p.adopted)
     facts: dict[str, object] = {"new_developments": new} if placed else {}
     return facts | ({"reports_joined": joined} if joined else {})
+
+
+def detect_surges(cycle: FinishedCycle) -> Mapping[str, object]:
+    """Find the developments that spread (``tracker.surges``), after they took this
+    cycle's flags and before alerts go out (a surge alerts in the cycle it is found)."""
+    found = cycle.store.detect_surges(cycle.config.developments, cycle.now)
+    return {"surges": found} if found else {}

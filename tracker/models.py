@@ -75,6 +75,15 @@ class Retention:
 
 
 @dataclass(frozen=True)
+class DevelopmentConfig:
+    """The ``[developments]`` table: when a development's spread is a surge alert."""
+
+    surge_outlets: int = 3  # new outlets within ``surge_window`` that make a surge; 0: never
+    surge_window: float = 86400.0  # seconds
+    surge_languages: bool = True  # a development's first report in a new language
+
+
+@dataclass(frozen=True)
 class FeedConfig:
     """One ``[[feeds]]`` entry of the config."""
 
@@ -102,6 +111,7 @@ class AlertSink:
     timeout: float = 10.0  # seconds for one delivery attempt
     retries: int = 3  # attempts per message
     updates: bool = False  # also alert on updates of developments already alerted
+    surges: bool = False  # also alert when a development spreads (``tracker.surges``)
 
 
 @dataclass(frozen=True)
@@ -310,7 +320,7 @@ class FeedState:
         return self.name or self.title or self.url
 
 
-AlertKey = tuple[str, str, int]  # (topic, "development" or "story", its id): one alert
+AlertKey = tuple[str, str, int]  # (topic, "development", "surge" or "story", its id)
 
 
 @dataclass(frozen=True)
@@ -596,12 +606,12 @@ refused (recorded as a failed poll)."""
 
 
 REVIEW_LABELS = ("right", "wrong", "important")  # what an analyst says of a flag
-REVIEW_SCOPES = ("flag", "story")  # one flagged item, or every copy of its story
+REVIEW_SCOPES = ("flag", "story", "development")  # an item, its story's copies, its development
 
 
 @dataclass(frozen=True)
 class Review:
-    """An analyst's review of a flag (or of its whole story), as the desk or the CLI
+    """An analyst's review of a flag (or of its story or development), as the desk or the CLI
     gives it: ``label`` is one of ``REVIEW_LABELS``; an empty ``topic`` is every topic."""
 
     item_id: int

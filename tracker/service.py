@@ -38,11 +38,17 @@ from typing import IO, Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from tracker import schedule
-from tracker.alerts import alerts_from_flags, story_pages
+from tracker.alerts import alerts_from_flags, alerts_from_surges, story_pages
 from tracker.articles import fetch_article_text
 from tracker.config import Config, load_config
 from tracker.errors import ServiceLocked, StoreError, TrackerError, cap_message
-from tracker.hooks import AfterCycleHook, FinishedCycle, detect_developments, run_after_cycle
+from tracker.hooks import (
+    AfterCycleHook,
+    FinishedCycle,
+    detect_developments,
+    detect_surges,
+    run_after_cycle,
+)
 from tracker.logs import once
 from tracker.models import RescoreChange
 from tracker.poll import CycleSummary, ParsePool, Poller, utcnow
@@ -140,6 +146,7 @@ class Service:
         return [
             fetch_article_text,
             detect_developments,
+            detect_surges,
             self.send_alerts,
             self.record_cycle,
             self.prune_story_bands,
@@ -238,7 +245,9 @@ class Service:
             log.info(
                 "config applied feeds=%d topics=%d", len(new_config.feeds), len(new_topics.topics)
             )
-        log_rescore(rescore_changed_topics(self.store, new_topics, now))
+        log_rescore(
+            rescore_changed_topics(self.store, new_topics, now, surges=new_config.developments)
+        )
 
     def first_polls(self, config: Config, now: datetime) -> dict[str, datetime]:
         """When each feed is first polled if it is new: spread over a few seconds
@@ -293,24 +302,33 @@ class Service:
     # ---- the default after-cycle hooks ---------------------------------------------------
 
     def send_alerts(self, cycle: FinishedCycle) -> Mapping[str, object]:
-        """Send alerts for the flags not notified yet; mark those every sink took."""
+        """Send alerts for the flags and surges not notified yet; mark those every sink
+        took."""
         flags = self.store.unnotified_flags()
-        if not flags:
+        surges = self.store.unnotified_surges()
+        if not flags and not surges:
             return {"alerts_sent": 0}
         fresh = [f for f in flags if not self.store.already_alerted(f)]
         # Updates of developments already alerted go to the sinks with ``updates = true``
         # (once: a failed update is not sent again); repeats never go anywhere.
         wanted = any(sink.updates for sink in self.config.alerts)
         updates = [f for f in flags if wanted and f not in fresh and f.development_role == "update"]
-        if self.sender is None or not self.config.alerts or not (fresh or updates):
+        # Surges go to the sinks with ``surges = true``; one that failed is sent again.
+        spread = surges if any(sink.surges for sink in self.config.alerts) else []
+        if self.sender is None or not self.config.alerts or not (fresh or updates or spread):
             self.store.mark_notified(flags, cycle.now)
+            self.store.mark_surges_notified([s.id for s in surges], cycle.now)
             return {"alerts_sent": 0}
         pages = story_pages(self.config.settings.browse_url, Path(self.store.path).stem)
         alerts = alerts_from_flags(fresh, pages) + alerts_from_flags(updates, pages, update=True)
-        report = self.sender.send(alerts, cycle.now)
+        report = self.sender.send(alerts + alerts_from_surges(spread, pages), cycle.now)
         delivered = {a.key for a in report.delivered}
         done = [f for f in flags if f.alert_key in delivered or f not in fresh]
         self.store.mark_notified(done, cycle.now)
+        taken = {a.surge_id for a in report.delivered if a.surge_id is not None}
+        self.store.mark_surges_notified(
+            [s.id for s in surges if s.id in taken or s not in spread], cycle.now
+        )
         return {"alerts_sent": len(delivered)}
 
     def record_cycle(self, cycle: FinishedCycle) -> None:

@@ -23,7 +23,14 @@ from pathlib import Path
 from tracker.entities import EntityIndex, entity_indexes
 from tracker.errors import TopicError
 from tracker.matching import TopicMatcher
-from tracker.models import FlagDecision, ItemText, RescoreChange, Settings, TopicEditCheck
+from tracker.models import (
+    DevelopmentConfig,
+    FlagDecision,
+    ItemText,
+    RescoreChange,
+    Settings,
+    TopicEditCheck,
+)
 from tracker.store import Store
 from tracker.topics import Topic, load_topics
 
@@ -84,11 +91,20 @@ def load_topic_set(topics_dir: Path, seeds_dir: Path) -> TopicSet:
     return TopicSet(topics, matchers)
 
 
+DEFAULT_SURGES = DevelopmentConfig()  # the [developments] table's defaults
+
+
 def rescore_changed_topics(
-    store: Store, topic_set: TopicSet, now: datetime, *, force: Sequence[str] = ()
+    store: Store,
+    topic_set: TopicSet,
+    now: datetime,
+    *,
+    force: Sequence[str] = (),
+    surges: DevelopmentConfig = DEFAULT_SURGES,
 ) -> list[RescoreChange]:
     """Re-match stored items for topics added or edited since they were matched (and
-    for the ``force``d ones); forget removed topics."""
+    for the ``force``d ones); forget removed topics. The surges the regrouped
+    developments show are kept as history (by ``surges``' rule), never alerted."""
     versions = {topic.name: topic.version for topic in topic_set.topics}
     changed = sorted(set(store.changed_topics(versions)) | set(force))
     changes: list[RescoreChange] = []
@@ -101,6 +117,7 @@ def rescore_changed_topics(
         store.forget_topics(removed)
     if changed:  # flags came and went: their developments are worked out again
         store.regroup_developments(changed, topic_set.entities)
+        store.detect_surges(surges, now, topics=changed, quiet=True)
     if changed:
         store.record_topics(
             [(t.name, t.title, str(t.path), t.version) for t in topic_set.topics], now

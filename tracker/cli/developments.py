@@ -1,5 +1,6 @@
 """``tracker developments`` and ``tracker development ID``: the developments an
-analyst follows, newest first, and one development's timeline.
+analyst follows, newest first, and one development's timeline, its coverage over time
+(the outlets and languages it reached each day) and its surges.
 
 Must not: group anything (the service's ``detect_developments`` hook and
 ``tracker rescore`` do) or write to the database.
@@ -56,9 +57,13 @@ def developments(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_context
 def development(ctx: Context, development_id: int, as_json: bool) -> None:
-    """One development's timeline: every report, oldest first, with its role."""
+    """One development's timeline (every report, oldest first, with its role), its
+    coverage day by day and its surges."""
     with ctx.open_store() as store:
         found = store.development(development_id)
+        if found is not None:
+            found["coverage"] = store.development_coverage(development_id)
+            found["surges"] = store.development_surges(development_id)
     if found is None:
         fail(f"no development {development_id} (see `tracker developments`)", 2)
     if as_json:
@@ -82,6 +87,20 @@ def _show(found: dict[str, Any]) -> None:
         )
         if report["url"]:
             click.echo(f"      {report['url']}")
+    _show_coverage(found["coverage"], found["surges"])
+
+
+def _show_coverage(days: list[dict[str, Any]], surges: list[dict[str, Any]]) -> None:
+    click.echo("Coverage by UTC day (outlets and languages first reached; how many by then):")
+    for day in days:
+        click.echo(
+            f"  {day['day']}  {day['reports']} report(s); outlets "
+            f"+{_plain(day['new_outlets']) or '-'} ({day['outlets_by_then']}); "
+            f"languages +{day['new_languages'] or '-'} ({day['languages_by_then']})"
+        )
+    for surge in surges:
+        quiet = " (history: found by a rescore, not alerted)" if surge["quiet"] else ""
+        click.echo(f"Surge {surge['last_at'][:16]}: {_plain(surge['reason'])}{quiet}")
 
 
 def _since(since: str | None, now: datetime) -> datetime | None:

@@ -38,7 +38,7 @@ def poll(ctx: Context, once: bool, urls: tuple[str, ...]) -> None:
         with ctx.open_store(create=True) as store:
             now = utcnow()
             store.sync_feeds(ctx.config.feeds, now)
-            rescore_changed_topics(store, topics, now)
+            rescore_changed_topics(store, topics, now, surges=ctx.config.developments)
             states = _states_for(store, urls, now)
             if not states:
                 click.echo("no feeds configured: add one with `tracker feeds add URL`")
@@ -47,8 +47,9 @@ def poll(ctx: Context, once: bool, urls: tuple[str, ...]) -> None:
             poller = Poller(store, settings, topics.assess, pool, fetch_urls=secrets)
             with _progress(len(states)) as advance:
                 summary = run_poll(poller, states, advance)
-            # as the service's detect_developments hook does
+            # as the service's detect_developments and detect_surges hooks do
             store.place_new_flags(topics.entities, summary.started_at, utcnow())
+            store.detect_surges(ctx.config.developments, utcnow())
     finally:
         pool.close()
     _print_cycle(summary)

@@ -24,11 +24,22 @@ from tracker.poll import utcnow
 @click.option("--note", default="", help="A note kept with the review.")
 @click.option("--topic", default="", help="Only for this topic (default: every topic).")
 @click.option("--story", is_flag=True, help="Review every copy of the item's story.")
+@click.option("--development", is_flag=True, help="Review every report of the item's development.")
 @pass_context
-def review(ctx: Context, url: str, label: str | None, note: str, topic: str, story: bool) -> None:
+def review(
+    ctx: Context,
+    url: str,
+    label: str | None,
+    note: str,
+    topic: str,
+    story: bool,
+    development: bool,
+) -> None:
     """Mark the flag of the item at URL right, wrong or important."""
     if label is None:
         raise click.UsageError("say --right, --wrong or --important")
+    if story and development:
+        raise click.UsageError("--story and --development exclude each other")
     with ctx.open_store() as store:
         item_id = store.find_item(url)
         if item_id is None:
@@ -36,7 +47,7 @@ def review(ctx: Context, url: str, label: str | None, note: str, topic: str, sto
         record = Review(
             item_id=item_id,
             label=label,
-            scope="story" if story else "flag",
+            scope="development" if development else "story" if story else "flag",
             topic=topic,
             note=note,
             reviewer=_reviewer(),

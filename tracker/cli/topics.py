@@ -231,7 +231,9 @@ def rescore(ctx: Context, topic: str | None, dry_run: bool, confirm: bool) -> No
         check = check_topic_edit(store, topic_set, now, ctx.config.settings)
         if check.hold and not confirm:
             fail(f"not rescored: {check.reason()}", 1)
-        changes = rescore_changed_topics(store, topic_set, now, force=forced)
+        changes = rescore_changed_topics(
+            store, topic_set, now, force=forced, surges=ctx.config.developments
+        )
     _print_changes(changes)
 
 

@@ -90,7 +90,7 @@ class AlertSender:
         reports: list[SinkReport] = []
         missed: set[AlertKey] = set()
         for index, sink in enumerate(self._sinks):
-            wanted = [a for a in for_topics(alerts, sink.topics) if sink.updates or not a.update]
+            wanted = [a for a in for_topics(alerts, sink.topics) if wants(sink, a)]
             report, taken = self._send_guarded(index, sink, wanted, now)
             reports.append(report)
             missed |= {alert.key for alert in wanted} - taken
@@ -175,6 +175,13 @@ class AlertSender:
 
 
 # ---- messages --------------------------------------------------------------------------
+
+
+def wants(sink: AlertSink, alert: Alert) -> bool:
+    """Updates and surges go only to the sinks that opted in (``updates``, ``surges``)."""
+    if alert.surge_id is not None:
+        return sink.surges
+    return sink.updates or not alert.update
 
 
 def alert_message(alert: Alert, now: datetime) -> Message:

@@ -13,6 +13,7 @@ Its modules, one area each:
 - ``bands``: story candidates, the story-band and full-text index batches;
 - ``verdicts``: matches, assessments, flags and topics, rescoring;
 - ``developments``: developments and each flag's place and role in one;
+- ``surges``: developments' spread (surges) and their coverage over time;
 - ``notify``: flags still to alert, marking them alerted;
 - ``reviews``: the analysts' reviews of flags and their desk marks;
 - ``runs``: the service's runs and the status counts;
@@ -46,6 +47,7 @@ from tracker.store.notify import Notifications
 from tracker.store.retention import Pruning
 from tracker.store.reviews import Reviews
 from tracker.store.runs import ServiceRuns
+from tracker.store.surges import SurgeTable
 from tracker.store.verdicts import Verdicts
 
 __all__ = ["Store", "StoreError"]
@@ -57,6 +59,7 @@ class Store(
     Pruning,
     Verdicts,
     DevelopmentTable,
+    SurgeTable,
     Notifications,
     Reviews,
     ServiceRuns,

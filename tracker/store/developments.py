@@ -31,10 +31,10 @@ from tracker.developments import DevelopmentItem, OpenDevelopment, Placement, Po
 from tracker.entities import NO_ENTITIES, EntityIndex
 from tracker.models import iso
 from tracker.store.connection import StoreBase, data_version
-from tracker.store.schema import OUTLET
+from tracker.store.schema import LANGUAGE, OUTLET
 
 _OUTLET = f"COALESCE({OUTLET}, '')"  # the publisher, else the feed, as everywhere
-_LANGUAGE = "LOWER(COALESCE(NULLIF(items.language, ''), feeds.language, ''))"
+_LANGUAGE = LANGUAGE
 _FLAGS = (
     "SELECT flags.item_id, flags.published, flags.development_id, items.story_id, "
     f"items.title, items.summary, {_OUTLET} AS outlet, {_LANGUAGE} AS language, "
@@ -423,7 +423,8 @@ class DevelopmentTable(StoreBase):
             return None
         timeline = self.conn.execute(
             f"SELECT flags.published, flags.development_role AS role, items.id AS item_id, "
-            f"items.title, items.url, {_OUTLET} AS outlet, {_LANGUAGE} AS language "
+            f"items.title, items.url, {_OUTLET} AS outlet, {_LANGUAGE} AS language, "
+            "COALESCE(items.story_id, items.id) AS story_id "
             "FROM flags JOIN items ON items.id = flags.item_id LEFT JOIN feeds ON "
             "feeds.id = items.feed_id WHERE flags.development_id = ? "
             "ORDER BY flags.published, flags.item_id",

@@ -1,6 +1,7 @@
 """Reviews: the ``reviews`` and ``desk_marks`` tables.
 
-Owns writing an analyst's review of a flag or of its whole story (one new row each
+Owns writing an analyst's review of a flag, of its whole story or of its whole
+development (one new row each
 time, never an update: two analysts marking one flag at once are both kept and the
 latest one decides), the reviewed items with their latest label as ``tracker eval
 --reviews`` reads them, and each analyst's "seen through" mark on the desk.
@@ -25,8 +26,10 @@ _INSERT_REVIEW = (
     "INSERT INTO reviews (item_id, item_url, story_id, scope, topic, label, note, reviewer, "
     "source, reviewed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-# Every (item, topic) a review reaches: the item itself, or for a story review every
-# flagged copy of the story. Oldest first, so the last row of a pair is its label.
+# Every (item, topic) a review reaches: the item itself, for a story review every
+# flagged copy of the story, for a development review every report of the development
+# the item is in now (a regrouping moves the review's reach with the item). Oldest
+# first, so the last row of a pair is its label.
 _REVIEWED = """
     SELECT items.id, items.url, items.title, items.summary, items.content, items.language,
            items.published, reviews.topic, reviews.label, reviews.note, reviews.reviewed_at
@@ -34,6 +37,10 @@ _REVIEWED = """
     JOIN items ON items.id = reviews.item_id
         OR (reviews.scope = 'story' AND items.story_id = reviews.story_id
             AND items.id IN (SELECT item_id FROM flags))
+        OR (reviews.scope = 'development' AND items.id IN (
+            SELECT item_id FROM flags WHERE development_id IN (
+                SELECT development_id FROM flags AS reviewed
+                WHERE reviewed.item_id = reviews.item_id)))
     ORDER BY reviews.reviewed_at, reviews.id
 """
 _SEEN = (

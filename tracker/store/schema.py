@@ -316,6 +316,53 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # there: ``Store.migrate`` does it (``AGGREGATOR_URLS``, ``store.merging``).
         AGGREGATOR_URLS_MARK,
     ),
+    (
+        # Surges: a development spread to several new outlets within a window, or
+        # reached a new language (``tracker.surges``). A surge alerts once; one found
+        # by a rescore, or reached through a backlog, is history (``quiet``: never
+        # alerted). ``outlets`` is a JSON list: the new outlets, or the outlets that
+        # first carried the new ``language``.
+        """CREATE TABLE development_surges (
+            id INTEGER PRIMARY KEY,
+            development_id INTEGER NOT NULL REFERENCES developments(id) ON DELETE CASCADE,
+            topic TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            language TEXT NOT NULL DEFAULT '',
+            outlets TEXT NOT NULL DEFAULT '[]',
+            first_at TEXT NOT NULL,
+            last_at TEXT NOT NULL,
+            item_id INTEGER REFERENCES items(id) ON DELETE SET NULL,
+            reason TEXT NOT NULL,
+            detected_at TEXT NOT NULL,
+            notified_at TEXT,
+            quiet INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX development_surges_development ON development_surges(development_id)",
+        "CREATE INDEX development_surges_unnotified ON development_surges(notified_at) "
+        "WHERE notified_at IS NULL",
+        # The desk reviews a whole development (scope 'development': every report of
+        # the development the reviewed item is in). SQLite cannot change a CHECK in
+        # place: the table is copied into its new form, rows and ids kept.
+        """CREATE TABLE reviews_new (
+            id INTEGER PRIMARY KEY,
+            item_id INTEGER NOT NULL REFERENCES items(id),
+            item_url TEXT NOT NULL,
+            story_id INTEGER,
+            scope TEXT NOT NULL CHECK (scope IN ('flag', 'story', 'development')),
+            topic TEXT NOT NULL DEFAULT '',
+            label TEXT NOT NULL CHECK (label IN ('right', 'wrong', 'important')),
+            note TEXT NOT NULL DEFAULT '',
+            reviewer TEXT NOT NULL DEFAULT '',
+            source TEXT NOT NULL DEFAULT '',
+            reviewed_at TEXT NOT NULL
+        )""",
+        "INSERT INTO reviews_new SELECT id, item_id, item_url, story_id, scope, topic, label, "
+        "note, reviewer, source, reviewed_at FROM reviews",
+        "DROP TABLE reviews",
+        "ALTER TABLE reviews_new RENAME TO reviews",
+        "CREATE INDEX reviews_item_id ON reviews(item_id, reviewed_at)",
+        "CREATE INDEX reviews_story_id ON reviews(story_id, reviewed_at)",
+    ),
 )
 
 
@@ -331,6 +378,40 @@ def outlet_of(items: str) -> str:
 
 # The outlet of ``items``: used by the views below, the stores, the Datasette queries.
 OUTLET = outlet_of("items")
+# An item's language: the detected one, else its feed's configured one, lower case.
+LANGUAGE = "LOWER(COALESCE(NULLIF(items.language, ''), feeds.language, ''))"
+
+# Per development and day (UTC): its reports, the outlets and languages it reached
+# that day for the first time, and how many it had reached by then.
+_FIRSTS = """SELECT development_id, {0} AS name, MIN(published) AS at FROM reached
+             WHERE {0} != '' GROUP BY development_id, {0}"""
+_NEW_ON_DAY = """(SELECT GROUP_CONCAT(name, ', ') FROM (SELECT name FROM {0} AS firsts
+    WHERE firsts.development_id = days.development_id AND substr(firsts.at, 1, 10) = days.day
+    ORDER BY firsts.at, firsts.name))"""
+_BY_DAY = """(SELECT COUNT(*) FROM {0} AS firsts WHERE firsts.development_id =
+    days.development_id AND substr(firsts.at, 1, 10) <= days.day)"""
+DEVELOPMENT_COVERAGE = f"""
+    WITH reached AS (
+        SELECT flags.development_id, developments.topic, flags.item_id, flags.published,
+               {OUTLET} AS outlet, {LANGUAGE} AS language
+        FROM flags
+        JOIN developments ON developments.id = flags.development_id
+        JOIN items ON items.id = flags.item_id
+        JOIN item_feeds ON item_feeds.item_id = items.id
+        JOIN feeds ON feeds.id = item_feeds.feed_id),
+    outlet_firsts AS ({_FIRSTS.format("outlet")}),
+    language_firsts AS ({_FIRSTS.format("language")}),
+    days AS (
+        SELECT development_id, topic, substr(published, 1, 10) AS day,
+               COUNT(DISTINCT item_id) AS reports
+        FROM reached GROUP BY development_id, day)
+    SELECT days.development_id, days.topic, days.day, days.reports,
+           COALESCE({_NEW_ON_DAY.format("outlet_firsts")}, '') AS new_outlets,
+           COALESCE({_NEW_ON_DAY.format("language_firsts")}, '') AS new_languages,
+           {_BY_DAY.format("outlet_firsts")} AS outlets_by_then,
+           {_BY_DAY.format("language_firsts")} AS languages_by_then
+    FROM days
+    ORDER BY days.development_id, days.day"""
 
 FTS_TABLE = "items_fts"
 FTS_COLUMNS = ("title", "summary", "content")
@@ -368,6 +449,7 @@ FTS_TRIGGERS: tuple[str, ...] = (
 )
 
 VIEWS: dict[str, str] = {
+    "development_coverage": DEVELOPMENT_COVERAGE,
     # flags.published is items.published (migration 2): the order comes from an index.
     "flagged": f"""
         SELECT items.id AS item_id, items.url, items.title,
