@@ -72,6 +72,8 @@ def test_a_report_the_rules_miss_joins_its_development_with_a_reason(project: Pr
     assert "Corbett" in reasons and "prisoner exchange" in reasons
     [listed] = project.store.developments()
     assert listed["reports"] == 2 and set(listed["outlets"]) == {"Wire", "Daily"}
+    by_view = project.store.conn.execute("SELECT title, adaptive FROM flagged").fetchall()
+    assert sorted(adaptive for _, adaptive in by_view) == [0, 1]  # Datasette can filter on it
 
 
 def test_a_report_out_of_the_window_or_before_any_flag_does_not_join(project: Project) -> None:

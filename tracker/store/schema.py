@@ -457,7 +457,8 @@ VIEWS: dict[str, str] = {
                feeds.id AS feed_id, items.published, flags.topic, flags.score,
                flags.reasons, flags.seed_terms, items.story_id, items.language,
                flags.flagged_at, flags.backlog, items.summary, flags.development_id,
-               flags.development_role, {OUTLET} AS publisher
+               flags.development_role, {OUTLET} AS publisher,
+               flags.adaptive
         FROM flags
         JOIN items ON items.id = flags.item_id
         JOIN item_feeds ON item_feeds.item_id = items.id
