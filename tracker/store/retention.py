@@ -241,9 +241,9 @@ class Pruning(StoryIndex):
         return PruneReport(pages_freed=freed, finished=not _free_pages(self.conn))
 
     def vacuum(self) -> tuple[int, int]:
-        """Rewrite the database without its free pages; return its size in bytes before
-        and after. Needs free disk of the database's size; writers wait
-        while it runs."""
+        """Merge the search index whole (FTS5 'optimize'), then rewrite the database
+        without its free pages; return its size in bytes before and after. Needs free
+        disk of the database's size; writers wait while it runs."""
         size = _size(self.path)
         free = shutil.disk_usage(Path(self.path).resolve().parent).free
         if free < size:
