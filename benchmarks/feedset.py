@@ -141,6 +141,11 @@ def _vocabulary() -> tuple[list[str], list[float]]:
 _WORDS, _CUMULATIVE_WEIGHTS = _vocabulary()
 
 
+def news_words(rng: random.Random, count: int) -> str:
+    """``count`` words of the feeds' news vocabulary, as their items draw them."""
+    return " ".join(rng.choices(_WORDS, cum_weights=_CUMULATIVE_WEIGHTS, k=count))
+
+
 def _sentence(rng: random.Random, low: int, high: int) -> str:
     words = rng.choices(_WORDS, cum_weights=_CUMULATIVE_WEIGHTS, k=rng.randint(low, high))
     return " ".join(words).capitalize() + "."

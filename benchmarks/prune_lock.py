@@ -1,17 +1,22 @@
 """How long a prune holds the write lock, and what a poll writing beside it waits.
 
     .venv/bin/python benchmarks/prune_lock.py [--feeds 1000] [--days 30] [--items 100000]
+                                              [--recent 0]
 
 Builds a database with a backlog, as when retention is first turned on over months of
 history: ``--days`` of polls of ``--feeds`` feeds every 15 minutes, all older than the
 90-day window, and ``--items`` old items no topic needs (indexed for search, with
-their story bands). Then a second process writes polls the way the service does
+their story bands), and ``--recent`` items of the last day that stay (in the search
+index, so that the prune's merge steps have a live index to merge). Then a second
+process writes polls the way the service does
 (``Store.record_poll`` with the decider's plan, three new items each) as fast as it
 can, first alone, then while this process runs ``tracker prune``'s work
 (``Store.prune`` of the whole backlog at once, every batch its own transaction). It
 reports each prune transaction's length (``Store.transaction`` timed: the time the
 write lock is held) and the poll writes' latency with and without the prune beside
-them. Printed and written to benchmarks/results-prune-lock.json.
+them; the search-index merge steps that end the prune (the day's budget,
+``tracker.retention.MERGE_STEPS_PER_DAY``) are timed apart as well. Printed and
+written to ``--out`` (benchmarks/results-prune-lock.json).
 """
 
 from __future__ import annotations
@@ -22,13 +27,14 @@ import multiprocessing
 import sqlite3
 import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from random import Random
 from typing import Any
 
+import feedset
 import report
 from run import WORK
 
@@ -39,10 +45,10 @@ from tracker.models import (
     ItemText,
     ParsedFeed,
     ParsedItem,
-    PrunePlan,
     Settings,
 )
 from tracker.poll import poll_plan
+from tracker.retention import MERGE_STEPS_PER_DAY, PrunePlan
 from tracker.store import Store
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -54,20 +60,24 @@ def main() -> int:
     db = WORK / "prune-lock" / "tracker.db"
     build(db, args)
     alone = writer_latencies(db, seconds=5.0)
-    prune_ms, beside, report_counts = prune_beside_writer(db)
+    prune_ms, merge_ms, beside, report_counts = prune_beside_writer(db)
     result = {
         "measured_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "machine": report.machine(),
         "feeds": args.feeds,
         "days_of_polls": args.days,
         "items": args.items,
+        "recent_items": args.recent,
         "pruned": report_counts,
         "prune_transactions": len(prune_ms),
         "prune_transaction_ms": summary(prune_ms),
+        # the merge steps are the prune's last transactions (no auto-vacuum here)
+        "merge_transaction_ms": summary(prune_ms[-len(merge_ms) :] if merge_ms else []),
+        "merge_step_ms_with_wait": summary(merge_ms),
         "poll_write_ms_alone": summary(alone),
         "poll_write_ms_beside_prune": summary(beside),
     }
-    out = Path(__file__).resolve().parent / "results-prune-lock.json"
+    out = args.out
     report.write_json(out, result)
     print(json.dumps(result, indent=1))
     print(f"wrote {out}")
@@ -102,21 +112,23 @@ def build(db: Path, args: argparse.Namespace) -> None:
                 "VALUES (?, ?, ?, ?, ?)",
                 rows,
             )
-        words = "talks market storm league budget court rescue vote harbour festival".split()
         conn.executemany(
             "INSERT INTO items (url, title, summary, published, first_seen_at, content_hash, "
             "feed_id) VALUES (?, ?, ?, ?, ?, 'h', ?)",
             [
                 (
                     f"https://x.example/{n}",
-                    " ".join(rng.choices(words, k=8)) + f" {n}",
-                    " ".join(rng.choices(words, k=60)),
+                    feedset.news_words(rng, 8) + f" {n}",
+                    feedset.news_words(rng, 60),
                     OLD.isoformat(),
                     OLD.isoformat(),
                     1 + n % args.feeds,
                 )
-                for n in range(args.items)
+                for n in range(args.items + args.recent)
             ],
+        )
+        conn.execute(
+            "UPDATE items SET first_seen_at = ? WHERE id > ?", (NOW.isoformat(), args.items)
         )
         conn.execute("UPDATE items SET story_id = id")
         conn.execute(
@@ -133,19 +145,30 @@ def writer_latencies(db: Path, seconds: float) -> list[float]:
         return pool.apply(write_polls, (str(db), seconds))
 
 
-def prune_beside_writer(db: Path) -> tuple[list[float], list[float], dict[str, int]]:
+def prune_beside_writer(
+    db: Path,
+) -> tuple[list[float], list[float], list[float], dict[str, int]]:
     held: list[float] = []
+    merges: list[float] = []
+    plan = PrunePlan(
+        NOW - timedelta(days=90), NOW - timedelta(days=30), merge_steps=MERGE_STEPS_PER_DAY
+    )
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         writer = pool.apply_async(write_polls, (str(db), 600.0, str(db) + ".stop"))
         time.sleep(2.0)  # the writer is under way
-        with Store(db) as store, timed_transactions(store, held):
+        with (
+            Store(db) as store,
+            timed_transactions(store, held),
+            timed_merges(store, merges.append),
+        ):
             began = time.perf_counter()
-            done = store.prune(PrunePlan(NOW - timedelta(days=90), NOW - timedelta(days=30)))
+            done = store.prune(plan)
             print(f"pruned in {time.perf_counter() - began:.1f} s: {done}", flush=True)
         Path(str(db) + ".stop").touch()
         beside = writer.get()
     Path(str(db) + ".stop").unlink()
-    return held, beside, {"polls": done.polls, "items": done.items, "batches": done.batches}
+    counts = {"polls": done.polls, "items": done.items, "batches": done.batches}
+    return held, merges, beside, counts | {"merge_steps": done.merge_steps}
 
 
 def write_polls(db: str, seconds: float, stop: str = "") -> list[float]:
@@ -214,6 +237,25 @@ def timed_transactions(store: Store, held: list[float]) -> Iterator[None]:
         store.transaction = original  # type: ignore[method-assign]
 
 
+@contextmanager
+def timed_merges(store: Store, note: Callable[[float], None]) -> Iterator[None]:
+    """Each search-index merge step's time in ms (its own transaction, waiting
+    included), to ``note``."""
+    original = store._merge_step
+
+    def timed(pages: int) -> bool:
+        began = time.perf_counter()
+        worked = original(pages)
+        note((time.perf_counter() - began) * 1000)
+        return worked
+
+    store._merge_step = timed  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        store._merge_step = original  # type: ignore[method-assign]
+
+
 def summary(values: list[float]) -> dict[str, float]:
     if not values:
         return {}
@@ -231,6 +273,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--recent", type=int, default=0, help="items that stay")
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).resolve().parent / "results-prune-lock.json"
+    )
     return parser.parse_args()
 
 

@@ -41,7 +41,11 @@ both are kept for ever. At each simulated month (30 days) it reports the databas
 size (file and WAL, page and freelist counts), its rows (polls, poll_days, items,
 flags), the summed PSS of the process tree (this process and its parse workers) and
 the longest prune transaction of the month (``Store.transaction`` timed while the
-prune hook runs). Results go to ``--out`` (benchmarks/results-year.json), rewritten
+prune hook runs), the full-text index's size (``items_fts_*`` pages, from ``dbstat``),
+the pages in use (the file's pages but its free ones), and the search-index merge
+steps the month's prunes took with the longest of them. ``--merge-steps`` sets the
+prune's daily budget of those steps (``tracker.retention.MERGE_STEPS_PER_DAY``; 0:
+none, as before #21's follow-up). Results go to ``--out`` (benchmarks/results-year.json), rewritten
 after every month, so a run stopped early keeps what it measured.
 """
 
@@ -66,9 +70,11 @@ import feedset
 import measure
 import report
 import yearfeeds
+from prune_lock import timed_merges
 from run import SEEDS, TOPICS, WORK, snapshot_topics
 from soak import SimulatedClock
 
+import tracker.retention
 import tracker.store.retention
 from tracker.config import Config, parse_duration
 from tracker.hooks import FinishedCycle, run_after_cycle
@@ -92,6 +98,8 @@ def main() -> int:
     args = parse_args()
     snapshot_topics()
     tracker.store.retention.BATCH_PAUSE = args.batch_pause
+    if args.merge_steps is not None:
+        tracker.retention.MERGE_STEPS_PER_DAY = args.merge_steps
     results: dict[str, Any] = {
         "measured_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "machine": report.machine(),
@@ -103,6 +111,7 @@ def main() -> int:
         "keep_items": args.keep,
         "window": args.window,
         "batch_pause_s": args.batch_pause,
+        "merge_steps_per_day": tracker.retention.MERGE_STEPS_PER_DAY,
         "runs": {},
     }
     modes = ["on", "off"] if args.retention == "both" else [args.retention]
@@ -125,10 +134,12 @@ class Year:
         window = timedelta(seconds=args.step * 1.25) if args.window else None
         specs = feedset.feed_specs(args.feeds)
         self.feeds = yearfeeds.MemoryFeeds(urls, specs, args.keep, window)
-        self.db = WORK / f"year-{mode}-{args.feeds}" / "tracker.db"
+        merges = tracker.retention.MERGE_STEPS_PER_DAY  # arms of different budgets apart
+        self.db = WORK / f"year-{mode}-{args.feeds}-m{merges}" / "tracker.db"
         self.clock = SimulatedClock(self.start)
         self.rng = random.Random(5)
         self.longest_prune_ms = 0.0
+        self.merges = {"merge_steps": 0, "longest_merge_ms": 0.0}
         self.pending: list[datetime] = []  # quiet polls' times waiting for a 304 row
         self.owed = 0.0  # items published but for the last one or two of a three
         self.totals = {"real_polls": 0, "quiet_polls": 0, "new_items": 0}
@@ -224,11 +235,18 @@ class Year:
         cycle = FinishedCycle(summary, self.clock(), service.store, service.config, service.topics)
         hooks = [h for h in service.default_hooks() if h != service.prune_history]
         run_after_cycle(hooks, cycle)
-        with _timed_transactions(service.store, self._note_prune):
+        with (
+            _timed_transactions(service.store, self._note_prune),
+            timed_merges(service.store, self._note_merge),
+        ):
             for _ in range(self._slots()):
                 service.prune_history(cycle)
                 if not service.retaining:
                     break
+
+    def _note_merge(self, milliseconds: float) -> None:
+        self.merges["merge_steps"] += 1
+        self.merges["longest_merge_ms"] = max(self.merges["longest_merge_ms"], milliseconds)
 
     def _note_prune(self, milliseconds: float) -> None:
         self.longest_prune_ms = max(self.longest_prune_ms, milliseconds)
@@ -240,11 +258,15 @@ class Year:
             **database_size(self.db),
             "tree_mb": round(tree_mb(), 1),
             "longest_prune_ms": round(self.longest_prune_ms, 1),
+            "merge_steps": self.merges["merge_steps"],
+            "longest_merge_ms": round(self.merges["longest_merge_ms"], 1),
+            **search_index_size(self.db),
             "published_items": self.feeds.published,
             **self.totals,
             **row_counts(self.db),
         }
         self.longest_prune_ms = 0.0
+        self.merges = {"merge_steps": 0, "longest_merge_ms": 0.0}
         self.result["months"].append(month)
         print(f"retention {self.mode}: {json.dumps(month)}", flush=True)
         self.save()
@@ -261,6 +283,24 @@ def database_size(db: Path) -> dict[str, Any]:
         "wal_mb": round(sizes["-wal"] / 2**20, 1),
         "pages": pages,
         "free_pages": free,
+    }
+
+
+def search_index_size(db: Path) -> dict[str, Any]:
+    """The full-text index's pages (its ``items_fts_*`` tables) and the file's pages in
+    use, from ``dbstat``."""
+    with closing(sqlite3.connect(db)) as conn:
+        index = conn.execute("SELECT COUNT(*) FROM dbstat WHERE name LIKE 'items_fts%'").fetchone()[
+            0
+        ]
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+    return {
+        "search_index_pages": index,
+        "search_index_mb": round(index * size / 2**20, 1),
+        "used_pages": pages - free,
+        "used_mb": round((pages - free) * size / 2**20, 1),
     }
 
 
@@ -310,6 +350,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--batch-pause", type=float, default=0.0, help="the prune's pause, s")
     parser.add_argument("--retention", choices=["on", "off", "both"], default="both")
     parser.add_argument("--out", type=Path, default=RESULTS, help="the JSON results file")
+    parser.add_argument(
+        "--merge-steps", type=int, default=None, help="search-index merge steps a day (0: none)"
+    )
     return parser.parse_args()
 
 

@@ -13,8 +13,8 @@ and topics in force). By default it holds the service's own steps::
     send_alerts         new developments go to the [[alerts]] sinks
     record_cycle        the cycle is written to service_runs (``tracker status``)
     prune_story_bands   once a day, the story bands no item needs any more go
-    prune_history       once a day, what [retention] no longer keeps goes, a few
-                        short transactions a cycle
+    prune_history       once a day, what [retention] no longer keeps goes and the
+                        search index is merged, a few short transactions a cycle
 
 An aggregate detector (surges, developments) is a function of a ``FinishedCycle``,
 registered in one line: ``service.after_cycle_hooks.insert(0, detect_surges)`` to

@@ -53,7 +53,7 @@ from tracker.logs import once
 from tracker.models import RescoreChange
 from tracker.poll import CycleSummary, ParsePool, Poller, utcnow
 from tracker.readiness import setup_gaps
-from tracker.retention import prune_due, prune_plan
+from tracker.retention import PruneReport, prune_due, prune_plan
 from tracker.sinks import AlertSender
 from tracker.store import Store
 from tracker.topicset import TopicSet, check_topic_edit, load_topic_set, rescore_changed_topics
@@ -133,6 +133,7 @@ class Service:
     pruned_at: datetime | None = None
     retained_at: datetime | None = None  # when the last [retention] prune finished
     retaining: bool = False  # a [retention] prune is under way, a few batches a cycle
+    retained_today: PruneReport = field(default_factory=PruneReport)  # the day's prune so far
     rng: random.Random = field(default_factory=random.Random)
     clock: Callable[[], datetime] = utcnow  # the wall clock, aware UTC
     held_topics: TopicSet | None = None  # an edit held back until `rescore --confirm`
@@ -353,19 +354,23 @@ class Service:
     def prune_history(self, cycle: FinishedCycle) -> Mapping[str, object] | None:
         """Once a day, what ``[retention]`` says goes: ``PRUNE_BATCHES_PER_CYCLE`` short
         transactions per cycle until it is done (``tracker prune`` does it at once)."""
-        if not self.retaining and not prune_due(self.retained_at, cycle.now):
-            return None
-        plan = prune_plan(cycle.config.retention, cycle.now)
+        if not self.retaining:
+            if not prune_due(self.retained_at, cycle.now):
+                return None
+            self.retained_today = PruneReport()  # a new day's prune
+        plan = prune_plan(cycle.config.retention, cycle.now, self.retained_today)
         report = self.store.prune(plan, max_batches=PRUNE_BATCHES_PER_CYCLE)
+        self.retained_today = self.retained_today.plus(report)
         self.retaining = not report.finished
         if report.finished:
             self.retained_at = cycle.now
         log.info(
-            "history pruned polls=%d items=%d pages_freed=%d batches=%d finished=%s",
+            "history pruned polls=%d items=%d pages_freed=%d batches=%d merge_steps=%d finished=%s",
             report.polls,
             report.items,
             report.pages_freed,
             report.batches,
+            report.merge_steps,
             report.finished,
         )
         if not report.polls and not report.items:

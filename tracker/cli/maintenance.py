@@ -1,8 +1,9 @@
 """``tracker prune`` and ``tracker vacuum``: keeping a long-running database small.
 
 ``prune`` deletes, now, what the ``[retention]`` table says the service deletes once
-a day; ``--dry-run`` prints the same counts and writes nothing. ``vacuum`` rewrites
-the database once so that later prunes give space back by themselves.
+a day (with the search index's merge steps); ``--dry-run`` prints the same counts and
+writes nothing. ``vacuum`` merges the search index whole and rewrites the database
+without its free pages.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def prune(ctx: Context, dry_run: bool) -> None:
     if dry_run:
         click.echo("dry run: nothing was written")
     else:
+        click.echo(f"search index merge steps: {report.merge_steps}")
         click.echo(f"space given back: {report.pages_freed} pages")
 
 
@@ -55,7 +57,12 @@ def prune_lines(report: PruneReport, retention: Retention) -> list[str]:
 @cli.command(epilog="Example: tracker vacuum  (with the service stopped)")
 @pass_context
 def vacuum(ctx: Context) -> None:
-    """Rewrite the database without free space; later prunes give space back."""
+    """Merge the search index whole and rewrite the database without free space.
+
+    Holds the database for its whole run (polls wait, so stop the service first): the
+    full-text index is merged into one segment at once (FTS5 'optimize', which drops
+    what deleted items left in it), then the file is rewritten (VACUUM). Needs free
+    disk of the database's size."""
     with ctx.open_store() as store:
         before, after = store.vacuum()
     click.echo(f"vacuumed: {before / 2**20:.1f} MiB -> {after / 2**20:.1f} MiB")

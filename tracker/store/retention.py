@@ -10,6 +10,15 @@ for one batch at most, and a prune killed midway leaves whole batches done or no
 done; the next one goes on where it stopped. A dry run reads the very same batches
 and counts what they would delete.
 
+The search index: FTS5 takes a deleted item's words out of ``items_fts`` only when it
+merges the segment that holds them with the one that holds the delete marker, which
+its automerge does late for the big old segments (a year's run kept 1.6 KB of index an
+item against 0.43 KB without deletions). So a prune with merge steps in its plan then
+merges the whole index, ``MERGE_PAGES`` at a time, each step its own short
+transaction, until nothing is left to merge or the plan's steps are spent; a merge
+that is cut short goes on at the next prune. ``vacuum`` runs FTS5's ``optimize`` (the
+whole merge at once) before it rewrites the file.
+
 Space: the pages a prune frees are reused by the next writes, so a database under
 retention stops growing; ``vacuum`` (``tracker vacuum``) gives them back to the file
 system. Incremental auto-vacuum was measured and not kept: its pointer-map pages cost
@@ -35,6 +44,7 @@ from tracker.errors import StoreError
 from tracker.models import iso
 from tracker.retention import PrunePlan, PruneReport
 from tracker.store.bands import StoryIndex, titles
+from tracker.store.schema import FTS_TABLE
 
 POLL_BATCH = 500  # polls rows summarised and deleted per transaction
 ITEM_BATCH = 100  # items deleted per transaction, with their rows elsewhere
@@ -43,6 +53,9 @@ ITEM_BATCH = 100  # items deleted per transaction, with their rows elsewhere
 # lock again first, batch after batch (a poll waited 3.7 s beside 1.1 s batches).
 BATCH_PAUSE = 0.05  # seconds
 VACUUM_PAGES = 512  # pages given back per transaction (2 MiB of 4 KiB pages)
+# Index pages an FTS5 'merge' step writes (about 4 KB each): the step's time holding
+# the write lock grows with it (benchmarks/fts_prunes.py measures it).
+MERGE_PAGES = 256
 INCREMENTAL = 2  # PRAGMA auto_vacuum
 
 # An item is kept, whatever its age, when any of these holds. When a table of reviews
@@ -121,6 +134,7 @@ class Pruning(StoryIndex):
         if plan.items_before is not None:
             report = report.plus(self._prune_items(iso(plan.items_before), dry_run, budget))
         if not dry_run:
+            report = report.plus(self._merge_search_index(plan, budget))
             report = report.plus(self._give_back_space(budget))
         return report
 
@@ -186,6 +200,35 @@ class Pruning(StoryIndex):
             conn.execute(f"DELETE FROM items WHERE id IN {_IDS}", (batch,))
         return report
 
+    def _merge_search_index(self, plan: PrunePlan, budget: _Budget) -> PruneReport:
+        """Go on with a merge of the search index under way, else (once a day, as the
+        plan says) begin one of the whole index; a step at a time until FTS5 has
+        nothing left to merge or the plan's steps are spent. A step that merged
+        nothing is not counted and costs no budget."""
+        steps, started, pages = 0, 0, MERGE_PAGES
+        while steps < plan.merge_steps:
+            if not budget.take():
+                return _unfinished(PruneReport(merge_steps=steps, merges_started=started))
+            if self._merge_step(pages):
+                steps, started = steps + 1, started + (pages < 0)
+                pages = MERGE_PAGES  # a merge under way goes on with positive steps
+                continue
+            budget.refund()
+            if pages < 0 or started or not plan.merge_start:
+                break  # nothing (more) to merge
+            pages = -MERGE_PAGES  # every segment to one level, then merge them
+        return PruneReport(merge_steps=steps, merges_started=started)
+
+    def _merge_step(self, pages: int) -> bool:
+        """One FTS5 'merge' of about ``abs(pages)`` pages in its own transaction; whether
+        it merged anything (FTS5's documented test: two or more changes)."""
+        with self.transaction() as conn:
+            before = conn.total_changes
+            conn.execute(
+                f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rank) VALUES ('merge', ?)", (pages,)
+            )
+            return conn.total_changes - before >= 2
+
     def _give_back_space(self, budget: _Budget) -> PruneReport:
         """With incremental auto-vacuum, return the free pages to the file system in
         steps of ``VACUUM_PAGES``, each its own short write."""
@@ -198,9 +241,9 @@ class Pruning(StoryIndex):
         return PruneReport(pages_freed=freed, finished=not _free_pages(self.conn))
 
     def vacuum(self) -> tuple[int, int]:
-        """Rewrite the database without its free pages; return its size in bytes before
-        and after. Needs free disk of the database's size; writers wait
-        while it runs."""
+        """Merge the search index whole (FTS5 'optimize'), then rewrite the database
+        without its free pages; return its size in bytes before and after. Needs free
+        disk of the database's size; writers wait while it runs."""
         size = _size(self.path)
         free = shutil.disk_usage(Path(self.path).resolve().parent).free
         if free < size:
@@ -209,6 +252,7 @@ class Pruning(StoryIndex):
                 f"database, there are {free // 2**20} MiB"
             )
         try:
+            self.conn.execute(f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}) VALUES ('optimize')")
             self.conn.execute("VACUUM")
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         except sqlite3.OperationalError as exc:
@@ -254,6 +298,11 @@ class _Budget:
             time.sleep(self.pause)  # lets a waiting writer take the lock
         self.taken += 1
         return True
+
+    def refund(self) -> None:
+        """Give back the last batch taken: it wrote nothing."""
+        if self.batches is not None:
+            self.batches += 1
 
 
 def _unfinished(report: PruneReport) -> PruneReport:
