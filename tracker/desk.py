@@ -47,6 +47,7 @@ from datasette.utils.asgi import Response
 from datasette.utils.sqlite import sqlite3
 from markupsafe import Markup, escape
 
+from tracker.alerts import DEVELOPMENT_PAGE
 from tracker.datasette_plugin import highlight, terms_pattern
 from tracker.errors import TrackerError
 from tracker.models import REVIEW_LABELS, Review
@@ -78,7 +79,7 @@ class DeskUnit:
         return self.page.format(database=database)
 
 
-UNIT = DeskUnit(page="/-/desk/development?id=", review_scope="development")
+UNIT = DeskUnit(page=DEVELOPMENT_PAGE, review_scope="development")
 
 # The latest review of each whole development (for every topic, and for its own),
 # reaching the development its item is in now: read once, from the reviews, never
@@ -107,6 +108,10 @@ LABEL_SQL = """(SELECT label FROM (
   ORDER BY reviewed_at DESC, id DESC LIMIT 1)"""
 
 _OF_UNIT = "development_id = {0}.unit_id AND topic = {0}.topic"
+# The same, for reading a unit's first reports in publication order from the index in
+# that order (another index of the development would sort all its reports first).
+_FIRST_OF_UNIT = "development_id = {0}.unit_id AND +topic = {0}.topic"
+_BY_PUBLISHED = "flags INDEXED BY flags_development_published"
 # A flag of a unit that no review of its item or story reaches: its label is the
 # whole development's. Found at the first flag not among the reviewed ones.
 _UNREACHED = f"""EXISTS (SELECT 1 FROM flags AS f WHERE f.{_OF_UNIT.format("recent")}
@@ -190,7 +195,7 @@ SELECT page.*, best.score, best.reasons, items.title, items.url, items.link,
   -- the first outlets to carry it, named as configured now, among its first reports
   (SELECT json_group_array(outlet) FROM (
     SELECT {outlet_of("items")} AS outlet, MIN(first.published) AS at FROM (
-      SELECT item_id, published FROM flags WHERE {_OF_UNIT.format("page")}
+      SELECT item_id, published FROM {_BY_PUBLISHED} WHERE {_FIRST_OF_UNIT.format("page")}
       ORDER BY published LIMIT {STORIES_SCAN}) AS first
     JOIN items ON items.id = first.item_id
     JOIN item_feeds ON item_feeds.item_id = items.id
@@ -206,8 +211,8 @@ SELECT page.*, best.score, best.reasons, items.title, items.url, items.link,
     SELECT title, MIN(published) FROM (
       SELECT COALESCE(NULLIF(items.title, ''), '(untitled)') AS title, flags.published,
         COALESCE(items.story_id, items.id) AS story
-      FROM flags JOIN items ON items.id = flags.item_id
-      WHERE flags.{_OF_UNIT.format("page")}
+      FROM {_BY_PUBLISHED} JOIN items ON items.id = flags.item_id
+      WHERE flags.{_FIRST_OF_UNIT.format("page")}
       ORDER BY flags.published LIMIT {STORIES_SCAN})
     GROUP BY story ORDER BY MIN(published) LIMIT {STORIES_SHOWN + 1})) AS stories,
   (SELECT COUNT(*) FROM newest) AS flags_scanned,

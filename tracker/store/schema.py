@@ -365,10 +365,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     (
         # The desk reads of each development it lists only what it shows: its newest
-        # flag, its best-scoring one and its newest reports, each from an index, so an
-        # entry costs the same for a development of ten reports or of ten thousand.
+        # flag, its best-scoring one, its newest and its first reports, each from an
+        # index, so an entry (and a page of a development's timeline) costs the same
+        # for a development of ten reports or of ten thousand.
         "CREATE INDEX flags_development_flagged_at ON flags(development_id, topic, flagged_at)",
         "CREATE INDEX flags_development_score ON flags(development_id, topic, score)",
+        # A development's timeline, a page at a time, oldest first (ties by item).
+        "CREATE INDEX flags_development_published ON flags(development_id, published, item_id)",
     ),
 )
 
