@@ -1,6 +1,8 @@
 """Time the desk's pages on a built benchmark database, for the tracker on the path.
 
     python benchmarks/development_desk.py DB [--label after] [--rounds 5]
+    python benchmarks/development_desk.py DB --events 400
+
 
 Serves ``DB`` as ``tracker browse`` does (in-process, Datasette's test client) and
 prints one JSON line: the median milliseconds of each page (the inbox, a topic and
@@ -9,6 +11,12 @@ that page's last timeline page), after one request to warm up. Run it with
 ``PYTHONPATH`` naming another checkout of tracker (and on another copy of the
 database: tracker migrates what it opens) to time that code on the same data; see
 benchmarks/results/2026-12-07-development-desk-speed.md.
+
+``--events N`` first places the database's flags in N developments instead (in
+place: give it a copy): the flags in order of publication cut into N runs, one
+event each, as a desk with many stories of tens of reports has them. The generator
+of ``datasette_1m.py`` draws every flagged item from one vocabulary, so grouping puts
+them all in one development: the desk's worst case, not its usual one.
 """
 
 from __future__ import annotations
@@ -24,6 +32,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tracker.browse import make_app
+from tracker.store import Store
+from tracker.store.developments import refresh
 
 METADATA = Path(__file__).resolve().parent.parent / "config" / "datasette.yml"
 
@@ -59,12 +69,45 @@ async def time_pages(db: Path, rounds: int) -> dict[str, dict[str, float | int]]
     return timings
 
 
+def spread(db: Path, events: int) -> None:
+    """Place the flags in ``events`` developments: runs of consecutive reports."""
+    with Store(db) as store, store.conn:
+        conn = store.conn
+        conn.execute("DELETE FROM development_surges")
+        conn.execute("UPDATE flags SET development_id = NULL")
+        conn.execute("DELETE FROM developments")
+        flags = conn.execute("SELECT item_id, topic FROM flags ORDER BY published, item_id")
+        placed = list(flags)
+        size = -(-len(placed) // events)
+        for start in range(0, len(placed), size):
+            run = placed[start : start + size]
+            development = conn.execute(
+                "INSERT INTO developments (topic, first_seen, last_seen) VALUES (?, '', '')",
+                (run[0][1],),
+            ).lastrowid
+            conn.executemany(
+                "UPDATE flags SET development_id = ?, development_role = ? "
+                "WHERE item_id = ? AND topic = ?",
+                [(development, _role(n), item, topic) for n, (item, topic) in enumerate(run)],
+            )
+        ids = [row[0] for row in conn.execute("SELECT id FROM developments")]
+        refresh(conn, ids)
+
+
+def _role(n: int) -> str:
+    return "new" if n == 0 else "update" if n % 5 == 0 else "repeat"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("db", type=Path)
     parser.add_argument("--label", default="")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--events", type=int, help="first place the flags in N developments")
     args = parser.parse_args()
+    if args.events:
+        spread(args.db, args.events)
+        return 0
     timings = asyncio.run(time_pages(args.db, args.rounds))
     print(json.dumps({"label": args.label, "db": str(args.db), "pages": timings}), flush=True)
     return 0

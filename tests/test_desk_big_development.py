@@ -169,3 +169,17 @@ def test_an_entry_costs_the_same_for_a_development_ten_times_bigger(db_path: Pat
     big = desk_steps(db_path)
 
     assert big < small * 1.5 + 20, (small, big)  # reading every report: ten times the work
+
+
+def test_the_atom_feed_names_the_first_outlets_of_a_big_development(
+    app: Any, db_path: Path
+) -> None:
+    development = grow(db_path, 40)
+    with Store(db_path) as store:
+        found = store.development(development, limit=0)
+    assert found is not None
+    feed = get(app, "/news/flagged_atom.atom").text
+
+    assert f"urn:tracker:development:{TOPIC}:{development}" in feed
+    assert f" and {found['outlet_count'] - 12} more" in feed
+    assert "Outlet 0000" in feed and "Outlet 0039" not in feed
