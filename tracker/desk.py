@@ -82,14 +82,15 @@ class DeskUnit:
 UNIT = DeskUnit(page=DEVELOPMENT_PAGE, review_scope="development")
 
 # The latest review of each whole development (for every topic, and for its own),
-# reaching the development its item is in now: read once, from the reviews, never
-# from the developments' reports.
+# reaching the development its item is in now: read once, from the reviews (CROSS JOIN
+# keeps SQLite from reading every flag to look their reviews up), never from the
+# developments' reports.
 DEVELOPMENT_REVIEWS_SQL = """development_reviews AS MATERIALIZED (
   SELECT development_id, topic, label, reviewed_at, id FROM (
     SELECT reviewed.development_id, reviews.topic, reviews.label, reviews.reviewed_at,
       reviews.id, ROW_NUMBER() OVER (PARTITION BY reviewed.development_id, reviews.topic
         ORDER BY reviews.reviewed_at DESC, reviews.id DESC) AS latest
-    FROM reviews JOIN flags AS reviewed ON reviewed.item_id = reviews.item_id
+    FROM reviews CROSS JOIN flags AS reviewed ON reviewed.item_id = reviews.item_id
       AND reviews.topic IN ('', reviewed.topic)
     WHERE reviews.scope = 'development' AND reviewed.development_id IS NOT NULL)
   WHERE latest = 1
@@ -163,7 +164,8 @@ judged AS MATERIALIZED (
   SELECT recent.unit_id, recent.topic,
     (SELECT item_id FROM flags WHERE {_OF_UNIT.format("recent")}
       ORDER BY score DESC LIMIT 1) AS item_id,
-    (SELECT MAX(flagged_at) FROM flags WHERE {_OF_UNIT.format("recent")}) AS flagged_at,
+    (SELECT flagged_at FROM flags WHERE {_OF_UNIT.format("recent")}
+      ORDER BY flagged_at DESC LIMIT 1) AS flagged_at,
     (SELECT label FROM development_reviews WHERE development_id = recent.unit_id
       AND topic IN ('', recent.topic) ORDER BY reviewed_at DESC, id DESC LIMIT 1) AS whole,
     {_UNREACHED} AS unreached,
