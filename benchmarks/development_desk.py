@@ -8,8 +8,9 @@ Serves ``DB`` as ``tracker browse`` does (in-process, Datasette's test client) a
 prints one JSON line: the median milliseconds of each page (the inbox, a topic and
 week, the Atom feed of flags, the page of the development with the most reports and
 that page's last timeline page), after one request to warm up. Run it with
-``PYTHONPATH`` naming another checkout of tracker (and on another copy of the
-database: tracker migrates what it opens) to time that code on the same data; see
+``PYTHONPATH`` naming another checkout of tracker and ``--metadata`` its
+config/datasette.yml (and on another copy of the database: tracker migrates what it
+opens) to time that code on the same data; see
 benchmarks/results/2026-12-07-development-desk-speed.md.
 
 ``--events N`` first places the database's flags in N developments instead (in
@@ -54,8 +55,8 @@ def pages(db: Path) -> dict[str, str]:
     }
 
 
-async def time_pages(db: Path, rounds: int) -> dict[str, dict[str, float | int]]:
-    datasette = make_app(db, METADATA)
+async def time_pages(db: Path, rounds: int, metadata: Path) -> dict[str, dict[str, float | int]]:
+    datasette = make_app(db, metadata)
     timings: dict[str, dict[str, float | int]] = {}
     for key, path in pages(db).items():
         response = await datasette.client.get(path)
@@ -104,11 +105,12 @@ def main() -> int:
     parser.add_argument("--label", default="")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--events", type=int, help="first place the flags in N developments")
+    parser.add_argument("--metadata", type=Path, default=METADATA, help="the checkout's YAML")
     args = parser.parse_args()
     if args.events:
         spread(args.db, args.events)
         return 0
-    timings = asyncio.run(time_pages(args.db, args.rounds))
+    timings = asyncio.run(time_pages(args.db, args.rounds, args.metadata))
     print(json.dumps({"label": args.label, "db": str(args.db), "pages": timings}), flush=True)
     return 0
 
