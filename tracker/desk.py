@@ -18,11 +18,11 @@ Owns the Datasette routes of the desk (registered by ``datasette_plugin``):
   analyst's "seen" mark. Datasette's CSRF protection covers them; beyond loopback
   only a logged-in analyst may write (``/-/desk/login`` takes the configured token).
 
-The desk's unit is a flagged *development*, and ``UNIT`` says so in one place: which
-unit a flag belongs to (``flags.development_id``), which items are the unit's
-reports (for outlets and languages), what else a row shows of it, the page that
-shows one, and the scope of a review from the desk. ``STORY_UNIT`` is the unit the
-desk had before developments (a flag's story).
+The desk's unit is a flagged *development* (``flags.development_id``); ``UNIT`` names
+the page that shows one and the scope of a review from the desk. An entry costs the
+same whatever its development's size: ``DESK_SQL`` reads of each development only
+what the entry shows (its counts kept on ``developments``, its newest and best flags
+and its first and newest reports from indexes, the labels from the reviews).
 
 Writes go through ``tracker.store.Store`` (a reviews row, a desk mark), on a worker
 thread, never by SQL of this module's own. Every text from a feed is escaped.
