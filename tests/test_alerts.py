@@ -334,6 +334,17 @@ def test_alerts_carry_the_summary_publication_and_the_story_page() -> None:
     assert "Published: 2026-03-01T08:00:00+00:00" in body
 
 
+def test_an_alert_of_a_development_links_the_desks_page_of_it() -> None:
+    copies = [replace(flag(1), development_id=12), replace(flag(2), development_id=12)]
+    for browse_url, site in (
+        ("https://desk.example.org/", "https://desk.example.org"),
+        ("https://example.org/tracker", "https://example.org/tracker"),
+    ):
+        [only] = alerts_from_flags(copies, story_pages(browse_url, "news"))
+        assert only.page_url == f"{site}/-/desk/development?id=12"
+        assert f"Every copy: {site}/-/desk/development?id=12" in render_text(only)[1]
+
+
 def test_without_a_browse_url_alerts_link_no_page() -> None:
     [only] = alerts_from_flags([flag(1)], story_pages("", "news"))
     assert only.page_url is None

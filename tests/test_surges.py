@@ -190,7 +190,7 @@ def test_a_surge_alert_says_why_and_links_to_its_development() -> None:
     assert "Spreads: first report in Russian: RIA" in body.splitlines()
     assert payload["surge"] == {"id": 3, "why": "first report in Russian: RIA"}
     assert payload["development_id"] == 12 and payload["url"] is None  # not http(s)
-    assert payload["page_url"] == "https://desk.example/news/development?id=12"
+    assert payload["page_url"] == "https://desk.example/-/desk/development?id=12"  # the desk
     assert alert.key == ("us-taliban", "surge", 3)
 
 

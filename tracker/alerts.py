@@ -36,6 +36,8 @@ SUMMARY_MAX = 1000  # characters of a summary kept in an alert
 SUBJECT_PREFIX = "[tracker]"
 DIGEST_SHOWN = 50  # alerts written out in full in one digest; the rest by title only
 DIGEST_PENDING_MAX = 500  # alerts a digest sink holds in memory; the oldest go first
+# The desk's page of one development under browse_url (the development's id appended).
+DEVELOPMENT_PAGE = "/-/desk/development?id="
 
 # C0 and C1 controls, DEL, and the marks that reorder text (they can disguise a link)
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -56,7 +58,8 @@ class Alert:
     outlets: tuple[str, ...]  # every outlet that carried the story, first seen first
     summary: str = ""  # the best-scoring copy's summary, plain text
     published: str = ""  # when the story's first copy was published (ISO-8601 UTC)
-    page_url: str | None = None  # the story's page in Datasette, with browse_url set
+    # with browse_url set: the desk's page of its development, else its story's page
+    page_url: str | None = None
     development_id: int | None = None  # the development it opens (None: a story's alert)
     update: bool = False  # an update of a development already alerted (sinks opt in)
     surge_id: int | None = None  # the development spread (sinks opt in): why in ``surge``
@@ -90,7 +93,7 @@ def alerts_from_flags(
     """One alert per topic and development (a story, for a flag not in one yet), in
     first-seen order; backlog flags are dropped. ``update``: the flags are updates of
     developments already alerted. With ``pages`` (``story_pages``), each alert links to
-    its development's page, or its story's."""
+    its development's page on the desk, or its story's page in Datasette."""
     groups: dict[AlertKey, list[NewFlag]] = {}
     for flag in flags:
         if not flag.backlog:
@@ -126,7 +129,8 @@ def alerts_from_surges(surges: Sequence[SurgeAlertRow], pages: str = "") -> list
 
 def _page_of(pages: str, alert: Alert) -> str:
     if alert.development_id is not None:
-        return f"{pages.removesuffix('/story')}/development?id={alert.development_id}"
+        site = pages.rsplit("/", 2)[0]  # ``story_pages``: {browse_url}/{database}/story
+        return f"{site}{DEVELOPMENT_PAGE}{alert.development_id}"
     return f"{pages}?story_id={alert.story_id}"
 
 

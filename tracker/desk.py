@@ -18,11 +18,11 @@ Owns the Datasette routes of the desk (registered by ``datasette_plugin``):
   analyst's "seen" mark. Datasette's CSRF protection covers them; beyond loopback
   only a logged-in analyst may write (``/-/desk/login`` takes the configured token).
 
-The desk's unit is a flagged *development*, and ``UNIT`` says so in one place: which
-unit a flag belongs to (``flags.development_id``), which items are the unit's
-reports (for outlets and languages), what else a row shows of it, the page that
-shows one, and the scope of a review from the desk. ``STORY_UNIT`` is the unit the
-desk had before developments (a flag's story).
+The desk's unit is a flagged *development* (``flags.development_id``); ``UNIT`` names
+the page that shows one and the scope of a review from the desk. An entry costs the
+same whatever its development's size: ``DESK_SQL`` reads of each development only
+what the entry shows (its counts kept on ``developments``, its newest and best flags
+and its first and newest reports from indexes, the labels from the reviews).
 
 Writes go through ``tracker.store.Store`` (a reviews row, a desk mark), on a worker
 thread, never by SQL of this module's own. Every text from a feed is escaped.
@@ -47,6 +47,7 @@ from datasette.utils.asgi import Response
 from datasette.utils.sqlite import sqlite3
 from markupsafe import Markup, escape
 
+from tracker.alerts import DEVELOPMENT_PAGE
 from tracker.datasette_plugin import highlight, terms_pattern
 from tracker.errors import TrackerError
 from tracker.models import REVIEW_LABELS, Review
@@ -56,6 +57,8 @@ PAGE_SIZE = 50
 FIRST_SCAN = 500  # newest flags the desk first reads its units from; then 8 times more
 SEARCH_LIMIT = 50
 STORIES_SHOWN = 6  # stories of a development named on its desk entry
+STORIES_SCAN = 200  # first reports of a development its named stories and outlets are from
+OUTLETS_SHOWN = 12  # outlets of a development named on its desk entry, then "and N more"
 TERMS_REPORTS = 50  # newest reports of a unit whose matched terms are highlighted
 QUERY_MAX_CHARS = 1000  # a longer search is cut: FTS5 phrase of 10 KB is no search
 LOCAL_ANALYST = "local"
@@ -66,19 +69,9 @@ _SNIPPET_OPEN, _SNIPPET_CLOSE = "\x02", "\x03"
 
 @dataclass(frozen=True)
 class DeskUnit:
-    """What the desk lists one row for: SQL naming a flag's unit (over ``items`` and
-    ``flags``; NULL: not in a unit yet), SQL joining to each ``recent`` unit its
-    items as ``copies`` (the unit's reports, for outlets and languages), SQL of the
-    unit's own columns for a row (``unit_title``,
-    ``first_reporter``, ``reports``) and the join they need (on ``units.unit_id``),
-    the page that shows a
-    unit (``{database}``: the database's name; the unit's id is appended) and the
-    scope of a review of a whole unit."""
+    """What the desk lists one row for: the page that shows a unit (the unit's id is
+    appended) and the scope of a review of a whole unit."""
 
-    of_flag: str
-    copies: str
-    details: str
-    details_join: str
     page: str
     review_scope: str
 
@@ -86,34 +79,18 @@ class DeskUnit:
         return self.page.format(database=database)
 
 
-UNIT = DeskUnit(
-    of_flag="flags.development_id",  # placed by the detect_developments hook
-    copies="flags AS unit_flags ON unit_flags.development_id = recent.unit_id "
-    "AND unit_flags.topic = recent.topic JOIN items AS copies ON copies.id = unit_flags.item_id",
-    details="unit.title AS unit_title, unit.first_outlet AS first_reporter, "
-    "unit.reports AS reports",
-    details_join="LEFT JOIN developments AS unit ON unit.id = units.unit_id",
-    page="/-/desk/development?id=",
-    review_scope="development",
-)
-STORY_UNIT = DeskUnit(
-    of_flag="COALESCE(items.story_id, items.id)",
-    copies="items AS copies ON (copies.story_id = recent.unit_id OR copies.id = recent.unit_id)",
-    details="NULL AS unit_title, NULL AS first_reporter, NULL AS reports",
-    details_join="",
-    page="/{database}/story?story_id=",
-    review_scope="story",
-)
+UNIT = DeskUnit(page=DEVELOPMENT_PAGE, review_scope="development")
 
 # The latest review of each whole development (for every topic, and for its own),
-# reaching the development its item is in now: read once, so a flag's label is two
-# index lookups even in a development of thousands of reports and reviews.
+# reaching the development its item is in now: read once, from the reviews (CROSS JOIN
+# keeps SQLite from reading every flag to look their reviews up), never from the
+# developments' reports.
 DEVELOPMENT_REVIEWS_SQL = """development_reviews AS MATERIALIZED (
   SELECT development_id, topic, label, reviewed_at, id FROM (
     SELECT reviewed.development_id, reviews.topic, reviews.label, reviews.reviewed_at,
       reviews.id, ROW_NUMBER() OVER (PARTITION BY reviewed.development_id, reviews.topic
         ORDER BY reviews.reviewed_at DESC, reviews.id DESC) AS latest
-    FROM reviews JOIN flags AS reviewed ON reviewed.item_id = reviews.item_id
+    FROM reviews CROSS JOIN flags AS reviewed ON reviewed.item_id = reviews.item_id
       AND reviews.topic IN ('', reviewed.topic)
     WHERE reviews.scope = 'development' AND reviewed.development_id IS NOT NULL)
   WHERE latest = 1
@@ -123,7 +100,7 @@ DEVELOPMENT_REVIEWS_SQL = """development_reviews AS MATERIALIZED (
 LABEL_SQL = """(SELECT label FROM (
     SELECT label, reviewed_at, id FROM reviews
     WHERE (reviews.item_id = flags.item_id
-        OR (reviews.scope = 'story' AND reviews.story_id = members.story_id))
+        OR (reviews.scope = 'story' AND reviews.story_id = flags.story_id))
       AND reviews.topic IN ('', flags.topic)
     UNION ALL
     SELECT label, reviewed_at, id FROM development_reviews
@@ -131,12 +108,26 @@ LABEL_SQL = """(SELECT label FROM (
       AND development_reviews.topic IN ('', flags.topic))
   ORDER BY reviewed_at DESC, id DESC LIMIT 1)"""
 
-_OF_UNIT = "copies.unit_id = units.unit_id AND copies.topic = units.topic"
+_OF_UNIT = "development_id = {0}.unit_id AND topic = {0}.topic"
+# The same, for reading a unit's first reports in publication order from the index in
+# that order (another index of the development would sort all its reports first).
+_FIRST_OF_UNIT = "development_id = {0}.unit_id AND +topic = {0}.topic"
+_BY_PUBLISHED = "flags INDEXED BY flags_development_published"
+# A flag of a unit that no review of its item or story reaches: its label is the
+# whole development's. Found at the first flag not among the reviewed ones.
+_UNREACHED = f"""EXISTS (SELECT 1 FROM flags AS f WHERE f.{_OF_UNIT.format("recent")}
+    AND NOT EXISTS (SELECT 1 FROM reviewed WHERE reviewed.item_id = f.item_id
+      AND reviewed.topic = f.topic))"""
+_LABELS = """(SELECT {0} FROM labelled WHERE labelled.unit_id = recent.unit_id
+    AND labelled.topic = recent.topic)"""
 
 # The newest :scan flags that pass the filters (read newest first from an index) name
-# the units; each unit is then judged on all its flags. A unit with no flag among
-# them was flagged before all of them, so it could only come after them: when the
-# units found are fewer than a page, the desk scans further (``desk_rows``).
+# the units; a unit with no flag among them was flagged before all of them, so it
+# could only come after them: when the units found are fewer than a page, the desk
+# scans further (``desk_rows``). Each unit is judged without reading all its reports:
+# its newest and best flags come from indexes, and the labels of its flags from the
+# reviews (a flag no review of its item or story reaches has the whole development's
+# label), so an entry costs the same whatever the development's size.
 DESK_SQL = f"""
 WITH newest AS MATERIALIZED (
   SELECT item_id, topic, development_id FROM flags
@@ -147,58 +138,91 @@ WITH newest AS MATERIALIZED (
   ORDER BY flags.flagged_at DESC, flags.item_id DESC LIMIT :scan
 ),
 recent AS MATERIALIZED (
-  SELECT DISTINCT {UNIT.of_flag} AS unit_id, flags.topic
-  FROM newest AS flags JOIN items ON items.id = flags.item_id
-  WHERE {UNIT.of_flag} IS NOT NULL
+  SELECT DISTINCT development_id AS unit_id, topic FROM newest
+  WHERE development_id IS NOT NULL
 ),
-members AS MATERIALIZED (
-  SELECT recent.unit_id, recent.topic, copies.id AS item_id, copies.story_id,
-    copies.title, copies.published, copies.language
-  FROM recent JOIN {UNIT.copies}
+-- the flags of the listed units that a review of their item or story reaches
+reviewed AS MATERIALIZED (
+  SELECT flags.item_id, flags.topic, flags.development_id, items.story_id
+  FROM reviews CROSS JOIN flags ON flags.item_id = reviews.item_id
+    AND reviews.topic IN ('', flags.topic)
+  CROSS JOIN items ON items.id = flags.item_id
+  WHERE (flags.development_id, flags.topic) IN (SELECT unit_id, topic FROM recent)
+  UNION
+  SELECT flags.item_id, flags.topic, flags.development_id, items.story_id
+  FROM reviews CROSS JOIN items ON items.story_id = reviews.story_id
+  CROSS JOIN flags ON flags.item_id = items.id AND reviews.topic IN ('', flags.topic)
+  WHERE reviews.scope = 'story'
+    AND (flags.development_id, flags.topic) IN (SELECT unit_id, topic FROM recent)
 ),
 {DEVELOPMENT_REVIEWS_SQL},
-flagged AS MATERIALIZED (
-  SELECT members.unit_id, flags.topic, flags.item_id, flags.flagged_at, flags.score,
-    flags.reasons, {LABEL_SQL} AS label
-  FROM members
-  JOIN flags ON flags.item_id = members.item_id AND flags.topic = members.topic
+labelled AS MATERIALIZED (
+  SELECT flags.development_id AS unit_id, flags.topic, {LABEL_SQL} AS label
+  FROM reviewed AS flags
+),
+judged AS MATERIALIZED (
+  SELECT recent.unit_id, recent.topic,
+    (SELECT item_id FROM flags WHERE {_OF_UNIT.format("recent")}
+      ORDER BY score DESC LIMIT 1) AS item_id,
+    (SELECT flagged_at FROM flags WHERE {_OF_UNIT.format("recent")}
+      ORDER BY flagged_at DESC LIMIT 1) AS flagged_at,
+    (SELECT label FROM development_reviews WHERE development_id = recent.unit_id
+      AND topic IN ('', recent.topic) ORDER BY reviewed_at DESC, id DESC LIMIT 1) AS whole,
+    {_UNREACHED} AS unreached,
+    {_LABELS.format("SUM(COALESCE(label, '') != 'wrong')")} AS open_reviewed,
+    {_LABELS.format("MAX(label = 'important')")} AS important_reviewed,
+    {_LABELS.format("MAX(label = 'right')")} AS right_reviewed
+  FROM recent
 ),
 units AS (
-  -- SQLite takes the bare columns (item_id, reasons) from the row holding MAX(score)
-  SELECT unit_id, topic, MAX(score) AS score, item_id, reasons,
-    MAX(flagged_at) AS flagged_at,
-    SUM(COALESCE(label, '') != 'wrong') AS open_flags,
-    MAX(label = 'important') AS important, MAX(label = 'right') AS right_flags
-  FROM flagged GROUP BY unit_id, topic
+  SELECT unit_id, topic, item_id, flagged_at,
+    COALESCE(open_reviewed, 0) + (unreached AND COALESCE(whole, '') != 'wrong') AS open_flags,
+    COALESCE(important_reviewed, 0) OR (unreached AND whole = 'important') AS important,
+    COALESCE(right_reviewed, 0) OR (unreached AND whole = 'right') AS right_flags
+  FROM judged
+),
+page AS MATERIALIZED (
+  SELECT * FROM units
+  WHERE CASE :status
+    WHEN 'inbox' THEN open_flags > 0
+    WHEN 'wrong' THEN open_flags = 0
+    WHEN 'important' THEN important AND open_flags > 0
+    WHEN 'right' THEN right_flags AND open_flags > 0
+    ELSE 1 END
+  ORDER BY flagged_at DESC, unit_id DESC
+  LIMIT :limit
 )
-SELECT units.*, items.title, items.url, items.link, items.summary, items.published,
-  (SELECT GROUP_CONCAT(DISTINCT {outlet_of("copies")}) FROM members
-    JOIN items AS copies ON copies.id = members.item_id
-    JOIN item_feeds ON item_feeds.item_id = copies.id
+SELECT page.*, best.score, best.reasons, items.title, items.url, items.link,
+  items.summary, items.published,
+  -- the first outlets to carry it, named as configured now, among its first reports
+  (SELECT json_group_array(outlet) FROM (
+    SELECT {outlet_of("items")} AS outlet, MIN(first.published) AS at FROM (
+      SELECT item_id, published FROM {_BY_PUBLISHED} WHERE {_FIRST_OF_UNIT.format("page")}
+      ORDER BY published LIMIT {STORIES_SCAN}) AS first
+    JOIN items ON items.id = first.item_id
+    JOIN item_feeds ON item_feeds.item_id = items.id
     JOIN feeds ON feeds.id = item_feeds.feed_id
-    WHERE members.unit_id = units.unit_id AND members.topic = units.topic) AS outlets,
-  (SELECT GROUP_CONCAT(DISTINCT NULLIF(copies.language, '')) FROM members AS copies
-    WHERE {_OF_UNIT}) AS languages,
-  (SELECT json_group_array(item_id) FROM (SELECT item_id FROM flagged
-    WHERE flagged.unit_id = units.unit_id AND flagged.topic = units.topic
-    ORDER BY flagged_at DESC LIMIT {TERMS_REPORTS})) AS report_ids,
-  -- each story (copies of one text) by its first report's title, oldest first
+    GROUP BY outlet ORDER BY at, outlet LIMIT {OUTLETS_SHOWN})) AS outlets,
+  unit.outlet_count, unit.languages,
+  (SELECT json_group_array(item_id) FROM (SELECT item_id FROM flags
+    WHERE {_OF_UNIT.format("page")} ORDER BY flagged_at DESC LIMIT {TERMS_REPORTS}))
+    AS report_ids,
+  -- each story (copies of one text) by its first report's title, oldest first, among
+  -- the development's first reports
   (SELECT json_group_array(title) FROM (
-    SELECT COALESCE(NULLIF(copies.title, ''), '(untitled)') AS title, MIN(copies.published)
-    FROM members AS copies WHERE {_OF_UNIT}
-    GROUP BY COALESCE(copies.story_id, copies.item_id) ORDER BY MIN(copies.published)))
-    AS stories,
-  (SELECT COUNT(*) FROM newest) AS flags_scanned, {UNIT.details}
-FROM units JOIN items ON items.id = units.item_id
-{UNIT.details_join}
-WHERE CASE :status
-  WHEN 'inbox' THEN open_flags > 0
-  WHEN 'wrong' THEN open_flags = 0
-  WHEN 'important' THEN important AND open_flags > 0
-  WHEN 'right' THEN right_flags AND open_flags > 0
-  ELSE 1 END
-ORDER BY units.flagged_at DESC, units.unit_id DESC
-LIMIT :limit
+    SELECT title, MIN(published) FROM (
+      SELECT COALESCE(NULLIF(items.title, ''), '(untitled)') AS title, flags.published,
+        COALESCE(items.story_id, items.id) AS story
+      FROM {_BY_PUBLISHED} JOIN items ON items.id = flags.item_id
+      WHERE flags.{_FIRST_OF_UNIT.format("page")}
+      ORDER BY flags.published LIMIT {STORIES_SCAN})
+    GROUP BY story ORDER BY MIN(published) LIMIT {STORIES_SHOWN + 1})) AS stories,
+  (SELECT COUNT(*) FROM newest) AS flags_scanned,
+  unit.title AS unit_title, unit.first_outlet AS first_reporter, unit.reports AS reports
+FROM page JOIN flags AS best ON best.item_id = page.item_id AND best.topic = page.topic
+JOIN items ON items.id = page.item_id
+LEFT JOIN developments AS unit ON unit.id = page.unit_id
+ORDER BY page.flagged_at DESC, page.unit_id DESC
 """
 
 TERMS_SQL = "SELECT DISTINCT item_id, matched_text FROM matches WHERE item_id IN ({}) AND topic = ?"
@@ -332,13 +356,21 @@ def desk_row(row: Mapping[str, Any], terms: Iterable[str], seen: str | None) -> 
         "summary": highlight(row["summary"] or "", pattern),
         "url": url if url.startswith(("http://", "https://")) else "",
         "reason": short_reason(row["reasons"]),
-        "outlets": row["outlets"] or "",
-        "languages": row["languages"] or "",
+        "outlets": outlets_line(json.loads(row["outlets"] or "[]"), row["outlet_count"] or 0),
+        "languages": ",".join(json.loads(row["languages"] or "[]")),
         "flagged_at": row["flagged_at"],
         "published": row["published"],
         "new": is_new(row["flagged_at"], seen),
         "label": _unit_label(row),
     }
+
+
+def outlets_line(outlets: list[str], outlet_count: int) -> str:
+    """The outlets a desk entry names: the first ``OUTLETS_SHOWN`` to carry the
+    development, then how many more."""
+    shown = ", ".join(outlets[:OUTLETS_SHOWN])
+    more = outlet_count - min(len(outlets), OUTLETS_SHOWN)
+    return f"{shown} and {more} more" if more > 0 else shown
 
 
 def _unit_label(row: Mapping[str, Any]) -> str:

@@ -3,9 +3,10 @@
 Owns what the page shows of one development: its title, topic, first and last
 report, first reporter, outlets and languages (languages by name), its coverage
 over time (the ``development_coverage`` view: the outlets and languages it first
-reached each day), its surges, and its timeline, where the copies of one text (a
-story) are shown together under the story's first report; and the triage form that
-reviews the whole development.
+reached each day), its surges, and its timeline, ``TIMELINE_PAGE`` reports a page
+(``&page=N``: a development of thousands of reports costs one page), where the copies
+of one text (a story) are shown together under the story's first report; and the
+triage form that reviews the whole development.
 
 It reads through ``tracker.store.Store`` (opened read-only, on a worker thread), the
 same reads as ``tracker development ID``. Every text from a feed is escaped by the
@@ -28,6 +29,8 @@ from tracker.desk import UNIT, analyst, may_write, tracker_database
 from tracker.models import REVIEW_LABELS
 from tracker.surges import language_name
 from tracker.urls import is_http_url
+
+TIMELINE_PAGE = 100  # reports of a development's timeline on one page
 
 
 def story_groups(timeline: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -68,20 +71,52 @@ def page_context(found: Mapping[str, Any]) -> dict[str, Any]:
         "coverage": found["coverage"],
         "surges": found["surges"],
         "first_item_id": timeline[0]["item_id"] if timeline else None,
+        "pages": found.get("pages") or timeline_pages(len(timeline), 1),
         "labels": REVIEW_LABELS,
         "review_scope": UNIT.review_scope,
     }
 
 
-def _read(path: Path, development_id: int) -> dict[str, Any] | None:
+def timeline_pages(reports: int, page: int) -> dict[str, Any]:
+    """Where the shown page of a timeline of ``reports`` reports is: its number (within
+    the pages there are), the reports it shows (first and last, from 1) and the pages
+    before and after it (None: there is none)."""
+    last = max(1, -(-reports // TIMELINE_PAGE))
+    page = min(max(page, 1), last)
+    first = (page - 1) * TIMELINE_PAGE
+    return {
+        "page": page,
+        "last": last,
+        "first_report": first + 1,
+        "last_report": min(first + TIMELINE_PAGE, reports),
+        "previous": page - 1 if page > 1 else None,
+        "next": page + 1 if page < last else None,
+    }
+
+
+def requested_page(args: Mapping[str, str]) -> int:
+    """The timeline page a request asks for (``page``, from 1); 1 when it names none."""
+    try:
+        return int(args.get("page", "1"))
+    except ValueError:
+        return 1
+
+
+def _read(path: Path, development_id: int, page: int) -> dict[str, Any] | None:
     from tracker.store import Store
 
     with Store(path, read_only=True) as store:
-        found = store.development(development_id)
+        head = store.development(development_id, limit=0)
+        if head is None:
+            return None
+        pages = timeline_pages(int(head["reports"]), page)
+        offset = (pages["page"] - 1) * TIMELINE_PAGE
+        found = store.development(development_id, limit=TIMELINE_PAGE, offset=offset)
         if found is None:
             return None
         coverage = store.development_coverage(development_id)
-        return found | {"coverage": coverage, "surges": store.development_surges(development_id)}
+        surges = store.development_surges(development_id)
+        return found | {"coverage": coverage, "surges": surges, "pages": pages}
 
 
 async def development_page(datasette: Any, request: Any) -> Response:
@@ -91,7 +126,8 @@ async def development_page(datasette: Any, request: Any) -> Response:
     except ValueError:
         return Response.text("give a development's id: /-/desk/development?id=12", status=400)
     loop = asyncio.get_running_loop()
-    found = await loop.run_in_executor(None, _read, Path(db.path), development_id)
+    page = requested_page(request.args)
+    found = await loop.run_in_executor(None, _read, Path(db.path), development_id, page)
     if found is None:
         return Response.text(f"no development {development_id}", status=404)
     context = page_context(found) | {

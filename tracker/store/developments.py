@@ -412,8 +412,11 @@ class DevelopmentTable(StoreBase):
         ).fetchall()
         return [_listed(row) for row in rows]
 
-    def development(self, development_id: int) -> dict[str, Any] | None:
-        """One development with its timeline (every report, oldest first)."""
+    def development(
+        self, development_id: int, *, limit: int = -1, offset: int = 0
+    ) -> dict[str, Any] | None:
+        """One development with its timeline (its reports, oldest first: ``limit`` of
+        them from ``offset`` on; every one by default), read from an index."""
         row = self.conn.execute(
             "SELECT id, topic, title, first_seen, last_seen, reports, updates, outlet_count, "
             "outlets, languages, first_outlet FROM developments WHERE id = ?",
@@ -427,8 +430,8 @@ class DevelopmentTable(StoreBase):
             "COALESCE(items.story_id, items.id) AS story_id "
             "FROM flags JOIN items ON items.id = flags.item_id LEFT JOIN feeds ON "
             "feeds.id = items.feed_id WHERE flags.development_id = ? "
-            "ORDER BY flags.published, flags.item_id",
-            (development_id,),
+            "ORDER BY flags.published, flags.item_id LIMIT ? OFFSET ?",
+            (development_id, limit, offset),
         ).fetchall()
         return _listed(row) | {"timeline": [dict(r) for r in timeline]}
 

@@ -363,6 +363,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX reviews_item_id ON reviews(item_id, reviewed_at)",
         "CREATE INDEX reviews_story_id ON reviews(story_id, reviewed_at)",
     ),
+    (
+        # The desk reads of each development it lists only what it shows: its newest
+        # flag, its best-scoring one, its newest and its first reports, each from an
+        # index, so an entry (and a page of a development's timeline) costs the same
+        # for a development of ten reports or of ten thousand.
+        "CREATE INDEX flags_development_flagged_at ON flags(development_id, topic, flagged_at)",
+        "CREATE INDEX flags_development_score ON flags(development_id, topic, score)",
+        # A development's timeline, a page at a time, oldest first (ties by item).
+        "CREATE INDEX flags_development_published ON flags(development_id, published, item_id)",
+    ),
 )
 
 
