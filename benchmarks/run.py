@@ -59,6 +59,10 @@ RESULTS = BENCH / "results.json"
 # not make a later phase re-match every stored item.
 TOPICS = WORK / "topics"
 SEEDS = WORK / "seeds"
+# The same topic for --baseline, less the tables an older checkout's loader refuses
+# (entity alias sets, #16): the older code matches the same groups and rule.
+BASE_TOPICS = WORK / "topics-base"
+NEWER_TABLES = ("entities",)
 
 
 # ---- the tools -------------------------------------------------------------------------
@@ -108,6 +112,7 @@ class Tool:
 class Tracker(Tool):
     settings: dict[str, Any] | None = None
     code: Path | None = None  # another checkout's tracker package to run instead (--baseline)
+    topics: Path = TOPICS
 
     def env(self) -> dict[str, str] | None:
         if self.code is None:
@@ -122,7 +127,7 @@ class Tracker(Tool):
     def _config(self) -> str:
         settings = {
             "db_path": str(self.db),
-            "topics_dir": str(TOPICS),
+            "topics_dir": str(self.topics),
             "seeds_dir": str(SEEDS),
             **(self.settings or {}),
         }
@@ -263,7 +268,9 @@ def tools_for(
         "feed-to-sqlite": FeedToSqlite("feed-to-sqlite", run_dir, urls),
     }
     if args.baseline is not None:
-        made["tracker-base"] = Tracker("tracker-base", run_dir, urls, settings, args.baseline)
+        made["tracker-base"] = Tracker(
+            "tracker-base", run_dir, urls, settings, args.baseline, BASE_TOPICS
+        )
     return [made[name] for name in names]
 
 
@@ -363,6 +370,24 @@ def snapshot_topics() -> None:
     for source, target in ((REPO / "config" / "topics", TOPICS), (REPO / "seeds", SEEDS)):
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(source, target)
+    shutil.rmtree(BASE_TOPICS, ignore_errors=True)
+    BASE_TOPICS.mkdir(parents=True)
+    for topic in TOPICS.glob("*.toml"):
+        text = topic.read_text(encoding="utf-8")
+        (BASE_TOPICS / topic.name).write_text(without_tables(text, NEWER_TABLES), encoding="utf-8")
+
+
+def without_tables(toml: str, names: Sequence[str]) -> str:
+    """A TOML document less its tables ``[name.*]`` for each of ``names``, each from its
+    header to the next table's."""
+    kept, skipping = [], False
+    for line in toml.splitlines(keepends=True):
+        if line.startswith("["):
+            header = line.strip("[] \n").split(".", 1)[0]
+            skipping = header in names
+        if not skipping:
+            kept.append(line)
+    return "".join(kept)
 
 
 def compile_tracker(baseline: Sequence[Path] = ()) -> None:

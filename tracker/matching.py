@@ -187,10 +187,10 @@ def compile_terms(topic: Topic) -> TermIndex:
 def find_matches(terms: TermIndex | Topic, text: ItemText) -> tuple[TermMatch, ...]:
     """Every term of the topic found in ``text`` (masked matches left out)."""
     index = terms if isinstance(terms, TermIndex) else TermIndex(terms)
-    scan = _scan_item(index, text)
-    assert scan is not None  # nothing is filtered out
-    found = scan[0]
-    return tuple(_term_match(hit) for hit in _effective(index, found))
+    scan = _scan_item(index, text, bool)  # any group will do: none, no term was found
+    if scan is None:
+        return ()
+    return tuple(_term_match(hit) for hit in _effective(index, scan[0]))
 
 
 class TopicMatcher:
