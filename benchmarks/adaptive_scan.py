@@ -2,7 +2,10 @@
 
 Usage::
 
-    python benchmarks/adaptive_scan.py /work/shared/corpus [--topic us-taliban]
+    python benchmarks/adaptive_scan.py CORPUS_DIR [--topic us-taliban]
+
+``CORPUS_DIR`` is a directory of captured feeds with a MANIFEST, such as the
+repository's ``tests/data/corpus`` or a larger capture of your own.
 
 The labeled stream (``tests/data/developments/stream.json``) gives the developments:
 its reports that the topic's rules flag, at their times. Every distinct item of the
