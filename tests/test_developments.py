@@ -378,7 +378,7 @@ def test_development_shows_the_timeline(project: Path) -> None:
     [
         (("development", "999"), "no development 999"),
         (("development", "twelve"), "'twelve' is not a valid integer"),
-        (("developments", "--since", "last tuesday"), "expected a period like 7d"),
+        (("developments", "--since", "last tuesday"), "a time ago like 7d or 24h"),
     ],
 )
 def test_a_mistake_is_one_line_and_exit_2(

@@ -9,21 +9,19 @@ Must not: group anything (the service's ``detect_developments`` hook and
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import click
 
-from tracker.cli.base import Context, cli, fail, pass_context
-from tracker.config import parse_duration
-from tracker.errors import ConfigError
-from tracker.poll import utcnow
+from tracker.cli.base import SINCE, Context, cli, fail, pass_context, plain
 
 
 @cli.command(epilog="Example: tracker developments --topic us-taliban --since 7d")
 @click.option("--topic", default=None, help="Only this topic.")
 @click.option(
     "--since",
+    type=SINCE,
     default=None,
     help="Only developments reported in this period (7d, 12h) or since this date.",
 )
@@ -34,20 +32,20 @@ def developments(
     ctx: Context, topic: str | None, since: str | None, as_json: bool, limit: int
 ) -> None:
     """Developments, newest first: reports, outlets, languages and first reporter."""
-    start = _since(since, utcnow())
-    with ctx.open_store() as store:
+    start = datetime.fromisoformat(since) if since else None
+    with ctx.open_store(read_only=True) as store:
         rows = store.developments(topic, start, limit)
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     for row in rows:
         click.echo(
-            f"{row['id']:>6}  {row['last_seen'][:16]}  [{row['topic']}] {_plain(row['title'])}"
+            f"{row['id']:>6}  {row['last_seen'][:16]}  [{row['topic']}] {plain(row['title'])}"
         )
         click.echo(
             f"        {row['reports']} report(s), {row['updates']} update(s), "
             f"{row['outlet_count']} outlet(s), languages: {', '.join(row['languages']) or '?'}; "
-            f"first: {_plain(row['first_outlet'])} {row['first_seen'][:16]}"
+            f"first: {plain(row['first_outlet'])} {row['first_seen'][:16]}"
         )
     click.echo(f"{len(rows)} developments")
 
@@ -59,7 +57,7 @@ def developments(
 def development(ctx: Context, development_id: int, as_json: bool) -> None:
     """One development's timeline (every report, oldest first, with its role), its
     coverage day by day and its surges."""
-    with ctx.open_store() as store:
+    with ctx.open_store(read_only=True) as store:
         found = store.development(development_id)
         if found is not None:
             found["coverage"] = store.development_coverage(development_id)
@@ -73,17 +71,17 @@ def development(ctx: Context, development_id: int, as_json: bool) -> None:
 
 
 def _show(found: dict[str, Any]) -> None:
-    click.echo(f"Development {found['id']} [{found['topic']}]: {_plain(found['title'])}")
+    click.echo(f"Development {found['id']} [{found['topic']}]: {plain(found['title'])}")
     click.echo(
         f"{found['first_seen'][:16]} – {found['last_seen'][:16]}; first reported by "
-        f"{_plain(found['first_outlet'])}"
+        f"{plain(found['first_outlet'])}"
     )
-    click.echo(f"Outlets: {_plain(', '.join(found['outlets']))}")
+    click.echo(f"Outlets: {plain(', '.join(found['outlets']))}")
     click.echo(f"Languages: {', '.join(found['languages'])}")
     for report in found["timeline"]:
         click.echo(
             f"  {report['published'][:16]}  {report['role']:<7} {report['language'] or '?':<3} "
-            f"{_plain(report['outlet'])}: {_plain(report['title'] or '(untitled)')}"
+            f"{plain(report['outlet'])}: {plain(report['title'] or '(untitled)')}"
         )
         if report["url"]:
             click.echo(f"      {report['url']}")
@@ -95,32 +93,9 @@ def _show_coverage(days: list[dict[str, Any]], surges: list[dict[str, Any]]) -> 
     for day in days:
         click.echo(
             f"  {day['day']}  {day['reports']} report(s); outlets "
-            f"+{_plain(day['new_outlets']) or '-'} ({day['outlets_by_then']}); "
+            f"+{plain(day['new_outlets']) or '-'} ({day['outlets_by_then']}); "
             f"languages +{day['new_languages'] or '-'} ({day['languages_by_then']})"
         )
     for surge in surges:
         quiet = " (history: found by a rescore, not alerted)" if surge["quiet"] else ""
-        click.echo(f"Surge {surge['last_at'][:16]}: {_plain(surge['reason'])}{quiet}")
-
-
-def _since(since: str | None, now: datetime) -> datetime | None:
-    """``7d`` (a period before now) or a date; a bad value is a usage error."""
-    if since is None:
-        return None
-    try:
-        return now - timedelta(seconds=parse_duration(since))
-    except ConfigError:
-        pass
-    try:
-        moment = datetime.fromisoformat(since)
-    except ValueError:
-        raise click.BadParameter(
-            f"expected a period like 7d or a date like 2025-01-31, got {since!r}",
-            param_hint="--since",
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _plain(text: str) -> str:
-    """Terminal-safe: no control characters (escape sequences) from feed text."""
-    return "".join(ch for ch in text if ch.isprintable() or ch == " ")
+        click.echo(f"Surge {surge['last_at'][:16]}: {plain(surge['reason'])}{quiet}")
