@@ -126,6 +126,39 @@ def test_a_rescore_that_keeps_the_development_keeps_its_adopted_report(
     assert set(flags) == {FLAGGED, MISSED} and flags[MISSED][2] == 1
 
 
+def named(project: Project) -> dict[str, set[str]]:
+    rows = project.store.conn.execute(
+        "SELECT items.title, item_entities.entity FROM item_entities "
+        "JOIN items ON items.id = item_entities.item_id"
+    ).fetchall()
+    found: dict[str, set[str]] = {}
+    for title, entity in rows:
+        found.setdefault(title, set()).add(entity)
+    return found
+
+
+def test_the_entities_each_report_names_are_kept_and_follow_topic_edits(
+    project: Project,
+) -> None:
+    """The poll keeps which alias sets each new report names, flagged or not (what
+    adaptive tracking reads); an edit of the alias sets is worked out again by the
+    rescore."""
+    project.cycle("daily", [MISSED, NEAR_MISS, "Markets close higher"], NOW)
+    exchange = {"prisoner_exchange"}
+    # unflagged, relevant or not
+    assert named(project) == {MISSED: {"corbett", *exchange}, NEAR_MISS: exchange}
+
+    edited = project.topics_dir / "us-taliban.toml"
+    text = edited.read_text(encoding="utf-8")
+    edited.write_text(text.replace('"Corbett", "Корбетт*"', '"Корбетт*"'), "utf-8")
+    rescore_changed_topics(project.store, project.reload(), NOW + timedelta(hours=1))
+    assert named(project) == {MISSED: exchange, NEAR_MISS: exchange}
+
+    edited.write_text(text + '\n[entities.moscow]\nterms = ["Moscow"]\n', "utf-8")
+    rescore_changed_topics(project.store, project.reload(), NOW + timedelta(hours=2))
+    assert named(project) == {MISSED: {"corbett", *exchange}, NEAR_MISS: {"moscow", *exchange}}
+
+
 def test_the_rules_flagging_an_adopted_report_later_clear_adaptive(project: Project) -> None:
     project.cycle("wire", [FLAGGED], NOW)
     project.cycle("daily", [MISSED], NOW + timedelta(hours=3))

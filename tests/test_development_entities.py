@@ -7,10 +7,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
+from devstream import load_stream
 
 from tracker import developments as dv
 from tracker.entities import NO_ENTITIES, EntityIndex, entity_index
 from tracker.errors import TopicError
+from tracker.matching import TopicMatcher
+from tracker.models import ItemText
 from tracker.topiclint import lint_topic
 from tracker.topics import check_topics, load_topic
 
@@ -166,3 +170,50 @@ def test_an_alias_in_two_sets_or_that_looks_like_a_regex_is_warned_about(tmp_pat
         "also an alias of [entities.boehler]: a report naming it names both",
     )
     assert "not regular expressions" in shown["entities.glezmann.terms", "Glez|Glets"][1]
+
+
+# The alias sets' words in title, summary or only in content; inflected, in other
+# scripts, mixed with the topic's own terms, and none at all.
+NAMING = [
+    ("Boehler meets Taliban envoys in Kabul", ""),
+    ("Встреча с Бёлером прошла в Кабуле", "Талибы сообщили о переговорах"),
+    ("", "ګلزمن خوشې شو او بولر ورسره و"),
+    ("Weather in Kabul", "Glezmann and Boehler flew home"),
+    ("Glezmann", "Boehler"),
+    ("Boehlerian economics", "glezmannesque"),  # no word boundary: no alias
+    ("Taliban say talks went well", ""),
+    ("", ""),
+]
+
+
+@pytest.mark.parametrize(("title", "summary"), NAMING)
+def test_the_matcher_names_the_entities_as_developments_do(
+    tmp_path: Path, entities: EntityIndex, title: str, summary: str
+) -> None:
+    """Each verdict carries the alias sets its item names, as found by the index
+    grouping uses: adaptive tracking reads them from ``item_entities`` instead of
+    matching every new report again."""
+    matcher = TopicMatcher(load_topic(write(tmp_path, TOPIC)))
+    keys, _ = entities.named(title, summary)
+    expected = tuple(sorted(key.removeprefix("@") for key in keys))
+    text = ItemText(title, summary, "Glezmann in the article text is not read")
+    assert matcher.assess(text).entities == expected
+    assert matcher.decide(text).entities == expected
+
+
+def test_the_shipped_topic_names_entities_as_developments_do() -> None:
+    """The same on the labeled items and the development stream, in four languages,
+    with the shipped topic's 18 alias sets (exact-case and inflected aliases)."""
+    topic = load_topic(SHIPPED)
+    matcher, index = TopicMatcher(topic), entity_index(topic)
+    texts = [(r.title, r.summary) for r in load_stream().reports]
+    for name in ("dev-labeled.yaml", "heldout-written.yaml"):
+        data = yaml.safe_load((ROOT / "tests" / "data" / "eval" / name).read_text("utf-8"))
+        texts += [(str(i.get("title", "")), str(i.get("summary", ""))) for i in data["items"]]
+    named = 0
+    for title, summary in texts:
+        keys, _ = index.named(title, summary)
+        expected = tuple(sorted(key.removeprefix("@") for key in keys))
+        assert matcher.assess(ItemText(title, summary)).entities == expected, title
+        named += bool(expected)
+    assert named >= 40  # the check is not vacuous

@@ -26,6 +26,7 @@ from tracker import schedule, stories
 from tracker.errors import ErrorKind, cap_message, one_line
 from tracker.models import (
     AssessmentRow,
+    EntityRow,
     FeedColumns,
     FeedPoll,
     FeedSnapshot,
@@ -159,11 +160,13 @@ class _Verdicts:
     assessments: list[AssessmentRow] = field(default_factory=list)
     flags: list[FlagRow] = field(default_factory=list)
     new_flags: list[tuple[int, str]] = field(default_factory=list)
+    entities: list[EntityRow] = field(default_factory=list)
 
     def add(self, target: VerdictTarget, decision: FlagDecision) -> None:
         key = (target.item_id, decision.topic)
         if not target.fresh:  # what it replaces goes first
             self.forget_matches.append(key)
+        self.entities += [EntityRow(*key, name) for name in decision.entities]
         if not decision.relevant and not decision.flagged:
             if not target.fresh:
                 self.forget_verdicts.append(key)
@@ -189,6 +192,7 @@ class _Verdicts:
             tuple(self.assessments),
             tuple(self.flags),
             tuple(self.new_flags),
+            tuple(self.entities),
         )
 
 

@@ -63,6 +63,8 @@ _DIGRAPHS = (("kh", "h"), ("zh", "j"), ("dj", "j"), ("ph", "f"), ("sh", "s"))  #
 _DROPPED = str.maketrans("", "", "aeiouyw'")
 _SOUNDS = str.maketrans({"q": "k", "c": "k", "x": "k"})
 _RUN = re.compile(r"(.)\1+")
+# What is left of an ASCII text once its letters are kept (transliterated text is ASCII).
+_NOT_LETTERS = str.maketrans("", "", "".join(chr(c) for c in range(128) if not chr(c).isalpha()))
 
 # Words too common to tell developments apart: function words of the languages
 # tracker's topics cover, and the names every Afghanistan follow-up has (the sides
@@ -179,7 +181,7 @@ def skeleton(word: str) -> str:
     for digraph, sound in _DIGRAPHS:
         latin = latin.replace(digraph, sound)
     consonants = _RUN.sub(r"\1", latin.translate(_SOUNDS).translate(_DROPPED))
-    return "".join(ch for ch in consonants if ch.isalpha())[:SKELETON_LEN]
+    return consonants.translate(_NOT_LETTERS)[:SKELETON_LEN]
 
 
 def _number(word: str) -> str | None:

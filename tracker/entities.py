@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from tracker.matching import TermIndex, find_matches
+from tracker.matching import TermIndex, entity_terms, find_matches
 from tracker.models import ItemText
-from tracker.topics import FlagRule, Topic
+from tracker.topics import Topic
 
 ENTITY_MARK = "@"  # entity keys start with it; word keys never do
 
@@ -57,19 +57,11 @@ def is_entity_key(key: str) -> bool:
 
 def entity_index(topic: Topic) -> EntityIndex:
     """``topic``'s alias sets, ready to find in texts."""
-    if not topic.entities:
+    terms = entity_terms(topic)
+    if terms is None:
         return NO_ENTITIES
-    as_groups = Topic(
-        name=topic.name,
-        title=topic.title,
-        seed="",
-        groups=topic.entities,
-        rule=FlagRule(),
-        version=topic.version,
-        path=topic.path,
-    )
     titles = {entity_key(entity.name): entity.title for entity in topic.entities}
-    return EntityIndex(titles=titles, terms=TermIndex(as_groups))
+    return EntityIndex(titles=titles, terms=terms)
 
 
 def entity_indexes(topics: Iterable[Topic]) -> Mapping[str, EntityIndex]:

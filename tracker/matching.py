@@ -4,7 +4,10 @@
 article and turns an :class:`~tracker.models.ItemText` into a
 :class:`~tracker.models.FlagDecision`: which terms matched where, whether the
 topic's rule holds, a score that ranks closer follow-ups first, and
-human-readable reasons, one per line.
+human-readable reasons, one per line; and the topic's entity alias sets
+(``[entities.<name>]``) its title or summary names, found from the same words
+(``FlagDecision.entities``: adaptive tracking reads them from the store). ``Matchers``
+is every topic's matcher as the one assessor the parse workers receive.
 
 Matching is token-based and linear in the text: each field is folded
 (:mod:`tracker.textnorm`) and cut into words; each distinct word is looked up
@@ -55,12 +58,13 @@ from tracker.textnorm import (
     normalize,
     split_words,
 )
-from tracker.topics import ITEM_FIELDS, Term, Topic
+from tracker.topics import ITEM_FIELDS, FlagRule, Term, Topic
 
 __all__ = [
     "FIELDS",
     "STOPWORDS",
     "TUNING",
+    "Matchers",
     "SeedProfile",
     "TermIndex",
     "TopicMatcher",
@@ -73,6 +77,7 @@ __all__ = [
 ]
 
 FIELDS = ITEM_FIELDS
+ENTITY_FIELDS = ("title", "summary")  # where an item names an entity (the words developments key)
 _CANNOT_MATTER = "not flagged: no terms of the groups that make an item relevant or flagged"
 # Between the words of a phrase: spaces, hyphens, apostrophes, quotes; or the dot of
 # an abbreviation ("U.S. officials"). Anything else (a sentence end, a comma, a new
@@ -184,6 +189,13 @@ def compile_terms(topic: Topic) -> TermIndex:
     return TermIndex(topic)
 
 
+def entity_terms(topic: Topic) -> TermIndex | None:
+    """Index ``topic``'s entity alias sets as terms, one group per set (None: it has none)."""
+    if not topic.entities:
+        return None
+    return TermIndex(replace(topic, seed="", groups=topic.entities, rule=FlagRule()))
+
+
 def find_matches(terms: TermIndex | Topic, text: ItemText) -> tuple[TermMatch, ...]:
     """Every term of the topic found in ``text`` (masked matches left out)."""
     index = terms if isinstance(terms, TermIndex) else TermIndex(terms)
@@ -199,6 +211,7 @@ class TopicMatcher:
     def __init__(self, topic: Topic, seed_text: str = "") -> None:
         self.topic = topic
         self._index = TermIndex(topic)
+        self._entities = entity_terms(topic)
         self._seed = seed_profile(seed_text)
         self._titles = {group.name: group.title for group in topic.groups}
         rule = topic.rule
@@ -213,20 +226,28 @@ class TopicMatcher:
         return find_matches(self._index, text)
 
     def decide(self, text: ItemText) -> FlagDecision:
-        """Whether ``text`` is relevant, whether it is flagged, its score and why."""
-        scan = _scan_item(self._index, text)
+        """Whether ``text`` is relevant, whether it is flagged, its score and why, and
+        the topic's entities it names."""
+        item = _fold(text)
+        scan = _scan_folded(self._index, item)
         assert scan is not None  # nothing is filtered out
-        return self._decision(*scan)
+        return self._naming(self._decision(*scan), item)
 
     def assess(self, text: ItemText) -> FlagDecision:
         """The decision as the store keeps it: :meth:`decide`'s, except for an item
         that can be neither relevant nor flagged, whatever its terms' positions (the
         store keeps nothing of such an item): that one gets a short decision, without
         its matches, worked out from the words alone."""
-        scan = _scan_item(self._index, text, self._may_matter)
-        if scan is None:
-            return self._cannot_matter
-        return self._decision(*scan)
+        item = _fold(text)
+        scan = _scan_folded(self._index, item, self._may_matter)
+        decision = self._cannot_matter if scan is None else self._decision(*scan)
+        return self._naming(decision, item)
+
+    def _naming(self, decision: FlagDecision, item: _Folded) -> FlagDecision:
+        """``decision`` with the entities the item names (worked out here, where the
+        item's words are already cut, rather than once more by the single writer)."""
+        named = _named(self._entities, item)
+        return replace(decision, entities=named) if named else decision
 
     def _may_matter(self, groups: set[str]) -> bool:
         """Whether an item matching (at most) ``groups`` could be relevant or flagged."""
@@ -281,31 +302,78 @@ class TopicMatcher:
         )
 
 
+@dataclass(frozen=True)
+class _Folded:
+    """An item's fields folded and cut into words, once for every index looked up."""
+
+    folded: list[tuple[str, str, NormalizedText]]  # field, its text, the text folded
+    splits: dict[str, WordSplit]
+    distinct: set[str]
+
+
+def _fold(text: ItemText) -> _Folded:
+    fields = [(field, value) for field in FIELDS if (value := getattr(text, field))]
+    folded = [(field, value, normalize(value)) for field, value in fields]
+    splits = {field: split_words(normalized.text) for field, _, normalized in folded}
+    distinct = set(chain.from_iterable(split.words for split in splits.values()))
+    return _Folded(folded, splits, distinct)
+
+
+@dataclass(frozen=True)
+class Matchers:
+    """Several topics' matchers as one assessor (``tracker.models.Assessor``): an
+    item's text in, one :meth:`TopicMatcher.assess` verdict per topic out."""
+
+    matchers: tuple[TopicMatcher, ...]
+
+    def __call__(self, text: ItemText) -> list[FlagDecision]:
+        return [matcher.assess(text) for matcher in self.matchers]
+
+
 def _scan_item(
     index: TermIndex, text: ItemText, wanted: Callable[[set[str]], bool] | None = None
 ) -> tuple[list[Hit], set[str], _Sentences] | None:
     """Hits in title, summary and content (before masking), the item's distinct words,
     and its sentences; None when ``wanted`` says the groups it matches do not matter."""
-    fields = [(field, value) for field in FIELDS if (value := getattr(text, field))]
-    folded = [(field, value, normalize(value)) for field, value in fields]
-    splits = {field: split_words(normalized.text) for field, _, normalized in folded}
-    distinct = set(chain.from_iterable(split.words for split in splits.values()))
+    return _scan_folded(index, _fold(text), wanted)
+
+
+def _scan_folded(
+    index: TermIndex, item: _Folded, wanted: Callable[[set[str]], bool] | None = None
+) -> tuple[list[Hit], set[str], _Sentences] | None:
+    splits, distinct = item.splits, item.distinct
     hot = index.hot_words(distinct)  # one lookup for the whole item
     if wanted is not None and not _may_be_wanted(hot, distinct, wanted):
         return None  # the terms the item's words may make cannot matter
-    spans = {field: _field_spans(index, field, splits[field], hot) for field, _ in fields}
+    spans = {field: _field_spans(index, field, splits[field], hot) for field, _, _ in item.folded}
     if wanted is not None and not wanted({e.group for some in spans.values() for e, _, _ in some}):
         return None  # the terms found cannot matter
     hits: list[Hit] = []
     base = 0
-    for field, value, normalized in folded:
+    for field, value, normalized in item.folded:
         split = splits[field]
         if spans[field]:
             hits += _field_hits(field, value, normalized, split, spans[field], base)
         base += len(split.words)
-    for field in FIELDS:
-        splits.setdefault(field, _NO_WORDS)
-    return hits, distinct, _Sentences(splits)
+    return hits, distinct, _Sentences({field: splits.get(field, _NO_WORDS) for field in FIELDS})
+
+
+def _named(index: TermIndex | None, item: _Folded) -> tuple[str, ...]:
+    """The groups of ``index`` (a topic's entity alias sets) that the item's title or
+    summary names, sorted; found as :func:`find_matches` on those two fields finds
+    them, from the words the topic's own scan already cut."""
+    if index is None:
+        return ()
+    hot = index.hot_words(item.distinct)
+    if not hot:  # nearly every item: none of its words starts an alias
+        return ()
+    hits: list[Hit] = []
+    for field, value, normalized in item.folded:
+        if field in ENTITY_FIELDS:
+            spans = _field_spans(index, field, item.splits[field], hot)
+            if spans:
+                hits += _field_hits(field, value, normalized, item.splits[field], spans, 0)
+    return tuple(sorted({hit.group for hit in _effective(index, hits)}))
 
 
 _NO_WORDS = split_words("")

@@ -255,6 +255,9 @@ class FlagDecision:
     rule_version: str  # hash of the topic file
     matches: tuple[TermMatch, ...] = ()
     seed_terms: tuple[str, ...] = ()  # distinctive seed terms the item shares
+    # The topic's entity alias sets its title or summary names (``[entities.<name>]``
+    # names, sorted), whether or not it is relevant: adaptive tracking weighs only these.
+    entities: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -463,6 +466,12 @@ class MatchRow(NamedTuple):
     offset: int
 
 
+class EntityRow(NamedTuple):
+    item_id: int
+    topic: str
+    entity: str  # the alias set's name
+
+
 class AssessmentRow(NamedTuple):
     item_id: int
     topic: str
@@ -496,6 +505,7 @@ class VerdictWrite:
     assessments: tuple[AssessmentRow, ...] = ()
     flags: tuple[FlagRow, ...] = ()  # inserted, or updated keeping flagged_at and backlog
     new_flags: tuple[tuple[int, str], ...] = ()  # (item id, topic) of flags that are new
+    entities: tuple[EntityRow, ...] = ()  # replaced along with the matches
 
 
 class Keep(Enum):

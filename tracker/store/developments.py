@@ -53,7 +53,12 @@ _UNFLAGGED = (
     "FROM items LEFT JOIN feeds ON feeds.id = items.feed_id WHERE {} AND NOT EXISTS "
     "(SELECT 1 FROM flags WHERE flags.item_id = items.id AND flags.topic = :topic)"
 )
-_SEEN_SINCE = "items.first_seen_at >= :since"
+# A cycle's new reports naming an entity, as the matcher recorded them with their
+# verdicts (``item_entities``): the many that name none are never read.
+_SEEN_SINCE = (
+    "items.id IN (SELECT item_id FROM item_entities WHERE topic = :topic) "
+    "AND items.first_seen_at >= :since"
+)
 _PUBLISHED_IN = "items.published >= :start AND items.published <= :end"
 # A report first seen on its feed's first successful poll is backlog: never alerted.
 _BACKLOG = (
@@ -155,8 +160,9 @@ def _unflagged(
     entities: EntityIndex,
 ) -> list[sqlite3.Row]:
     """The reports without a flag that name an entity of the topic (no other can join
-    a development), read row by row: a cycle's new reports, all but a few of them
-    dropped, would otherwise be held in memory at once (some 35 MB for 34,000)."""
+    a development), read row by row: the reports in a regrouping's windows, all but a
+    few of them dropped, would otherwise be held in memory at once (some 35 MB for
+    34,000). Named again here: the alias sets in force decide."""
     if entities.terms is None:
         return []
     rows = conn.execute(_UNFLAGGED.format(where), {"topic": topic, **params})

@@ -100,14 +100,17 @@ def _rekey_feeds(
 
 
 def _merge_verdicts(conn: sqlite3.Connection, gone: int, kept: int) -> None:
-    """Matches and assessments: a topic only ``gone`` has moves over; for a topic both
-    have, the kept item's stay and say relevant or flagged if either did."""
+    """Matches, entities named and assessments: a topic only ``gone`` has moves over;
+    for a topic both have, the kept item's stay and say relevant or flagged if either
+    did (and the entities either named)."""
     conn.execute(
         "UPDATE matches SET item_id = ? WHERE item_id = ? "
         "AND topic NOT IN (SELECT topic FROM matches WHERE item_id = ?)",
         (kept, gone, kept),
     )
     conn.execute("DELETE FROM matches WHERE item_id = ?", (gone,))
+    conn.execute("UPDATE OR IGNORE item_entities SET item_id = ? WHERE item_id = ?", (kept, gone))
+    conn.execute("DELETE FROM item_entities WHERE item_id = ?", (gone,))
     conn.execute(
         "UPDATE assessments SET relevant = MAX(assessments.relevant, other.relevant), "
         "flagged = MAX(assessments.flagged, other.flagged), "

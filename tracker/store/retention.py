@@ -197,6 +197,7 @@ class Pruning(StoryIndex):
             conn.execute(_DELETE_BANDS, (json.dumps(_band_rows(conn, ids)),))
             conn.execute(f"DELETE FROM item_feeds WHERE item_id IN {_IDS}", (batch,))
             conn.execute(f"DELETE FROM assessments WHERE item_id IN {_IDS}", (batch,))
+            conn.execute(f"DELETE FROM item_entities WHERE item_id IN {_IDS}", (batch,))
             conn.execute(f"DELETE FROM items WHERE id IN {_IDS}", (batch,))
         return report
 

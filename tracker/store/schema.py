@@ -373,6 +373,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # A development's timeline, a page at a time, oldest first (ties by item).
         "CREATE INDEX flags_development_published ON flags(development_id, published, item_id)",
     ),
+    (
+        # The entities of a topic (its ``[entities.<name>]`` alias sets) each item's
+        # title or summary names, relevant or not, as the matcher found them with the
+        # item's other verdicts: adaptive tracking weighs a cycle's reports naming one
+        # without matching every new report again. Replaced with the item's matches.
+        """CREATE TABLE item_entities (
+            item_id INTEGER NOT NULL REFERENCES items(id),
+            topic TEXT NOT NULL,
+            entity TEXT NOT NULL,
+            PRIMARY KEY (item_id, topic, entity)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX item_entities_topic ON item_entities(topic, entity)",
+    ),
 )
 
 

@@ -1,4 +1,5 @@
-"""Verdicts: the ``matches``, ``assessments``, ``flags`` and ``topics`` tables.
+"""Verdicts: the ``matches``, ``item_entities``, ``assessments``, ``flags`` and ``topics``
+tables.
 
 Owns writing the verdict rows a decision says (``apply_verdicts``, for a poll and a
 rescore alike), rescoring every stored item when topics change (or working out what
@@ -28,6 +29,7 @@ _INSERT_MATCH = (
     "INSERT INTO matches (item_id, topic, group_name, term, matched_text, field, char_offset) "
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
+_INSERT_ENTITY = "INSERT OR IGNORE INTO item_entities (item_id, topic, entity) VALUES (?, ?, ?)"
 _PUT_ASSESSMENT = (
     "INSERT OR REPLACE INTO assessments (item_id, topic, relevant, flagged, score, "
     "rule_version, assessed_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -43,10 +45,12 @@ _PUT_FLAG = (
 def apply_verdicts(conn: sqlite3.Connection, verdicts: VerdictWrite) -> None:
     """Write verdict rows, old ones deleted first (one batch per statement)."""
     conn.executemany(_FORGET.format("matches"), verdicts.forget_matches)
+    conn.executemany(_FORGET.format("item_entities"), verdicts.forget_matches)
     conn.executemany(_FORGET.format("assessments"), verdicts.forget_verdicts)
     conn.executemany(_FORGET_FLAG, verdicts.forget_verdicts)
     conn.executemany(_FORGET_FLAG, verdicts.forget_flags)
     conn.executemany(_INSERT_MATCH, verdicts.matches)
+    conn.executemany(_INSERT_ENTITY, verdicts.entities)
     conn.executemany(_PUT_ASSESSMENT, verdicts.assessments)
     conn.executemany(_PUT_FLAG, verdicts.flags)
 
@@ -153,7 +157,7 @@ class Verdicts(StoreBase):
         """Topics no longer configured keep no matches or flags."""
         marks = ",".join("?" * len(topics))
         with self.transaction() as conn:
-            for table in ("matches", "assessments", "flags"):
+            for table in ("matches", "item_entities", "assessments", "flags"):
                 conn.execute(f"DELETE FROM {table} WHERE topic IN ({marks})", tuple(topics))
 
     def changed_topics(self, versions: dict[str, str]) -> list[str]:
