@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pickle
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -234,3 +235,24 @@ def test_a_job_waiting_behind_a_runaway_parse_goes_to_another_worker() -> None:
         pool.close()
     assert isinstance(slow, ParseError) and slow.kind == "parse_timeout"
     assert isinstance(fine, tuple) and len(fine[0].items) == 2
+
+
+UNPICKLE = """
+import pickle, sys
+assess = pickle.loads(sys.stdin.buffer.read())
+print(sorted(m for m in ("tracker.store", "tracker.sinks", "tracker.topicset", "sqlite_utils",
+                         "httpx", "rich", "anyascii") if m in sys.modules))
+print([d.flagged for d in assess.__call__(__import__("tracker.models").models.ItemText(
+    "Taliban envoy visits Doha", ""))])
+"""
+
+
+def test_the_assessor_workers_receive_brings_the_matchers_alone(topics: TopicSet) -> None:
+    """A worker unpickles the poll's assessor: it must need what matching needs, not
+    the store, the sinks or the CLI (each worker paid some 5 MB and 0.2 s for them)."""
+    blob = pickle.dumps(topics.assess, protocol=pickle.HIGHEST_PROTOCOL)
+    done = subprocess.run(
+        [sys.executable, "-c", UNPICKLE], input=blob, capture_output=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout.decode().splitlines() == ["[]", "[True]"]

@@ -22,8 +22,9 @@ from pathlib import Path
 
 from tracker.entities import EntityIndex, entity_indexes
 from tracker.errors import TopicError
-from tracker.matching import TopicMatcher
+from tracker.matching import Matchers, TopicMatcher
 from tracker.models import (
+    Assessor,
     DevelopmentConfig,
     FlagDecision,
     ItemText,
@@ -51,8 +52,12 @@ class TopicSet:
         """Each topic's entity alias sets, indexed (developments' keys)."""
         return entity_indexes(self.topics)
 
-    def assess(self, text: ItemText) -> Sequence[FlagDecision]:
-        return [matcher.assess(text) for matcher in self.matchers]
+    @cached_property
+    def assess(self) -> Assessor:
+        """One verdict per topic for an item's text. The parse workers receive it
+        pickled: it holds the matchers alone, so that a worker imports what matching
+        needs and not this module's (the store, the sinks: some 15 MB a worker)."""
+        return Matchers(self.matchers)
 
     def decide(self, text: ItemText) -> Sequence[FlagDecision]:
         """Every topic's full decision, seed terms included even where no group that
