@@ -276,6 +276,12 @@ def tools_for(
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.baseline is not None:
+        # Absolute: the runs start in their own directories, where a relative
+        # PYTHONPATH would name nothing and the installed tracker would run instead.
+        args.baseline = args.baseline.resolve()
+        if not (args.baseline / "tracker" / "__init__.py").is_file():
+            sys.exit(f"--baseline {args.baseline}: no tracker package there")
     measure.become_subreaper()
     snapshot_topics()
     compile_tracker([args.baseline] if args.baseline is not None else [])
