@@ -380,8 +380,8 @@ def joins_reason(
     """The reason of an adopted report: "joins development 12: Corbett, prisoner
     exchange, 2022", naming entities by their titles and words as the report has them."""
     words: dict[str, str] = {}
-    for word in _WORD.findall(text):
-        words.setdefault(_number(word) or skeleton(word), word)
+    for word in _WORD.findall(text):  # a word's key, cached, is its number or skeleton
+        words.setdefault(_word_key(word) or skeleton(word), word)
     named = [titles.get(key) or words.get(key) or key.lstrip("#@") for key in shared]
     return f"joins development {development_id}: {', '.join(dict.fromkeys(named))}"
 
