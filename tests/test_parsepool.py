@@ -249,7 +249,7 @@ print([d.flagged for d in assess.__call__(__import__("tracker.models").models.It
 
 def test_the_assessor_workers_receive_brings_the_matchers_alone(topics: TopicSet) -> None:
     """A worker unpickles the poll's assessor: it must need what matching needs, not
-    the store, the sinks or the CLI (each worker paid some 5 MB and 0.2 s for them)."""
+    the store, the sinks or the CLI (some 13 MB of memory in each worker)."""
     blob = pickle.dumps(topics.assess, protocol=pickle.HIGHEST_PROTOCOL)
     done = subprocess.run(
         [sys.executable, "-c", UNPICKLE], input=blob, capture_output=True, timeout=60
