@@ -199,7 +199,7 @@ def entity_terms(topic: Topic) -> TermIndex | None:
 def find_matches(terms: TermIndex | Topic, text: ItemText) -> tuple[TermMatch, ...]:
     """Every term of the topic found in ``text`` (masked matches left out)."""
     index = terms if isinstance(terms, TermIndex) else TermIndex(terms)
-    scan = _scan_item(index, text, bool)  # any group will do: none, no term was found
+    scan = _scan_folded(index, _fold(text), bool)  # any group will do: none, no term found
     if scan is None:
         return ()
     return tuple(_term_match(hit) for hit in _effective(index, scan[0]))
@@ -330,19 +330,18 @@ class Matchers:
         return [matcher.assess(text) for matcher in self.matchers]
 
 
-def _scan_item(
-    index: TermIndex, text: ItemText, wanted: Callable[[set[str]], bool] | None = None
-) -> tuple[list[Hit], set[str], _Sentences] | None:
-    """Hits in title, summary and content (before masking), the item's distinct words,
-    and its sentences; None when ``wanted`` says the groups it matches do not matter."""
-    return _scan_folded(index, _fold(text), wanted)
-
-
 def _scan_folded(
-    index: TermIndex, item: _Folded, wanted: Callable[[set[str]], bool] | None = None
+    index: TermIndex,
+    item: _Folded,
+    wanted: Callable[[set[str]], bool] | None = None,
+    hot: Mapping[str, _Candidates] | None = None,
 ) -> tuple[list[Hit], set[str], _Sentences] | None:
+    """Hits in the item's folded fields (before masking), its distinct words, and its
+    sentences; None when ``wanted`` says the groups it matches do not matter. ``hot``:
+    the index's words among the item's, if already looked up."""
     splits, distinct = item.splits, item.distinct
-    hot = index.hot_words(distinct)  # one lookup for the whole item
+    if hot is None:
+        hot = index.hot_words(distinct)  # one lookup for the whole item
     if wanted is not None and not _may_be_wanted(hot, distinct, wanted):
         return None  # the terms the item's words may make cannot matter
     spans = {field: _field_spans(index, field, splits[field], hot) for field, _, _ in item.folded}
@@ -360,20 +359,14 @@ def _scan_folded(
 
 def _named(index: TermIndex | None, item: _Folded) -> tuple[str, ...]:
     """The groups of ``index`` (a topic's entity alias sets) that the item's title or
-    summary names, sorted; found as :func:`find_matches` on those two fields finds
-    them, from the words the topic's own scan already cut."""
-    if index is None:
-        return ()
-    hot = index.hot_words(item.distinct)
-    if not hot:  # nearly every item: none of its words starts an alias
-        return ()
-    hits: list[Hit] = []
-    for field, value, normalized in item.folded:
-        if field in ENTITY_FIELDS:
-            spans = _field_spans(index, field, item.splits[field], hot)
-            if spans:
-                hits += _field_hits(field, value, normalized, item.splits[field], spans, 0)
-    return tuple(sorted({hit.group for hit in _effective(index, hits)}))
+    summary names, sorted: :func:`find_matches` on those two fields, from the words
+    the topic's own scan already cut."""
+    hot = index.hot_words(item.distinct) if index is not None else None
+    if index is None or not hot:
+        return ()  # nearly every item: none of its words starts an alias
+    fields = [folded for folded in item.folded if folded[0] in ENTITY_FIELDS]
+    scan = _scan_folded(index, _Folded(fields, item.splits, item.distinct), bool, hot)
+    return () if scan is None else tuple(sorted({hit.group for hit in _effective(index, scan[0])}))
 
 
 _NO_WORDS = split_words("")

@@ -56,7 +56,7 @@ class TopicSet:
     def assess(self) -> Assessor:
         """One verdict per topic for an item's text. The parse workers receive it
         pickled: it holds the matchers alone, so that a worker imports what matching
-        needs and not this module's (the store, the sinks: some 15 MB a worker)."""
+        needs and not this module's (the store, the sinks: some 13 MB a worker)."""
         return Matchers(self.matchers)
 
     def decide(self, text: ItemText) -> Sequence[FlagDecision]:
