@@ -49,14 +49,11 @@ def main() -> int:
     args = parser.parse_args()
     if not shutil.which("valgrind"):
         sys.exit("valgrind is not installed (Debian: apt-get install valgrind)")
-    checkouts = {"tracker": run.REPO}
+    checkouts: dict[str, Path | None] = {"tracker": None}  # None: this checkout
     if args.baseline:
-        base = args.baseline.resolve()
-        if not (base / "tracker" / "__init__.py").is_file():
-            sys.exit(f"--baseline {args.baseline}: not a tracker checkout")
-        checkouts["tracker-base"] = base
+        checkouts["tracker-base"] = run.checkout(args.baseline)
     run.snapshot_topics()
-    run.compile_tracker([path for name, path in checkouts.items() if name != "tracker"])
+    run.compile_tracker([path for path in checkouts.values() if path is not None])
     documents = run.WORK / "feeds"
     directory = documents / f"set-{SET}"
     if len(list(directory.glob("*.xml"))) < SET:
@@ -76,43 +73,30 @@ def main() -> int:
     for tool, processes in counts.items():
         parts = ", ".join(f"{label} {n / 1e9:.3f}" for label, n in processes)
         print(f"  {tool:13} {sum(n for _, n in processes) / 1e9:8.3f}   ({parts})")
-        print(f"  {'':13} {stored(WORK / tool / 'tracker.db')}")
+        print(f"  {'':13} {stored(WORK / tool / f'{tool}.db')}")
     if len(counts) == 2:
         now, base = (sum(n for _, n in processes) for processes in counts.values())
         print(f"  ratio         {now / base:8.3f}")
     return 0
 
 
-def count(tool: str, code: Path, urls: list[str]) -> list[tuple[str, int]]:
+def count(tool: str, code: Path | None, urls: list[str]) -> list[tuple[str, int]]:
     """The instructions of each process of one ``poll --once`` of ``urls`` by the
-    checkout ``code``, labelled main, worker (the forked parsers) or helper."""
+    checkout ``code`` (None: this one), labelled main, forkserver, worker (the forked
+    parsers) or helper. The command and its configuration are ``run.py``'s."""
     work = WORK / tool
     shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    topics = run.BASE_TOPICS if tool != "tracker" else run.TOPICS
-    settings = [
-        "[settings]",
-        f"db_path = {str(work / 'tracker.db')!r}",
-        f"topics_dir = {str(topics)!r}",
-        f"seeds_dir = {str(run.SEEDS)!r}",
-    ]
-    feeds = [f"\n[[feeds]]\nurl = {url!r}" for url in urls]
-    (work / "tracker.toml").write_text("\n".join(settings + feeds) + "\n", encoding="utf-8")
+    tracker = run.Tracker(tool, work, urls, {}, code, run.BASE_TOPICS if code else run.TOPICS)
+    tracker.reset()
     command = [
         "valgrind",
         "--tool=cachegrind",
         "--cache-sim=no",
         "--trace-children=yes",
         f"--cachegrind-out-file={work}/cg.%p",
-        sys.executable,
-        "-m",
-        "tracker",
-        "--config",
-        str(work / "tracker.toml"),
-        "poll",
-        "--once",
+        *tracker.command(),
     ]
-    env = {**os.environ, "PYTHONPATH": str(code), "PYTHONHASHSEED": "0"}
+    env = {**(tracker.env() or os.environ), "PYTHONHASHSEED": "0"}
     with open(work / "valgrind.log", "w", encoding="utf-8") as log:
         # Run from the work directory: ``python -m`` puts the current directory first on
         # sys.path, so run from a checkout it would import that checkout's tracker.

@@ -277,11 +277,7 @@ def tools_for(
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.baseline is not None:
-        # Absolute: the runs start in their own directories, where a relative
-        # PYTHONPATH would name nothing and the installed tracker would run instead.
-        args.baseline = args.baseline.resolve()
-        if not (args.baseline / "tracker" / "__init__.py").is_file():
-            sys.exit(f"--baseline {args.baseline}: no tracker package there")
+        args.baseline = checkout(args.baseline)
     measure.become_subreaper()
     snapshot_topics()
     compile_tracker([args.baseline] if args.baseline is not None else [])
@@ -370,6 +366,16 @@ def tool_names(args: argparse.Namespace, *, big: bool) -> list[str]:
     peers = args.big_peers if big else ["reader", "feed-to-sqlite"]
     base = ["tracker-base"] if args.baseline is not None else []
     return ["tracker", *base, *(peers if args.peers else [])]
+
+
+def checkout(path: Path) -> Path:
+    """A baseline checkout, made absolute: the runs start in their own directories,
+    where a relative PYTHONPATH would name nothing and the installed tracker would run
+    instead. Exits with a message if it holds no tracker package."""
+    resolved = path.resolve()
+    if not (resolved / "tracker" / "__init__.py").is_file():
+        sys.exit(f"--baseline {path}: no tracker package there")
+    return resolved
 
 
 def snapshot_topics() -> None:
