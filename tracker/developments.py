@@ -30,10 +30,11 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from tracker.entities import is_entity_key
+from tracker.entities import ENTITY_MARK, is_entity_key
 from tracker.translit import to_latin
 
 # Tunables (the labeled stream in tests/data/developments tunes them; see README).
@@ -57,6 +58,7 @@ ADOPT_STRONG = 2  # an unflagged report joins: at least this many shared entitie
 ADOPT_ENTITIES = 1  # ... of them entities of the topic's alias sets
 WORD_KEY_CACHE = 1 << 16  # words whose key is kept (a few MB at most)
 ROLES = ("new", "update", "repeat")
+NUMBER_MARK = "#"  # number keys start with it
 
 _WORD = re.compile(r"\w+")
 _DIGRAPHS = (("kh", "h"), ("zh", "j"), ("dj", "j"), ("ph", "f"), ("sh", "s"))  # Дж: dzh, dj, j
@@ -166,9 +168,10 @@ class Pool:
         """The developments sharing a story or a not-too-common key with ``item``."""
         cap = max(COMMON_MIN, len(self.developments) * COMMON_SHARE)
         found = {self.by_story[item.story_id]} if item.story_id in self.by_story else set()
-        for key in item.keys:
-            if self.frequency[key] <= cap:
-                found |= self.by_key.get(key, set())
+        frequency, by_key = self.frequency, self.by_key
+        for key in item.keys & by_key.keys():  # a key no development has finds none
+            if frequency[key] <= cap:
+                found |= by_key[key]
         return {dev for dev in found if dev in self.developments}
 
 
@@ -178,8 +181,9 @@ class Pool:
 def skeleton(word: str) -> str:
     """A word's first consonants in Latin letters, the same across scripts and cases."""
     latin = to_latin(word).lower()
-    for digraph, sound in _DIGRAPHS:
-        latin = latin.replace(digraph, sound)
+    if "h" in latin or "j" in latin:  # every digraph ends in one of them
+        for digraph, sound in _DIGRAPHS:
+            latin = latin.replace(digraph, sound)
     consonants = _RUN.sub(r"\1", latin.translate(_SOUNDS).translate(_DROPPED))
     return consonants.translate(_NOT_LETTERS)[:SKELETON_LEN]
 
@@ -188,7 +192,7 @@ def _number(word: str) -> str | None:
     if not word.isdigit():
         return None
     digits = "".join(str(unicodedata.digit(ch, 0)) for ch in word).lstrip("0")
-    return f"#{digits}" if digits else None
+    return f"{NUMBER_MARK}{digits}" if digits else None
 
 
 def word_keys(text: str) -> frozenset[str]:
@@ -239,39 +243,52 @@ def _weights(item: DevelopmentItem, pool: Pool) -> dict[str, float]:
     it) to 1 (none has)."""
     size = len(pool.developments) + PRIOR_DEVELOPMENTS
     scale = math.log(size)
+    frequency = pool.frequency
     weights = {}
     for key in item.keys:
-        rarity = math.log(size / (pool.frequency[key] + 1)) / scale
-        if key.startswith("#"):
+        rarity = math.log(size / (frequency.get(key, 0) + 1)) / scale
+        if key[0] == NUMBER_MARK:
             weights[key] = rarity * NUMBER_WEIGHT
-        elif is_entity_key(key):
+        elif key[0] == ENTITY_MARK:
             weights[key] = rarity * ENTITY_WEIGHT
         else:
             weights[key] = rarity * (TERM_WEIGHT if key in item.term_keys else 1.0)
     return weights
 
 
+def _shared(item: DevelopmentItem, development: OpenDevelopment) -> AbstractSet[str]:
+    return item.keys & development.keys.keys()
+
+
+def _heaviest_first(shared: Iterable[str], weights: Mapping[str, float]) -> list[str]:
+    """Keys by weight, heaviest first, then by name (a stable sort of sorted keys)."""
+    return sorted(sorted(shared), key=weights.__getitem__, reverse=True)
+
+
 def _affinity(
-    item: DevelopmentItem, development: OpenDevelopment, weights: Mapping[str, float]
-) -> tuple[float, list[str]]:
+    item: DevelopmentItem,
+    development: OpenDevelopment,
+    weights: Mapping[str, float],
+    total: float,
+) -> float:
     """How much ``item`` shares with ``development`` (0: not enough to join), its keys
-    weighing ``weights``. A key counts by the share of the development's reports that
-    have it: a development that grew by many reports does not draw in whatever shares
-    one of its words."""
+    weighing ``weights`` (``total``: their sum, or 1 when it is 0). A key counts by the
+    share of the development's reports that have it: a development that grew by many
+    reports does not draw in whatever shares one of its words."""
+    if item.story_id in development.stories:
+        return math.inf  # a copy of a story already in it
     reports = max(development.items, 1)
-    shared = sorted((k for k in item.keys if k in development.keys), key=lambda k: (-weights[k], k))
+    counts = development.keys
+    shared = _heaviest_first(_shared(item, development), weights)  # the order of the sum
     shared_weight = sum(
-        weights[key] * min(1.0, development.keys[key] / reports) ** KEY_SPREAD for key in shared
+        weights[key] * min(1.0, counts[key] / reports) ** KEY_SPREAD for key in shared
     )
-    total = sum(weights.values()) or 1.0
     enough = (
         shared_weight >= JOIN_WEIGHT
         and shared_weight / total >= JOIN_SHARE
         and sum(1 for key in shared if weights[key] > 0) >= JOIN_KEYS
     )
-    if item.story_id in development.stories:
-        return math.inf, shared  # a copy of a story already in it
-    return (shared_weight if enough else 0.0), shared
+    return shared_weight if enough else 0.0
 
 
 def _is_open(development: OpenDevelopment, published: datetime) -> bool:
@@ -279,18 +296,25 @@ def _is_open(development: OpenDevelopment, published: datetime) -> bool:
 
 
 def best_development(item: DevelopmentItem, pool: Pool) -> tuple[int | None, list[str]]:
-    """The open development ``item`` belongs to, with the keys it shares; None: none."""
-    best: tuple[float, int | None, list[str]] = (0.0, None, [])
-    weights: dict[str, float] | None = None  # the pool does not change while we look
+    """The open development ``item`` belongs to, with the keys it shares, heaviest
+    first; None: none."""
+    best: tuple[float, OpenDevelopment | None] = (0.0, None)
+    weights: dict[str, float] = {}  # the pool does not change while we look
+    total = 1.0
     for development_id in pool.candidates(item):
         development = pool.developments[development_id]
         if not _is_open(development, item.published):
             continue
-        weights = weights if weights is not None else _weights(item, pool)
-        score, shared = _affinity(item, development, weights)
+        if not weights:
+            weights = _weights(item, pool)
+            total = sum(weights.values()) or 1.0
+        score = _affinity(item, development, weights, total)
         if score > best[0]:
-            best = (score, development.id, shared)
-    return best[1], best[2]
+            best = (score, development)
+    chosen = best[1]
+    if chosen is None:
+        return None, []
+    return chosen.id, _heaviest_first(_shared(item, chosen), weights)
 
 
 def role_in(item: DevelopmentItem, development: OpenDevelopment) -> str:
@@ -300,7 +324,7 @@ def role_in(item: DevelopmentItem, development: OpenDevelopment) -> str:
     if item.story_id in development.stories:
         return "repeat"
     new = (key for key in item.keys if key not in development.keys)
-    brings = any(key.startswith("#") or is_entity_key(key) or key in item.term_keys for key in new)
+    brings = any(_is_strong(key) or key in item.term_keys for key in new)
     return "update" if brings else "repeat"
 
 
@@ -332,7 +356,7 @@ def _join(pool: Pool, item: DevelopmentItem) -> Placement:
 
 
 def _is_strong(key: str) -> bool:
-    return key.startswith("#") or is_entity_key(key)
+    return key.startswith(NUMBER_MARK) or is_entity_key(key)
 
 
 def clearly_belongs(item: DevelopmentItem, shared: Sequence[str], pool: Pool, chosen: int) -> bool:
@@ -382,7 +406,8 @@ def joins_reason(
     words: dict[str, str] = {}
     for word in _WORD.findall(text):  # a word's key, cached, is its number or skeleton
         words.setdefault(_word_key(word) or skeleton(word), word)
-    named = [titles.get(key) or words.get(key) or key.lstrip("#@") for key in shared]
+    marks = NUMBER_MARK + ENTITY_MARK
+    named = [titles.get(key) or words.get(key) or key.lstrip(marks) for key in shared]
     return f"joins development {development_id}: {', '.join(dict.fromkeys(named))}"
 
 

@@ -102,6 +102,9 @@ _OUTLET_COUNT = (
 )
 
 
+_Named = tuple[frozenset[str], str]  # the entity keys a text names, and the words naming them
+
+
 @dataclass(frozen=True)
 class _Read:
     """A topic's flags to place and the developments they may join, as read."""
@@ -113,8 +116,12 @@ class _Read:
     texts: Mapping[int, str] = field(default_factory=dict)  # unflagged item -> its text
 
 
-def _item(row: sqlite3.Row, entities: EntityIndex) -> DevelopmentItem:
-    named = entities.named(row["title"] or "", row["summary"] or "")
+def _named(row: sqlite3.Row, entities: EntityIndex) -> _Named:
+    return entities.named(row["title"] or "", row["summary"] or "")
+
+
+def _item(row: sqlite3.Row, named: _Named) -> DevelopmentItem:
+    """The row's item as grouping sees it; ``named``: the entities its text names."""
     matched = [row["matched"] or ""]
     keys, terms = developments.item_keys(row["title"], row["summary"], matched, named)
     return DevelopmentItem(
@@ -158,7 +165,7 @@ def _unflagged(
     where: str,
     params: Mapping[str, str],
     entities: EntityIndex,
-) -> list[sqlite3.Row]:
+) -> list[tuple[sqlite3.Row, _Named]]:
     """The reports without a flag that name an entity of the topic (no other can join
     a development), read row by row: the reports in a regrouping's windows, all but a
     few of them dropped, would otherwise be held in memory at once (some 35 MB for
@@ -166,17 +173,17 @@ def _unflagged(
     if entities.terms is None:
         return []
     rows = conn.execute(_UNFLAGGED.format(where), {"topic": topic, **params})
-    return [row for row in rows if entities.named(row["title"], row["summary"])[0]]
+    return [(row, named) for row in rows if (named := _named(row, entities))[0]]
 
 
 def _merged(
-    flagged: Sequence[sqlite3.Row], unflagged: Sequence[sqlite3.Row], entities: EntityIndex
+    flagged: Sequence[DevelopmentItem], unflagged: Sequence[tuple[sqlite3.Row, _Named]]
 ) -> tuple[tuple[DevelopmentItem, ...], dict[int, str]]:
     """Flags and the unflagged reports weighed beside them, oldest first; the texts of
     the unflagged ones (an adopted report's reason quotes its words)."""
-    items = [_item(row, entities) for row in (*flagged, *unflagged)]
+    items = [*flagged, *(_item(row, named) for row, named in unflagged)]
     items.sort(key=lambda item: (item.published, item.item_id))
-    texts = {int(r["item_id"]): f"{r['title']}\n{r['summary']}" for r in unflagged}
+    texts = {int(r["item_id"]): f"{r['title']}\n{r['summary']}" for r, _ in unflagged}
     return tuple(items), texts
 
 
@@ -190,12 +197,13 @@ def read_unplaced(
     ``seen_since`` (None: none), and the developments they may join or that weigh
     their keys."""
     rows = conn.execute(_FLAGS.format("AND flags.development_id IS NULL"), (topic,)).fetchall()
+    flagged = [_item(row, _named(row, entities)) for row in rows]
     unflagged = (
         _unflagged(conn, topic, _SEEN_SINCE, {"since": iso(seen_since)}, entities)
         if seen_since
         else []
     )
-    items, texts = _merged(rows, unflagged, entities)
+    items, texts = _merged(flagged, unflagged)
     if not items:
         return _Read((), {}, Pool(), entities)  # nothing to place, nothing can join
     since = min((item.published for item in items), default=None)
@@ -208,13 +216,13 @@ def read_all(conn: sqlite3.Connection, topic: str, entities: EntityIndex = NO_EN
     had, with the unflagged reports published in the developments' windows."""
     rows = conn.execute(_FLAGS.format("AND flags.adaptive = 0"), (topic,)).fetchall()
     old = {int(r["item_id"]): int(r["development_id"]) for r in rows if r["development_id"]}
-    flagged = [_item(row, entities) for row in rows]
-    unflagged: list[sqlite3.Row] = []
+    flagged = [_item(row, _named(row, entities)) for row in rows]
+    unflagged: list[tuple[sqlite3.Row, _Named]] = []
     if entities.terms is not None:  # without alias sets no report can join
         for start, end in _windows(developments.group_all(flagged), flagged):
             window = {"start": start, "end": end}
             unflagged += _unflagged(conn, topic, _PUBLISHED_IN, window, entities)
-    items, texts = _merged(rows, unflagged, entities)
+    items, texts = _merged(flagged, unflagged)
     return _Read(items, old, Pool(), entities, texts)
 
 
