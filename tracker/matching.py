@@ -130,6 +130,10 @@ class TermIndex:
                 entry = _Entry(group.name, term, single=len(term.words) == 1)
                 table.setdefault(term.words[0], []).append(entry)
         self._prefix_lengths = sorted({len(key) for key in self._prefix})
+        # Every prefix starts with one of these (its first letters, as many as the
+        # shortest prefix has): a word that starts with none is looked up once.
+        self._shortest = self._prefix_lengths[0] if self._prefix_lengths else 0
+        self._heads = frozenset(key[: self._shortest] for key in self._prefix)
         self.masking: Mapping[str, frozenset[str]] = {  # group -> the groups it masks
             group.name: frozenset(group.masks) for group in topic.groups if group.masks
         }
@@ -162,10 +166,11 @@ class TermIndex:
 
     def _lookup(self, word: str) -> _Candidates | None:
         entries = list(self._exact.get(word, ()))
-        for length in self._prefix_lengths:
-            if length > len(word):
-                break
-            entries.extend(self._prefix.get(word[:length], ()))
+        if word[: self._shortest] in self._heads:
+            for length in self._prefix_lengths:
+                if length > len(word):
+                    break
+                entries.extend(self._prefix.get(word[:length], ()))
         if not entries:
             return None
         by_second: dict[str, list[_Entry]] = {}
