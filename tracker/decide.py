@@ -166,7 +166,8 @@ class _Verdicts:
         key = (target.item_id, decision.topic)
         if not target.fresh:  # what it replaces goes first
             self.forget_matches.append(key)
-        self.entities += [EntityRow(*key, name) for name in decision.entities]
+        if decision.entities:
+            self.entities += [EntityRow(*key, name) for name in decision.entities]
         if not decision.relevant and not decision.flagged:
             if not target.fresh:
                 self.forget_verdicts.append(key)

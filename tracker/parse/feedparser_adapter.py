@@ -119,6 +119,7 @@ def _fp_entry(entry: Any) -> RawEntry:
         link = ""  # feedparser copied a non-URL guid into link
     date, date_raw = _fp_date(entry)
     summary = _fp_text(entry, "summary") if _get(entry, "summary_detail") else Text()
+    source = _get_dict(entry, "source")
     return RawEntry(
         guid=guid,
         link=link,
@@ -129,8 +130,8 @@ def _fp_entry(entry: Any) -> RawEntry:
         language=_fp_language(entry),
         date=date,
         date_raw=date_raw,
-        source=_get_str(_get_dict(entry, "source"), "title") or _get_str(entry, BING_SOURCE),
-        source_url=_get_str(_get_dict(entry, "source"), "href"),
+        source=_get_str(source, "title") or _get_str(entry, BING_SOURCE),
+        source_url=_get_str(source, "href"),
     )
 
 

@@ -17,6 +17,7 @@ import json
 import logging
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
@@ -70,7 +71,9 @@ class StoryIndex(StoreBase):
         # Item id -> (story id, title) of the items this store inserted last, committed:
         # a new item's story candidates are mostly these, so their rows need no read.
         # (An item deleted by hand, with foreign keys off, may still be a candidate.)
-        self._recent: dict[int, tuple[int, str]] = {}
+        # Ordered: the oldest leave first, in constant time (deleting a plain dict's
+        # first keys leaves holes that every later ``next(iter(...))`` steps over).
+        self._recent: OrderedDict[int, tuple[int, str]] = OrderedDict()
         self._unindexed = 0  # items this store inserted that are not yet searchable
         # Band -> ids of the items this store inserted, committed, whose story_bands rows
         # wait for the next batch (oldest first): story placement reads them from here.
@@ -200,7 +203,9 @@ class StoryIndex(StoreBase):
         wanted = {i for ids in item_ids.values() for i in ids}
         known = {i: self._recent[i] for i in wanted if i in self._recent}
         known.update(_stories_of(conn, sorted(wanted - known.keys()), since))
-        return {band: tuple(known[i] for i in ids if i in known) for band, ids in item_ids.items()}
+        return {  # a list made into a tuple: a generator per band costs more
+            band: tuple([known[i] for i in ids if i in known]) for band, ids in item_ids.items()
+        }
 
     def _remember(self, write: PollWrite) -> None:
         """After a poll's commit: its new items wait for the next index batch, and the
@@ -213,7 +218,7 @@ class StoryIndex(StoreBase):
             for band in new.bands:
                 self._waiting_bands.setdefault(band, []).append(new.item_id)
         while len(self._recent) > RECENT_ITEMS:
-            del self._recent[next(iter(self._recent))]
+            self._recent.popitem(last=False)
         self._unindexed += len(write.inserted)
 
 
