@@ -111,12 +111,16 @@ def unassessed(poll: FeedPoll, snapshot: FeedSnapshot) -> list[ParsedItem]:
     """The new and changed items that need verdicts and came without them."""
     if poll.parsed is None or poll.error is not None:
         return []
-    changes = compare_entries(poll.parsed.items, known_hashes(snapshot))
-    return [
+    analyses = poll.analyses
+    lacking = [
         item
-        for item in (*changes.changed, *changes.new)
-        if (analysis := poll.analyses.get(item.key)) is None or analysis.decisions is None
+        for item in poll.parsed.items
+        if (analysis := analyses.get(item.key)) is None or analysis.decisions is None
     ]
+    if not lacking:  # the usual case: the workers assessed every item
+        return []
+    changes = compare_entries(lacking, known_hashes(snapshot))
+    return [*changes.changed, *changes.new]
 
 
 @dataclass(frozen=True)

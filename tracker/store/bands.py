@@ -210,15 +210,17 @@ class StoryIndex(StoreBase):
     def _remember(self, write: PollWrite) -> None:
         """After a poll's commit: its new items wait for the next index batch, and the
         newest items' stories and titles stay in memory for story placement."""
+        recent, waiting = self._recent, self._waiting_bands
         for update in write.updated:
-            if update.item_id in self._recent:
-                self._recent[update.item_id] = (self._recent[update.item_id][0], update.item.title)
+            if update.item_id in recent:
+                recent[update.item_id] = (recent[update.item_id][0], update.item.title)
         for new in write.inserted:
-            self._recent[new.item_id] = (new.story_id, new.item.title)
+            item_id = new.item_id
+            recent[item_id] = (new.story_id, new.item.title)
             for band in new.bands:
-                self._waiting_bands.setdefault(band, []).append(new.item_id)
-        while len(self._recent) > RECENT_ITEMS:
-            self._recent.popitem(last=False)
+                waiting.setdefault(band, []).append(item_id)
+        while len(recent) > RECENT_ITEMS:
+            recent.popitem(last=False)
         self._unindexed += len(write.inserted)
 
 
