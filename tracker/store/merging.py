@@ -30,12 +30,16 @@ _CANDIDATES = (
 def unwrap_aggregator_urls(conn: sqlite3.Connection) -> set[str]:
     """Every item stored under an aggregator's link moved to its article's URL, merged
     into the item stored there when there is one; the topics whose flags moved."""
-    # Imported here (a migration's need): importing the parse package loads feedparser
-    # and lxml, which every command's main process would pay for and never use.
+    candidates = conn.execute(_CANDIDATES).fetchall()
+    if not candidates:
+        return set()  # a new database, or none of its items came from an aggregator
+    # Imported here (a migration's need), and only for items that may need it:
+    # importing the parse package loads feedparser and lxml, which every command's main
+    # process would pay for and never use.
     from tracker.parse.aggregators import article_url
 
     touched: set[str] = set()
-    for item_id, old_url in conn.execute(_CANDIDATES).fetchall():
+    for item_id, old_url in candidates:
         new_url = canonical_url(article_url(str(old_url)))
         if not new_url or new_url == old_url:
             continue
