@@ -160,3 +160,19 @@ def test_the_cli_loads_no_parser_library() -> None:
         [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
     )
     assert result.stdout.split() == []
+
+
+@pytest.mark.slow
+def test_creating_a_database_loads_no_parser_library(tmp_path: Path) -> None:
+    """The migrations of a new database (one of them reads aggregator links with the
+    parser's function) leave the parser alone when no stored item needs it."""
+    probe = (
+        "import sys; from pathlib import Path; from tracker.store import Store; "
+        f"Store(Path({str(tmp_path / 'new.db')!r})).close(); "
+        f"print(*[m for m in {WORKER_ONLY!r} if m in sys.modules])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert (tmp_path / "new.db").exists()
+    assert result.stdout.split() == []

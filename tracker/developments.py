@@ -247,9 +247,9 @@ def _weights(item: DevelopmentItem, pool: Pool) -> dict[str, float]:
     weights = {}
     for key in item.keys:
         rarity = math.log(size / (frequency.get(key, 0) + 1)) / scale
-        if key[0] == NUMBER_MARK:
+        if key[:1] == NUMBER_MARK:
             weights[key] = rarity * NUMBER_WEIGHT
-        elif key[0] == ENTITY_MARK:
+        elif key[:1] == ENTITY_MARK:
             weights[key] = rarity * ENTITY_WEIGHT
         else:
             weights[key] = rarity * (TERM_WEIGHT if key in item.term_keys else 1.0)
