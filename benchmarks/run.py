@@ -115,9 +115,9 @@ class Tracker(Tool):
     topics: Path = TOPICS
 
     def env(self) -> dict[str, str] | None:
-        if self.code is None:
-            return None
-        return {**os.environ, "PYTHONPATH": str(self.code)}
+        # This checkout's tracker by default, not whatever the virtualenv installed: a
+        # worktree run with another checkout's virtualenv would time that checkout.
+        return {**os.environ, "PYTHONPATH": str(self.code or REPO)}
 
     def command(self) -> list[str]:
         config = self.run_dir / "tracker.toml"
