@@ -123,3 +123,26 @@ def test_a_configured_language_is_the_hint_when_the_document_declares_none() -> 
     assert parse_feed(body, headers, url, NOW).items[0].language == "ar"
     declared = body.replace(b"<channel>", b"<channel><language>fa</language>")
     assert parse_feed(declared, headers, url, NOW, language="ps").items[0].language == "fa"
+
+
+def test_items_stored_unchanged_are_not_detected_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    body = (DATA / "aggregators" / "bing-news-search.xml").read_bytes()
+    body = body.replace(b"<channel>", b"<channel><language>fa-IR</language>", 1)
+    url = "https://www.bing.com/news/search?q=x&format=rss"
+    first, second, third, fourth = parse_feed(body, {}, url, NOW).items
+    assert [first.language, second.language] == ["en", "fa"]
+    detected: list[str] = []
+
+    def counted(title: str, summary: str, declared: str) -> str:
+        detected.append(title)
+        return item_language(title, summary, declared)
+
+    monkeypatch.setattr("tracker.parse.items.item_language", counted)
+    # the first stored unchanged, the second changed since, the third with another key
+    known = {first.key: first.content_hash, second.key: "an older version", "gone": "x"}
+    again = parse_feed(body, {}, url, NOW, known=known).items
+    assert detected == [second.title, third.title, fourth.title]
+    assert [item.language for item in again] == ["fa", "fa", "en", "en"]  # the first: declared
+    assert [item.content_hash for item in again] == [
+        item.content_hash for item in (first, second, third, fourth)
+    ]

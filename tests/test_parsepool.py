@@ -81,6 +81,20 @@ def test_workers_parse_and_assess_from_one_event_loop_after_another(
 
 
 @pytest.mark.slow
+def test_workers_detect_the_languages_of_new_and_changed_items_only(pool: ParsePool) -> None:
+    russian = "Талибы и Вашингтон обсудили обмен разведданными о ИГИЛ-Хорасан в Дохе"
+    body = DOCUMENT.replace(b"<channel>", b"<channel><language>en</language>").replace(
+        b"Storm closes the coast road", russian.encode()
+    )
+    parsed, _ = asyncio.run(pool.parse(fetched(body), NOW, Settings()))
+    assert [item.language for item in parsed.items] == ["en", "ru"]
+    known = {item.key: item.content_hash for item in parsed.items}
+    again, analyses = asyncio.run(pool.parse(fetched(body), NOW, Settings(), known=known))
+    # stored unchanged: not analysed, not detected again (the row keeps "ru")
+    assert not analyses and [item.language for item in again.items] == ["en", "en"]
+
+
+@pytest.mark.slow
 def test_an_assessor_that_cannot_reach_the_workers_is_left_to_the_writer(
     pool: ParsePool, topics: TopicSet
 ) -> None:

@@ -471,7 +471,13 @@ def _outcome(job: _Job, assess: Assessor | None) -> tuple[str, Any]:
 
     try:
         parsed = parse_feed(
-            job.body, job.headers, job.url, job.now, max_items=job.max_items, language=job.language
+            job.body,
+            job.headers,
+            job.url,
+            job.now,
+            max_items=job.max_items,
+            language=job.language,
+            known=job.known,
         )
         return "ok", (parsed, analyse(parsed, job.known, assess))
     except ParseError as exc:

@@ -61,6 +61,7 @@ def parse_feed(
     max_field_chars: int = 200_000,
     fast: bool = True,
     language: str = "",
+    known: Mapping[str, str] | None = None,
 ) -> ParsedFeed:
     """Parse one fetched feed document; raise ``ParseError`` if it is not a usable feed.
 
@@ -68,6 +69,9 @@ def parse_feed(
     feedparser's rules (the same items, several times faster); feedparser reads the rest.
     ``language`` is the feed's configured language: the hint for detecting its items'
     languages when the document declares none, before any Content-Language header.
+    ``known`` (entry key -> content hash of what is stored) names the items stored
+    unchanged: their languages are not detected again (they get the declared one), as
+    their rows keep the language detected when they were new and nothing reads theirs.
     """
     headers = {name.lower(): value for name, value in headers.items()}
     text, decode_warnings = decode(body, headers.get("content-type", ""))
@@ -76,7 +80,7 @@ def parse_feed(
     raw = read_json_feed(text) if looks_like_json(text) else _read_xml_feed(text, fast=fast)
     limits = Limits(max(0, max_items), max(1, max_field_chars))
     declared = language or headers.get("content-language", "").split(",")[0]
-    return build_feed(raw, url, as_utc(now), declared, limits, decode_warnings)
+    return build_feed(raw, url, as_utc(now), declared, limits, decode_warnings, known or {})
 
 
 def _read_xml_feed(text: str, *, fast: bool) -> RawFeed:

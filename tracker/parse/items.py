@@ -7,9 +7,10 @@ of the text), empty entries skipped, the first of each key kept, ``max_items``
 applied, with a warning for each. For a news aggregator's feed (:mod:`.aggregators`), an
 item also gets its publisher, the article's own URL as its canonical URL (and so as its
 key when it has no guid: Bing's click-through links change on every fetch), and its title
-without the " - Publisher" suffix. Owns the rules on dates: a bare number is not a
-date, and a date before 1995 or more than a day ahead of ``now`` is replaced by
-``now`` and flagged as estimated.
+without the " - Publisher" suffix. Each item's language is detected (:mod:`.language`),
+but not for the items stored unchanged (``known``): their rows keep theirs. Owns the
+rules on dates: a bare number is not a date, and a date before 1995 or more than a day
+ahead of ``now`` is replaced by ``now`` and flagged as estimated.
 
 Must not: read the clock (``now`` is passed in), do I/O, or know where an entry came
 from (feedparser, the fast path or JSON Feed).
@@ -32,7 +33,7 @@ from tracker.parse.aggregators import (
     without_publisher,
 )
 from tracker.parse.htmltext import CONTROL_CHARS, longest_text, plain_text
-from tracker.parse.language import item_language
+from tracker.parse.language import item_language, language_code
 from tracker.parse.records import (
     FUTURE_SLACK,
     MAX_GUID_CHARS,
@@ -56,11 +57,13 @@ def build_feed(
     header_language: str,
     limits: Limits,
     decode_warnings: tuple[str, ...],
+    known: Mapping[str, str],
 ) -> ParsedFeed:
+    """The feed and its items; those stored unchanged (``known``) are not language-detected."""
     feed_language = _language(raw.language) or _language(header_language)
     base = absolute_url(url) or absolute_url(raw.link)
     context = _Context(base, feed_language, now, recognise(url, raw.link, raw.entries))
-    items, build_warnings = _build_items(raw.entries, context, limits)
+    items, build_warnings = _build_items(raw.entries, context, limits, known)
     title, _ = plain_text(raw.title, limits.max_field_chars, single_line=True)
     return ParsedFeed(
         title=title,
@@ -82,7 +85,7 @@ class _Context(NamedTuple):
 
 
 def _build_items(
-    entries: Iterable[RawEntry], context: _Context, limits: Limits
+    entries: Iterable[RawEntry], context: _Context, limits: Limits, known: Mapping[str, str]
 ) -> tuple[tuple[ParsedItem, ...], tuple[str, ...]]:
     """Items in document order: empty entries skipped, first of each key kept, capped."""
     drafts: dict[str, _Draft] = {}
@@ -99,7 +102,7 @@ def _build_items(
     # Languages are detected in a pass of their own: with nothing in between, CLD2's
     # tables stay in the CPU's caches, and each item costs half as much.
     items = tuple(
-        ParsedItem(**draft.fields, language=item_language(*draft.language_sample))
+        ParsedItem(**draft.fields, language=_item_language(draft, known))
         for draft in drafts.values()
     )
     return items, tuple(_skip_warnings(skipped, limits))
@@ -124,6 +127,15 @@ class _Draft(NamedTuple):
 
     fields: dict[str, Any]  # ParsedItem's fields by name, language aside
     language_sample: tuple[str, str, str]  # title, summary (or content), declared language
+
+
+def _item_language(draft: _Draft, known: Mapping[str, str]) -> str:
+    """The item's detected language; for an item stored unchanged, the declared one: its
+    row keeps what was detected when it was new (most items of a changed document)."""
+    fields = draft.fields
+    if known and known.get(fields["key"]) == fields["content_hash"]:
+        return language_code(draft.language_sample[2])
+    return item_language(*draft.language_sample)
 
 
 def _draft(entry: RawEntry, context: _Context, max_chars: int) -> _Draft:
