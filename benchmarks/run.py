@@ -18,6 +18,10 @@ subprocess in these phases, one tool after the other on the same feeds:
    and answers every request with the whole body;
 5. the big set (10,000 feeds by default): all new, then nothing changed (304).
 
+With ``--baseline CHECKOUT``, that checkout is timed as ``tracker-base`` in the same
+rounds, and the report gives each round's CPU ratio with the rounds' median and geometric
+mean: give it an even number of rounds, so that each tool runs first as often.
+
 Each run reports wall time, CPU (user + system of the whole process tree, worker
 processes included), peak memory (summed PSS of the tree), items stored, and items
 covered per second (items in the documents polled / wall time). Results go to
@@ -268,8 +272,9 @@ def tools_for(
         "feed-to-sqlite": FeedToSqlite("feed-to-sqlite", run_dir, urls),
     }
     if args.baseline is not None:
+        topics = TOPICS if args.same_topic else BASE_TOPICS
         made["tracker-base"] = Tracker(
-            "tracker-base", run_dir, urls, settings, args.baseline, BASE_TOPICS
+            "tracker-base", run_dir, urls, settings, args.baseline, topics
         )
     return [made[name] for name in names]
 
@@ -510,19 +515,50 @@ def rounds_lines(results: dict[str, Any]) -> list[str]:
             "",
             "| Round | "
             + " | ".join(f"{run['tool']} wall (CPU) s" for run in phase["runs"])
-            + " | tracker ÷ reader |",
-            "| ---: |" + " ---: |" * (len(phase["runs"]) + 1),
+            + " | tracker ÷ reader | tracker ÷ tracker-base, CPU |",
+            "| ---: |" + " ---: |" * (len(phase["runs"]) + 2),
         ]
         for number, runs in enumerate(phase["rounds"], 1):
-            walls = {run["tool"]: run for run in runs}
             cells = [f"{run['wall']:.2f} ({run['cpu']:.2f})" for run in runs]
-            ratio = (
-                f"{walls['tracker']['wall'] / walls['reader']['wall']:.3f}"
-                if "tracker" in walls and "reader" in walls
-                else ""
-            )
-            lines.append(f"| {number} | " + " | ".join(cells) + f" | {ratio} |")
+            for peer, measure_name in (("reader", "wall"), ("tracker-base", "cpu")):
+                ratio = _pair_ratios([runs], peer, measure_name)
+                cells.append(f"{ratio[0]:.3f}" if ratio else "")
+            lines.append(f"| {number} | " + " | ".join(cells) + " |")
+        lines += _baseline_summary(phase["rounds"])
     return lines
+
+
+def _baseline_summary(rounds: Sequence[Sequence[dict[str, Any]]]) -> list[str]:
+    """tracker against tracker-base over the rounds: medians and geometric means.
+
+    With an odd number of rounds one order runs once more than the other, and a machine
+    on which the second run of a round is slower tilts the median: the geometric mean of
+    an even number of rounds weighs both orders alike.
+    """
+    lines = []
+    for measure_name, label in (("cpu", "CPU"), ("wall", "wall")):
+        ratios = _pair_ratios(rounds, "tracker-base", measure_name)
+        if len(ratios) < 2:
+            return []
+        odd = " (odd: tracker ran first once more)" if len(ratios) % 2 else ""
+        lines.append(
+            f"- tracker ÷ tracker-base, {label}: median {statistics.median(ratios):.3f} "
+            f"({min(ratios):.3f}–{max(ratios):.3f}), geometric mean "
+            f"{statistics.geometric_mean(ratios):.3f}, {len(ratios)} rounds{odd}"
+        )
+    return ["", *lines]
+
+
+def _pair_ratios(
+    rounds: Sequence[Sequence[dict[str, Any]]], peer: str, measure_name: str
+) -> list[float]:
+    """tracker's ``measure_name`` (wall or cpu) over the peer's, one ratio per round."""
+    ratios = []
+    for runs in rounds:
+        values = {run["tool"]: float(run[measure_name]) for run in runs}
+        if "tracker" in values and peer in values:
+            ratios.append(values["tracker"] / values[peer])
+    return ratios
 
 
 def _options_line(options: dict[str, Any]) -> str:
@@ -588,12 +624,7 @@ def _spread(results: dict[str, Any], key: str) -> str:
 
 
 def _round_ratios(phase: dict[str, Any], peer: str) -> list[float]:
-    ratios = []
-    for runs in phase["rounds"]:
-        walls = {run["tool"]: float(run["wall"]) for run in runs}
-        if "tracker" in walls and peer in walls:
-            ratios.append(walls["tracker"] / walls[peer])
-    return ratios
+    return _pair_ratios(phase["rounds"], peer, "wall")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -626,6 +657,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=None,
         help="a checkout of tracker (e.g. a git worktree of an earlier commit) timed as "
         "tracker-base beside this one, in the same rounds: before and after in one run",
+    )
+    parser.add_argument(
+        "--same-topic",
+        action="store_true",
+        help="give --baseline this checkout's topic whole (entity alias sets included), "
+        "for a copy of the same code with one feature switched off",
     )
     args = parser.parse_args(argv)
     if args.quick:
