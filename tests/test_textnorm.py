@@ -19,6 +19,7 @@ FOLDS = [
     ("«talks» “deal” ‘it’s’", '"talks" "deal" \'it\'s\'', "typographic quotes become plain"),
     ("US–Taliban — talks −", "us-taliban - talks -", "dashes and minus become hyphens"),
     ("wait…", "wait.", "the ellipsis becomes one dot, keeping offsets 1:1"),
+    ("İslam Emirliği İRAN", "islam emirliği iran", "Turkish dotted capital I becomes i, one word"),
     ("امريكا", "امریکا", "Arabic yeh and kaf become the Persian letters"),
     ("آمریکا أمريكا إيران", "امریکا امریکا ایران", "alef with madda or hamza becomes bare alef"),
     ("طالبان‌ها", "طالبانها", "the zero-width non-joiner joins the word"),
@@ -44,6 +45,7 @@ TRICKY = [
     "line one\nﬁrst ß\n\nآمریکا\r\nend",
     "",
     "\u200c\u200c",
+    "İslam Emirliği, ABD'ye İran",
 ]
 
 

@@ -4,7 +4,9 @@ This module owns one folding, applied alike to topic terms and to item text so
 that both meet in the same form:
 
 1. a 1:1 character table: non-breaking and typographic spaces to a space,
-   typographic quotes to ``"``/``'``, dashes to ``-``, the ellipsis to ``.``;
+   typographic quotes to ``"``/``'``, dashes to ``-``, the ellipsis to ``.``, the
+   Turkish ``İ`` to ``I`` (case folding would make it ``i`` and a combining dot,
+   which is no word character: ``İslam`` would be cut into ``i`` and ``slam``);
 2. Unicode NFKC, per base character with its combining marks;
 3. ``str.casefold``;
 4. a 1:1 letter table: ``ё``→``е``; Arabic-script variants to the Persian forms
@@ -54,6 +56,7 @@ _PRE_FOLD = _table(
         "‘’‚‛′´`＇": "'",
         "‐‑‒–—―−﹘﹣－": "-",
         "…": ".",
+        "İ": "I",  # Turkish dotted capital I: casefolded, "i" and a combining dot, cut in two
     }
 )
 _LETTER_FOLD = _table(
