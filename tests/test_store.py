@@ -319,6 +319,19 @@ def test_a_story_is_found_alike_from_the_writers_memory_and_from_the_database(
     assert count(store, "SELECT COUNT(DISTINCT story_id) FROM items") == 1
 
 
+def test_title_tokens_are_whole_words_in_scripts_with_vowel_signs() -> None:
+    # Hindi and Thai titles were cut into single letters, which any two titles share
+    assert title_tokens("तालिबान और अमेरिका के बीच बातचीत") == {
+        "तालिबान",
+        "और",
+        "अमेरिका",
+        "के",
+        "बीच",
+        "बातचीत",
+    }
+    assert "त" not in title_tokens("भारत में तालिबान प्रतिनिधि")
+
+
 def test_story_bands_stay_those_that_databases_already_hold() -> None:
     # story_bands rows written by earlier versions (from schema 4) must still be found
     # by new items: a change here needs a migration that works them out again.

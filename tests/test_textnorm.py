@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tracker.textnorm import fold, fold_keeping_case, normalize, split_words
+from tracker.textnorm import find_words, fold, fold_keeping_case, normalize, split_words
 
 FOLDS = [
     # (original, folded, the behaviour it pins)
@@ -98,6 +98,16 @@ def test_split_words_gives_words_separators_and_starts() -> None:
     assert split.separator_after(2) == ", "
     assert split.separator_after(3) == "-"
     assert split.word_starts([2, 0]) == {0: 0, 2: 5}
+
+
+def test_words_keep_their_combining_marks() -> None:
+    """Devanagari's and Thai's vowel signs are no word characters for ``\\w``: without
+    them in words, तालिबान would be the four words त ल ब न."""
+    text = "तालिबान और अमेरिका, ตาลีบัน; Taliban talks"
+    words = ["तालिबान", "और", "अमेरिका", "ตาลีบัน", "taliban", "talks"]
+    assert list(split_words(normalize(text).text).words) == words
+    assert find_words(text) == [*words[:4], "Taliban", "talks"]
+    assert find_words("U.S. officials") == ["U", "S", "officials"]
 
 
 @pytest.mark.parametrize("extra", ["", "é", "талибы"])

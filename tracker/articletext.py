@@ -16,7 +16,6 @@ the clock.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -31,8 +30,8 @@ from tracker.models import (
     ItemText,
     VerdictWrite,
 )
+from tracker.textnorm import find_words
 
-_WORD = re.compile(r"\w+")
 # An item not relevant on its feed text has its page fetched when it shares this many
 # distinctive terms with a topic's seed (benchmarks/article_recall.py measures the trade).
 SEED_TERMS_FOR_PAGE = 2
@@ -43,7 +42,7 @@ _SCRIPT_ONLY_HOSTS = frozenset({"news.google.com"})
 
 def word_count(text: ItemText) -> int:
     """Words in the item's feed text (title, summary and content)."""
-    return sum(len(_WORD.findall(part)) for part in (text.title, text.summary, text.content))
+    return sum(len(find_words(part)) for part in (text.title, text.summary, text.content))
 
 
 def needs_article(text: ItemText, min_words: int) -> bool:

@@ -18,6 +18,8 @@ import struct
 import unicodedata
 from collections.abc import Iterable
 
+from tracker.textnorm import find_words
+
 SAME_STORY_JACCARD = 0.6
 MIN_TOKENS = 3  # shorter titles only group on an exact match
 TOKEN_HASH_CACHE = 4096  # distinct words whose MinHash values are kept (about 3 MB)
@@ -25,8 +27,6 @@ TITLE_CACHE = 2048  # candidate titles whose text and tokens are kept: recent st
 _BANDS = 6
 _ROWS = 2  # MinHash values a band is made of
 _BAND_BITS = 48  # below a band's position: its rows' minima, or a short title's digest
-_TOKEN = re.compile(r"\w+", re.UNICODE)
-_ASCII_TOKEN = re.compile(r"\w+", re.ASCII)  # the same words in ASCII text, found faster
 _OUTLET_SUFFIX = re.compile(r"\s+[-|–—:]\s+[^-|–—:]{2,40}$")
 _STOPWORDS = frozenset(
     "a an the of to in on at for and or but with from by as is are was were be been "
@@ -37,7 +37,7 @@ _STOPWORDS = frozenset(
 def title_tokens(title: str) -> frozenset[str]:
     """Significant, normalised words of a title, without an outlet suffix."""
     text = _OUTLET_SUFFIX.sub("", _normalised(title))
-    words = (_ASCII_TOKEN if text.isascii() else _TOKEN).findall(text)
+    words = find_words(text)
     return frozenset(t for t in words if t not in _STOPWORDS)
 
 
